@@ -1,0 +1,228 @@
+package dsp
+
+import (
+	"fmt"
+)
+
+// SOSFilt filters one channel through the cascade from zero initial state, as scipy.signal.sosfilt
+// (same recurrence and operation order, so results are bit-identical on the same coefficients).
+// The caller is expected to pass a validated cascade (SOS.Validate); the input is not modified.
+func SOSFilt(sos SOS, x []float64) []float64 {
+	y := append([]float64(nil), x...)
+	zi := make([][2]float64, len(sos))
+	sosfiltInPlace(sos, y, zi)
+	return y
+}
+
+// sosfiltInPlace runs the transposed direct form II recurrences of scipy's _sosfilt over x, updating
+// the per-section state zi.
+func sosfiltInPlace(sos SOS, x []float64, zi [][2]float64) {
+	for n, xc := range x {
+		for s := range sos {
+			c := &sos[s]
+			z := &zi[s]
+			xn := c[0]*xc + z[0]
+			z[0] = c[1]*xc - c[4]*xn + z[1]
+			z[1] = c[2]*xc - c[5]*xn
+			xc = xn
+		}
+		x[n] = xc
+	}
+}
+
+// SOSFiltZi returns the per-section state that makes the cascade's step response start in steady
+// state, scaled for a unit input, as scipy.signal.sosfilt_zi. Multiply by the first sample to start
+// a filter without a transient. The caller is expected to pass a validated cascade.
+func SOSFiltZi(sos SOS) [][2]float64 {
+	zi := make([][2]float64, len(sos))
+	scale := 1.0
+	for s, c := range sos {
+		b0, b1, b2 := c[0], c[1], c[2]
+		a1, a2 := c[4], c[5]
+		// lfilter_zi solves (I - companion(a)^T) zi = b[1:] - a[1:]*b0; for a 2x2 system that is
+		// [[1+a1, -1], [a2, 1]] zi = [b1 - a1*b0, b2 - a2*b0], solved here with LAPACK's partial pivoting.
+		r0 := [3]float64{1 + a1, -1, b1 - a1*b0}
+		r1 := [3]float64{a2, 1, b2 - a2*b0}
+		if abs(r1[0]) > abs(r0[0]) {
+			r0, r1 = r1, r0
+		}
+		l := r1[0] / r0[0]
+		u11 := r1[1] - l*r0[1]
+		y1 := r1[2] - l*r0[2]
+		z1 := y1 / u11
+		z0 := (r0[2] - r0[1]*z1) / r0[0]
+		zi[s] = [2]float64{scale * z0, scale * z1}
+		scale *= (b0 + b1 + b2) / (c[3] + a1 + a2)
+	}
+	return zi
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// SOSFiltFilt filters x forward and backward for zero phase, as scipy.signal.sosfiltfilt with its
+// defaults: odd extension of 3*(2*len(sos)+1) samples (fewer taps when sections are first order) at
+// both ends and steady-state initial conditions on each pass.
+func SOSFiltFilt(sos SOS, x []float64) ([]float64, error) {
+	if err := sos.Validate(); err != nil {
+		return nil, fmt.Errorf("sosfiltfilt: %w", err)
+	}
+	nTaps := 2*len(sos) + 1
+	zeroB2, zeroA2 := 0, 0
+	for _, c := range sos {
+		if c[2] == 0 {
+			zeroB2++
+		}
+		if c[5] == 0 {
+			zeroA2++
+		}
+	}
+	nTaps -= min(zeroB2, zeroA2)
+	edge := 3 * nTaps
+	if len(x) <= edge {
+		return nil, fmt.Errorf("sosfiltfilt: input has %d samples, needs more than the padding length %d: use a longer signal or fewer sections", len(x), edge)
+	}
+	n := len(x)
+	ext := make([]float64, n+2*edge)
+	for i := 0; i < edge; i++ {
+		ext[i] = 2*x[0] - x[edge-i]
+		ext[edge+n+i] = 2*x[n-1] - x[n-2-i]
+	}
+	copy(ext[edge:], x)
+	zi0 := SOSFiltZi(sos)
+	zi := make([][2]float64, len(sos))
+	for s := range zi {
+		zi[s] = [2]float64{zi0[s][0] * ext[0], zi0[s][1] * ext[0]}
+	}
+	sosfiltInPlace(sos, ext, zi)
+	reverse(ext)
+	for s := range zi {
+		zi[s] = [2]float64{zi0[s][0] * ext[0], zi0[s][1] * ext[0]}
+	}
+	sosfiltInPlace(sos, ext, zi)
+	reverse(ext)
+	return ext[edge : edge+n], nil
+}
+
+func reverse(x []float64) {
+	for i, j := 0, len(x)-1; i < j; i, j = i+1, j-1 {
+		x[i], x[j] = x[j], x[i]
+	}
+}
+
+// SOSFilter is a streaming SOS cascade over interleaved multi-channel frames with float64 state per
+// channel and section. Its loops keep the channel index innermost, which reads the frames in memory
+// order and was the fastest layout measured (see FINDINGS: 1.4-1.5x scipy on whole arrays).
+type SOSFilter struct {
+	sos       SOS
+	nChannels int
+	// z1 and z2 hold the two delay registers, section-major: z1[s*nChannels+c].
+	z1, z2 []float64
+	err    error
+}
+
+// NewSOSFilter returns a filter for nChannels interleaved channels, starting from zero state.
+// If sos fails Validate or nChannels < 1 the filter leaves data untouched and Err reports why, so
+// that callers of this constructor without an error result cannot be made to panic by bad input.
+func NewSOSFilter(sos SOS, nChannels int) *SOSFilter {
+	f := &SOSFilter{sos: append(SOS(nil), sos...), nChannels: nChannels}
+	if err := sos.Validate(); err != nil {
+		f.err = fmt.Errorf("new sos filter: %w", err)
+		return f
+	}
+	if nChannels < 1 {
+		f.err = fmt.Errorf("new sos filter: %d channels: need at least 1", nChannels)
+		return f
+	}
+	f.z1 = make([]float64, len(sos)*nChannels)
+	f.z2 = make([]float64, len(sos)*nChannels)
+	return f
+}
+
+// Err reports why the filter was unusable at construction, or nil.
+func (f *SOSFilter) Err() error { return f.err }
+
+// NumChannels returns the channel count the filter was built for.
+func (f *SOSFilter) NumChannels() int { return f.nChannels }
+
+// Reset zeroes the state, as for a new stream.
+func (f *SOSFilter) Reset() {
+	clear(f.z1)
+	clear(f.z2)
+}
+
+// SteadyState sets each channel's state to sosfilt_zi scaled by that channel's value x0[c], so a
+// signal that starts at x0 passes without the start-up transient (what sosfiltfilt does at its ends).
+// x0 must have one value per channel; extra values are ignored, missing channels keep their state.
+func (f *SOSFilter) SteadyState(x0 []float64) {
+	if f.err != nil {
+		return
+	}
+	zi := SOSFiltZi(f.sos)
+	nc := min(len(x0), f.nChannels)
+	for s := range f.sos {
+		for c := 0; c < nc; c++ {
+			f.z1[s*f.nChannels+c] = zi[s][0] * x0[c]
+			f.z2[s*f.nChannels+c] = zi[s][1] * x0[c]
+		}
+	}
+}
+
+// ProcessInterleaved filters x in place; x is sample-major (frame after frame, nChannels values per
+// frame). A trailing partial frame (len(x) not a multiple of nChannels) is left unfiltered.
+// Sections run one after the other over the whole block, so each section's coefficients stay in
+// registers while its state for all channels streams through the cache.
+func (f *SOSFilter) ProcessInterleaved(x []float64) {
+	if f.err != nil {
+		return
+	}
+	nc := f.nChannels
+	x = x[:len(x)/nc*nc]
+	for s := range f.sos {
+		c := f.sos[s]
+		b0, b1, b2, a1, a2 := c[0], c[1], c[2], c[4], c[5]
+		z1 := f.z1[s*nc : s*nc+nc]
+		z2 := f.z2[s*nc : s*nc+nc]
+		for off := 0; off < len(x); off += nc {
+			frame := x[off : off+nc]
+			for ch, xc := range frame {
+				xn := b0*xc + z1[ch]
+				z1[ch] = b1*xc - a1*xn + z2[ch]
+				z2[ch] = b2*xc - a2*xn
+				frame[ch] = xn
+			}
+		}
+	}
+}
+
+// ProcessInterleaved32 filters float32 frames from src into dst (which may be src itself), computing
+// and keeping state in float64 so that rounding to float32 happens once, at the output.
+// Only min(len(dst), len(src)) values, in whole frames, are processed.
+func (f *SOSFilter) ProcessInterleaved32(dst, src []float32) {
+	if f.err != nil {
+		return
+	}
+	nc := f.nChannels
+	n := min(len(dst), len(src)) / nc * nc
+	nSec := len(f.sos)
+	for off := 0; off < n; off += nc {
+		in := src[off : off+nc]
+		out := dst[off : off+nc]
+		for ch := range in {
+			xc := float64(in[ch])
+			for s := 0; s < nSec; s++ {
+				c := &f.sos[s]
+				i := s*nc + ch
+				xn := c[0]*xc + f.z1[i]
+				f.z1[i] = c[1]*xc - c[4]*xn + f.z2[i]
+				f.z2[i] = c[2]*xc - c[5]*xn
+				xc = xn
+			}
+			out[ch] = float32(xc)
+		}
+	}
+}
