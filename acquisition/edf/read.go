@@ -1,0 +1,420 @@
+package edf
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/neurostream/neurostream/acquisition"
+	"github.com/neurostream/neurostream/streams"
+)
+
+// GapMode says how the gaps between the records of an EDF+D/BDF+D file appear in Recording.Data.
+type GapMode int
+
+const (
+	// GapsConcatenate puts records back to back, as MNE 1.3 does. Sample index and time then
+	// disagree after a gap; annotation onsets stay in file time (relative to the first record),
+	// so OnsetSample is only exact before the first gap. File.Segments says where the gaps are.
+	GapsConcatenate GapMode = iota
+	// GapsFillZero inserts zero-valued samples for every gap, so that sample index equals
+	// (record onset - first record onset) * rate and annotation onsets line up with the samples.
+	GapsFillZero
+)
+
+// ReadOptions tunes Read. The zero value behaves like MNE 1.3's read_raw_edf/read_raw_bdf
+// with default arguments.
+type ReadOptions struct {
+	Gaps GapMode
+	// StimChannels are the labels (case-insensitive) read as stim channels; nil means MNE's
+	// default, "status" and "trigger". Stim samples are integers: the digital value (BDF) or the
+	// scaled value (EDF) masked to the low 17 bits, like MNE.
+	StimChannels []string
+	// NoStimEvents disables turning stim-channel changes into annotations (see stimEvents).
+	NoStimEvents bool
+}
+
+// Segment is one stretch of contiguous records in the file.
+type Segment struct {
+	OnsetSec    float64 // relative to the first record
+	StartSample int     // index into Recording.Data
+	NumSamples  int
+}
+
+// File is everything Read learns from a file: the header as stored, the recording, and the
+// contiguous segments (one for EDF, EDF+C and BDF; one or more for EDF+D).
+type File struct {
+	Header    *Header
+	Recording *acquisition.Recording
+	Segments  []Segment
+	// SubsecondStartSec is the first record's onset from its time-keeping TAL (EDF+ "+0.X");
+	// Recording.StartTime includes it. MNE 1.3 drops it from meas_date.
+	SubsecondStartSec float64
+}
+
+// Read reads an EDF, EDF+, BDF or BDF+ file with default options.
+func Read(path string) (*acquisition.Recording, error) {
+	f, err := ReadFile(path, ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return f.Recording, nil
+}
+
+// ReadFile reads a whole EDF/BDF file into memory and decodes it.
+func ReadFile(path string, opts ReadOptions) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("edf: read %s: %w", path, err)
+	}
+	return Decode(path, b, opts)
+}
+
+// Decode decodes a complete EDF/BDF file held in b. name is used in errors and as the stream id
+// (its base name without extension).
+func Decode(name string, b []byte, opts ReadOptions) (*File, error) {
+	h, err := parseHeader(name, b)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRecordCount(name, h, len(b)); err != nil {
+		return nil, err
+	}
+
+	stimNames := opts.StimChannels
+	if stimNames == nil {
+		stimNames = []string{"status", "trigger"}
+	}
+	var dataIdx, talIdx []int
+	isStim := make([]bool, len(h.Signals))
+	for i := range h.Signals {
+		s := &h.Signals[i]
+		if s.IsAnnotation() {
+			talIdx = append(talIdx, i)
+			continue
+		}
+		dataIdx = append(dataIdx, i)
+		for _, n := range stimNames {
+			if strings.EqualFold(s.Label, n) {
+				isStim[i] = true
+			}
+		}
+	}
+
+	// The rate is set by the fastest non-stim data signal (MNE's rule); slower signals are
+	// resampled up to it.
+	recDur := h.RecordDurationSec
+	maxSamp := 0
+	for _, i := range dataIdx {
+		if !isStim[i] && h.Signals[i].SamplesPerRecord > maxSamp {
+			maxSamp = h.Signals[i].SamplesPerRecord
+		}
+	}
+	if maxSamp == 0 {
+		for _, i := range dataIdx {
+			maxSamp = max(maxSamp, h.Signals[i].SamplesPerRecord)
+		}
+	}
+	if len(dataIdx) == 0 {
+		// Annotation-only file (e.g. a hypnogram): MNE substitutes 1 s for a 0 s record duration.
+		if recDur == 0 {
+			recDur = 1
+		}
+		if len(h.Signals) > 0 {
+			maxSamp = h.Signals[0].SamplesPerRecord
+		}
+	} else if !(recDur > 0) {
+		return nil, headerError(name, "duration of a data record, in seconds",
+			"%v with %d data signals: the sampling rate would be infinite", h.RecordDurationSec, len(dataIdx))
+	}
+	rate := float64(maxSamp) / recDur
+	if len(dataIdx) > 0 && (rate <= 0 || math.IsInf(rate, 0) || rate > 1e7) {
+		return nil, headerError(name, "duration of a data record, in seconds",
+			"%d samples per %v s record is a sampling rate of %v Hz, which is impossible", maxSamp, recDur, rate)
+	}
+
+	// Annotations and record onsets.
+	f := &File{Header: h}
+	recOnsets, anns, err := readAnnotations(name, h, b, talIdx)
+	if err != nil {
+		return nil, err
+	}
+	if h.IsPlus() && len(recOnsets) > 0 {
+		f.SubsecondStartSec = recOnsets[0] - math.Floor(recOnsets[0])
+	}
+
+	// Segments: records whose onsets follow one another without a gap.
+	nRec := h.NumRecords
+	samplesBefore := make([]int, nRec) // index of each record's first sample in Data
+	total := 0
+	for r := 0; r < nRec; r++ {
+		if r > 0 && h.IsDiscontinuous() && len(recOnsets) == nRec {
+			gapSec := recOnsets[r] - recOnsets[r-1] - recDur
+			gapSamples := int(math.Round(gapSec * rate))
+			if gapSamples < 0 {
+				return nil, fmt.Errorf("edf: %s: data record %d starts at %.6f s, before record %d ends at %.6f s",
+					name, r+1, recOnsets[r]-recOnsets[0], r, recOnsets[r-1]-recOnsets[0]+recDur)
+			}
+			if gapSamples > 0 {
+				f.Segments = append(f.Segments, Segment{})
+				if opts.Gaps == GapsFillZero {
+					total += gapSamples
+				}
+			}
+		}
+		if len(f.Segments) == 0 {
+			f.Segments = append(f.Segments, Segment{})
+		}
+		seg := &f.Segments[len(f.Segments)-1]
+		if seg.NumSamples == 0 {
+			seg.StartSample = total
+			if len(recOnsets) == nRec {
+				seg.OnsetSec = recOnsets[r] - recOnsets[0]
+			} else {
+				seg.OnsetSec = float64(r) * recDur
+			}
+		}
+		samplesBefore[r] = total
+		seg.NumSamples += maxSamp
+		total += maxSamp
+	}
+	if len(dataIdx) == 0 {
+		total = 0
+		f.Segments = nil
+	}
+
+	rec := &acquisition.Recording{
+		Info: streams.StreamInfo{
+			SchemaVersion: streams.SchemaVersion,
+			StreamID:      strings.TrimSuffix(filepath.Base(name), filepath.Ext(name)),
+			Device:        h.RecordingID,
+			Subject:       h.PatientID,
+			SampleRateHz:  rate,
+			Channels:      make([]streams.Channel, len(dataIdx)),
+		},
+		Data: make([][]float64, len(dataIdx)),
+	}
+	if !h.StartTime.IsZero() {
+		rec.StartTime = h.StartTime.Add(secondsToDuration(f.SubsecondStartSec))
+	}
+	names := uniqueNames(h, dataIdx)
+	for k, i := range dataIdx {
+		s := &h.Signals[i]
+		ch := streams.Channel{Name: names[k], Type: streams.ChannelEEG}
+		if isStim[i] {
+			ch.Type = streams.ChannelStim
+		} else if _, isVolt := voltScale(s.PhysicalDimension); isVolt {
+			ch.Unit = "V"
+		} else {
+			ch.Unit = s.PhysicalDimension
+		}
+		rec.Info.Channels[k] = ch
+		rec.Data[k] = make([]float64, total)
+	}
+	decodeSamples(h, b, dataIdx, isStim, maxSamp, samplesBefore, rec.Data)
+
+	// Like MNE's Raw.set_annotations, annotations are clipped to the data, [0, nSamples/rate]
+	// (PhysioNet's R01 declares a 60.2 s T0 over 60 s of data), and dropped if wholly outside.
+	// An annotation-only file has no data to clip against and keeps them all.
+	endSec := float64(total) / rate
+	for _, a := range anns {
+		if len(dataIdx) > 0 {
+			if a.OnsetSec > endSec || a.OnsetSec+a.DurationSec < 0 {
+				continue
+			}
+			if a.OnsetSec < 0 {
+				a.DurationSec += a.OnsetSec
+				a.OnsetSec = 0
+			}
+			if a.OnsetSec+a.DurationSec > endSec {
+				a.DurationSec = endSec - a.OnsetSec
+			}
+		}
+		a.OnsetSample = int64(math.Round(a.OnsetSec * rate))
+		rec.Annotations = append(rec.Annotations, a)
+	}
+	if !opts.NoStimEvents {
+		for k, i := range dataIdx {
+			if isStim[i] {
+				rec.Annotations = append(rec.Annotations, stimEvents(rec.Data[k], rate)...)
+			}
+		}
+	}
+	f.Recording = rec
+	return f, nil
+}
+
+// checkRecordCount compares the header's record count with the file length. A count of -1
+// ("unknown", a recording that was not closed) is replaced by the number of whole records present.
+func checkRecordCount(name string, h *Header, fileBytes int) error {
+	recBytes := h.recordBytes()
+	dataBytes := fileBytes - h.HeaderBytes
+	if recBytes == 0 {
+		if h.NumRecords == -1 {
+			h.NumRecords = 0
+		}
+		if h.NumRecords != 0 || dataBytes != 0 {
+			return headerError(name, "number of data records", "%d records of 0 bytes, but %d bytes follow the header", h.NumRecords, dataBytes)
+		}
+		return nil
+	}
+	if h.NumRecords == -1 {
+		h.NumRecords = dataBytes / recBytes
+		return nil
+	}
+	if want := h.NumRecords * recBytes; want != dataBytes {
+		hint := "the file is truncated"
+		if dataBytes > want {
+			hint = "the file has extra bytes (a text-mode transfer that turned LF into CR LF does this)"
+		}
+		return headerError(name, "number of data records",
+			"%d records of %d bytes need %d data bytes, but the file has %d after its %d-byte header: %s",
+			h.NumRecords, recBytes, want, dataBytes, h.HeaderBytes, hint)
+	}
+	return nil
+}
+
+// voltScale returns the factor to volts for a physical dimension, and whether it is a voltage.
+// MNE 1.3 knows only uV/µV/mV and leaves "nV" unscaled; this package converts nV too.
+func voltScale(dim string) (float64, bool) {
+	switch dim {
+	case "uV", "µV", "μV", "\u0083\u00caV": // the last is Shift-JIS "μV" read as Latin-1, as MNE accepts
+		return 1e-6, true
+	case "mV":
+		return 1e-3, true
+	case "V":
+		return 1, true
+	case "nV":
+		return 1e-9, true
+	}
+	return 1, false
+}
+
+// uniqueNames returns the data signals' labels, made unique the way MNE does (a repeated label
+// becomes "label-0", "label-1", ...).
+func uniqueNames(h *Header, dataIdx []int) []string {
+	names := make([]string, len(dataIdx))
+	count := map[string]int{}
+	for k, i := range dataIdx {
+		names[k] = h.Signals[i].Label
+		count[names[k]]++
+	}
+	seen := map[string]int{}
+	for k, n := range names {
+		if count[n] > 1 {
+			names[k] = fmt.Sprintf("%s-%d", n, seen[n])
+			seen[n]++
+		}
+	}
+	return names
+}
+
+// decodeSamples converts every data record into physical values. The arithmetic is MNE's,
+// in MNE's order ((digital * cal + offset) * unit), so that values agree to the last bit.
+func decodeSamples(h *Header, b []byte, dataIdx []int, isStim []bool, maxSamp int, samplesBefore []int, data [][]float64) {
+	bps := h.Format.bytesPerSample()
+	sigOffset := make([]int, len(h.Signals)+1)
+	for i := range h.Signals {
+		sigOffset[i+1] = sigOffset[i] + h.Signals[i].SamplesPerRecord*bps
+	}
+	recBytes := sigOffset[len(h.Signals)]
+	var lowRate []int // indices into dataIdx of signals slower than maxSamp
+	for k, i := range dataIdx {
+		s := &h.Signals[i]
+		n := s.SamplesPerRecord
+		cal, offset, unit := calibration(h, s, isStim[i])
+		if n != maxSamp {
+			lowRate = append(lowRate, k)
+			continue
+		}
+		dst := data[k]
+		for r := 0; r < h.NumRecords; r++ {
+			src := b[h.HeaderBytes+r*recBytes+sigOffset[i]:]
+			out := dst[samplesBefore[r] : samplesBefore[r]+n]
+			if h.Format == FormatBDF {
+				decodeBDF(src, out, cal, offset, unit)
+			} else {
+				decodeEDF(src, out, cal, offset, unit)
+			}
+			if isStim[i] {
+				maskStim(out)
+			}
+		}
+	}
+	for _, k := range lowRate {
+		i := dataIdx[k]
+		s := &h.Signals[i]
+		cal, offset, unit := calibration(h, s, isStim[i])
+		raw := make([]float64, s.SamplesPerRecord*h.NumRecords)
+		for r := 0; r < h.NumRecords; r++ {
+			src := b[h.HeaderBytes+r*recBytes+sigOffset[i]:]
+			out := raw[r*s.SamplesPerRecord : (r+1)*s.SamplesPerRecord]
+			if h.Format == FormatBDF {
+				decodeBDF(src, out, cal, offset, unit)
+			} else {
+				decodeEDF(src, out, cal, offset, unit)
+			}
+		}
+		upsample(raw, s.SamplesPerRecord, maxSamp, isStim[i], data[k], samplesBefore)
+	}
+}
+
+// calibration returns MNE's per-signal cal, offset and unit factor.
+func calibration(h *Header, s *Signal, stim bool) (cal, offset, unit float64) {
+	if stim && h.Format == FormatBDF {
+		// BDF Status: raw integer codes, as MNE reads them.
+		return 1, 0, 1
+	}
+	dRange := float64(s.DigitalMax) - float64(s.DigitalMin)
+	if dRange == 0 {
+		dRange = 1
+	}
+	pRange := s.PhysicalMax - s.PhysicalMin
+	if pRange == 0 {
+		pRange = 1
+	}
+	cal = pRange / dRange
+	offset = s.PhysicalMin - float64(s.DigitalMin)*cal
+	unit, _ = voltScale(s.PhysicalDimension)
+	if stim {
+		unit = 1
+	}
+	return cal, offset, unit
+}
+
+func decodeEDF(src []byte, out []float64, cal, offset, unit float64) {
+	src = src[:2*len(out)]
+	for j := range out {
+		d := float64(int16(uint16(src[2*j]) | uint16(src[2*j+1])<<8))
+		v := d * cal
+		v += offset
+		out[j] = v * unit
+	}
+}
+
+func decodeBDF(src []byte, out []float64, cal, offset, unit float64) {
+	src = src[:3*len(out)]
+	for j := range out {
+		u := uint32(src[3*j]) | uint32(src[3*j+1])<<8 | uint32(src[3*j+2])<<16
+		d := float64(int32(u<<8) >> 8)
+		v := d * cal
+		v += offset
+		out[j] = v * unit
+	}
+}
+
+// maskStim keeps the low 17 bits of each stim value (trigger lines and the BioSemi "new epoch"
+// bit), as MNE does, dropping the BioSemi CMS/battery status bits above them.
+func maskStim(out []float64) {
+	for j, v := range out {
+		out[j] = float64(int64(v) & (1<<17 - 1))
+	}
+}
+
+// secondsToDuration converts seconds to a time.Duration, rounded to the nanosecond.
+func secondsToDuration(sec float64) time.Duration {
+	return time.Duration(math.Round(sec * 1e9))
+}
