@@ -1,0 +1,114 @@
+// Package broker runs an embedded Kafka-protocol broker (franz-go's kfake) inside neurostream, so that
+// the demo, the tests and single-machine setups need no Kafka installation. Clients talk the real
+// Kafka protocol to it over TCP exactly as they would to Apache Kafka; production deployments point
+// --brokers at a real cluster instead (see docker-compose.yml).
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Config sets up an embedded broker. The zero value listens on 127.0.0.1:9092 (or a free port if
+// that is taken), keeps data in memory and bounds it by retention.
+type Config struct {
+	// Addr is host:port to listen on; port 0 picks a free one. Default 127.0.0.1:9092.
+	Addr string
+	// FallbackToFreePort listens on a free port when Addr's port is taken instead of failing.
+	FallbackToFreePort bool
+	// DataDir makes the broker persistent (Kafka's on-disk batch format); "" keeps data in memory.
+	DataDir string
+	// SyncWrites fsyncs every produce (only with DataDir).
+	SyncWrites bool
+	// Retention bounds what each partition keeps, so long runs do not grow without limit.
+	// Defaults: 15 minutes and 256 MiB per partition, enforced every 10 s.
+	Retention      time.Duration
+	RetentionBytes int64
+	// Partitions for topics created automatically by clients (default 8).
+	DefaultPartitions int
+}
+
+// Broker is a running embedded broker.
+type Broker struct {
+	cluster *kfake.Cluster
+	addr    string
+}
+
+// Start starts a broker. Close it when done.
+func Start(cfg Config) (*Broker, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:9092"
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 15 * time.Minute
+	}
+	if cfg.RetentionBytes <= 0 {
+		cfg.RetentionBytes = 256 << 20
+	}
+	if cfg.DefaultPartitions <= 0 {
+		cfg.DefaultPartitions = 8
+	}
+	host, portStr, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("broker address %q: want host:port: %w", cfg.Addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("broker address %q: bad port %q", cfg.Addr, portStr)
+	}
+	listenOn := func(host string) func(network, address string) (net.Listener, error) {
+		return func(network, address string) (net.Listener, error) {
+			_, p, err := net.SplitHostPort(address)
+			if err != nil {
+				return nil, err
+			}
+			return net.Listen(network, net.JoinHostPort(host, p))
+		}
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(port),
+		kfake.ListenFn(listenOn(host)),
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(cfg.DefaultPartitions),
+		// Consumer-group members of separate processes should see each other within a second or two.
+		kfake.GroupMinSessionTimeout(time.Second),
+		kfake.BrokerConfigs(map[string]string{
+			"log.retention.ms":       strconv.FormatInt(cfg.Retention.Milliseconds(), 10),
+			"log.retention.bytes":    strconv.FormatInt(cfg.RetentionBytes, 10),
+			"log.cleaner.backoff.ms": "10000",
+		}),
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+		if cfg.SyncWrites {
+			opts = append(opts, kfake.SyncWrites())
+		}
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil && cfg.FallbackToFreePort && port != 0 && errors.Is(err, syscall.EADDRINUSE) {
+		opts[1] = kfake.Ports(0)
+		c, err = kfake.NewCluster(opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start embedded broker on %s: %w", cfg.Addr, err)
+	}
+	addrs := c.ListenAddrs()
+	if len(addrs) == 0 {
+		c.Close()
+		return nil, errors.New("start embedded broker: it reports no listen address")
+	}
+	return &Broker{cluster: c, addr: addrs[0]}, nil
+}
+
+// Addr is the host:port clients connect to.
+func (b *Broker) Addr() string { return b.addr }
+
+// Close stops the broker; with a DataDir, data is flushed so a restart resumes from it.
+func (b *Broker) Close() { b.cluster.Close() }

@@ -1,0 +1,109 @@
+package broker
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+func TestStartProduceConsume(t *testing.T) {
+	b, err := Start(Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, _, err := net.SplitHostPort(b.Addr()); err != nil {
+		t.Fatalf("Addr() = %q: %v", b.Addr(), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr()), Topic: "t", BatchSize: 1, BatchTimeout: time.Millisecond, AllowAutoTopicCreation: true}
+	defer w.Close()
+	for i := 0; i < 20; i++ { // the first writes may race topic auto-creation
+		if err = w.WriteMessages(ctx, kafka.Message{Key: []byte("k"), Value: []byte("hello")}); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := kafka.DialLeader(ctx, "tcp", b.Addr(), "t", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	parts, err := conn.ReadPartitions("t")
+	if err != nil || len(parts) != 8 {
+		t.Fatalf("auto-created topic has %d partitions (err %v), want the default 8", len(parts), err)
+	}
+}
+
+func TestPortTakenFallsBack(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().String()
+	if _, err := Start(Config{Addr: taken}); err == nil {
+		t.Fatalf("Start on taken %s succeeded without fallback", taken)
+	}
+	b, err := Start(Config{Addr: taken, FallbackToFreePort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Addr() == taken {
+		t.Fatalf("fallback broker reports the taken address %s", taken)
+	}
+}
+
+func TestPersistentRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A restarted broker must come back on the same address: clients and the persisted metadata know it.
+	b, err := Start(Config{Addr: "127.0.0.1:0", DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := b.Addr()
+	if err := kafka.NewConn(mustDial(t, ctx, b.Addr()), "", 0).CreateTopics(kafka.TopicConfig{Topic: "p", NumPartitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr()), Topic: "p", BatchSize: 1, BatchTimeout: time.Millisecond}
+	if err := w.WriteMessages(ctx, kafka.Message{Value: []byte("survives")}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	b.Close()
+
+	b2, err := Start(Config{Addr: addr, DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{b2.Addr()}, Topic: "p", Partition: 0, MaxWait: time.Second})
+	defer r.Close()
+	m, err := r.ReadMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Value) != "survives" {
+		t.Fatalf("after restart read %q, want %q", m.Value, "survives")
+	}
+}
+
+func mustDial(t *testing.T, ctx context.Context, addr string) net.Conn {
+	t.Helper()
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
