@@ -15,25 +15,25 @@ import (
 
 // mneSummary is what tools/formats_reference.py writes for one file (see that script).
 type mneSummary struct {
-	MNEError         string          `json:"mne_error"`
-	ReadAnnotations  []mneAnnotation `json:"read_annotations"`
-	SfreqHz          float64         `json:"sfreq"`
-	NTimes           int             `json:"n_times"`
-	MeasDateUnix     *float64        `json:"meas_date_unix"`
-	ChNames          []string        `json:"ch_names"`
-	ChTypes          []string        `json:"ch_types"`
-	SampleIndices    []int           `json:"sample_indices"`
-	Samples          [][]float64     `json:"samples"`
-	Sums             []float64       `json:"sums"`
-	SumSq            []float64       `json:"sumsq"`
-	Mins             []float64       `json:"mins"`
-	Maxs             []float64       `json:"maxs"`
-	SHA256Float32    string          `json:"sha256_float32"`
-	Annotations      []mneAnnotation `json:"annotations"`
-	StimChannel      string          `json:"stim_channel"`
-	NEvents          int             `json:"n_events"`
-	EventsHead       [][2]int64      `json:"events_head"`
-	EventsSHA256     string          `json:"events_sha256"`
+	MNEError        string          `json:"mne_error"`
+	ReadAnnotations []mneAnnotation `json:"read_annotations"`
+	SfreqHz         float64         `json:"sfreq"`
+	NTimes          int             `json:"n_times"`
+	MeasDateUnix    *float64        `json:"meas_date_unix"`
+	ChNames         []string        `json:"ch_names"`
+	ChTypes         []string        `json:"ch_types"`
+	SampleIndices   []int           `json:"sample_indices"`
+	Samples         [][]float64     `json:"samples"`
+	Sums            []float64       `json:"sums"`
+	SumSq           []float64       `json:"sumsq"`
+	Mins            []float64       `json:"mins"`
+	Maxs            []float64       `json:"maxs"`
+	SHA256Float32   string          `json:"sha256_float32"`
+	Annotations     []mneAnnotation `json:"annotations"`
+	StimChannel     string          `json:"stim_channel"`
+	NEvents         int             `json:"n_events"`
+	EventsHead      [][2]int64      `json:"events_head"`
+	EventsSHA256    string          `json:"events_sha256"`
 }
 
 type mneAnnotation struct {
