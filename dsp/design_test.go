@@ -16,15 +16,19 @@ type designFixture struct {
 		SOS      [][]float64 `json:"sos"`
 	} `json:"iir"`
 	Notch []struct {
-		F0Hz, Q, FsHz float64
-		B, A          []float64
+		F0Hz float64   `json:"f0_hz"`
+		Q    float64   `json:"q"`
+		FsHz float64   `json:"fs_hz"`
+		B    []float64 `json:"b"`
+		A    []float64 `json:"a"`
 	} `json:"notch"`
 	Comb []struct {
-		F0Hz     float64 `json:"f0_hz"`
-		Q        float64 `json:"q"`
-		FsHz     float64 `json:"fs_hz"`
-		PassZero bool    `json:"pass_zero"`
-		B, A     []float64
+		F0Hz     float64   `json:"f0_hz"`
+		Q        float64   `json:"q"`
+		FsHz     float64   `json:"fs_hz"`
+		PassZero bool      `json:"pass_zero"`
+		B        []float64 `json:"b"`
+		A        []float64 `json:"a"`
 	} `json:"comb"`
 	FIRWin []struct {
 		NumTaps  int        `json:"num_taps"`

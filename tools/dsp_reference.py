@@ -97,13 +97,16 @@ def filters(edf):
     out["sosfilt_bp"] = [lst(sig.sosfilt(sos_bp, r)) for r in x]
     out["sosfilt_zi_bp"] = [lst(r) for r in sig.sosfilt_zi(sos_bp)]
     zi = sig.sosfilt_zi(sos_bp)[:, None, :] * x[None, :, 0, None]
-    out["sosfilt_bp_steady"] = [lst(r) for r in sig.sosfilt(sos_bp, x, axis=-1, zi=zi)[0]]
+    out["sosfilt_bp_steady"] = [lst(sig.sosfilt(sos_bp, x, axis=-1, zi=zi)[0][0])]
     out["sosfiltfilt_bp"] = lst(sig.sosfiltfilt(sos_bp, x[0]))
     out["sosfiltfilt_hp"] = lst(sig.sosfiltfilt(sos_hp, x[1]))
     out["sosfiltfilt_bs"] = lst(sig.sosfiltfilt(sos_bs, x[2]))
     h = sig.firwin(33, [8.0, 30.0], pass_zero=False, fs=fs)
     out["fir_h"] = lst(h)
     out["lfilter_fir"] = [lst(sig.lfilter(h, [1.0], r)) for r in x]
+    bc, ac = sig.iircomb(20.0, 30.0, ftype="notch", fs=fs)
+    out["comb_b"], out["comb_a"] = lst(bc), lst(ac)
+    out["lfilter_comb"] = lst(sig.lfilter(bc, ac, x[0]))
     out["detrend_linear"] = lst(sig.detrend(x[0], type="linear"))
     out["detrend_constant"] = lst(sig.detrend(x[0], type="constant"))
     dump("filters.json", out)
