@@ -1,0 +1,227 @@
+package riemann
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// MeanOptions controls the iterative Riemannian mean. Zero values take pyRiemann's defaults.
+type MeanOptions struct {
+	Tol     float64   // stop when the Frobenius norm of the tangent-space step is below Tol (default 1e-8)
+	MaxIter int       // at most this many iterations (default 50)
+	Weights []float64 // one non-negative weight per matrix; nil means equal weights
+}
+
+// MeanRiemann returns the affine-invariant Riemannian (Karcher) mean of SPD matrices by the
+// gradient descent with adaptive step of pyRiemann's mean_riemann, started at the arithmetic mean.
+func MeanRiemann(covs []*mat.SymDense, opt MeanOptions) (*mat.SymDense, error) {
+	if len(covs) == 0 {
+		return nil, fmt.Errorf("riemannian mean: no matrices")
+	}
+	n := covs[0].SymmetricDim()
+	w, err := normWeights(len(covs), opt.Weights)
+	if err != nil {
+		return nil, fmt.Errorf("riemannian mean: %w", err)
+	}
+	tol, maxIter := opt.Tol, opt.MaxIter
+	if tol == 0 {
+		tol = 1e-8
+	}
+	if maxIter == 0 {
+		maxIter = 50
+	}
+	c := mat.NewSymDense(n, nil)
+	for i, m := range covs {
+		if m.SymmetricDim() != n {
+			return nil, fmt.Errorf("riemannian mean: matrix %d is %dx%d, matrix 0 is %dx%d", i, m.SymmetricDim(), m.SymmetricDim(), n, n)
+		}
+		c.AddSym(c, scaled(m, w[i]))
+	}
+	ws := NewWorkspace(n)
+	c12, cm12 := mat.NewSymDense(n, nil), mat.NewSymDense(n, nil)
+	j, t, lg, e := mat.NewSymDense(n, nil), mat.NewSymDense(n, nil), mat.NewSymDense(n, nil), mat.NewSymDense(n, nil)
+	nu, tau := 1.0, math.MaxFloat64
+	for it := 0; it < maxIter; it++ {
+		if err := ws.Sqrt(c12, c); err != nil {
+			return nil, fmt.Errorf("riemannian mean: iteration %d: %w", it, err)
+		}
+		if err := ws.InvSqrt(cm12, c); err != nil {
+			return nil, fmt.Errorf("riemannian mean: iteration %d: %w", it, err)
+		}
+		j.Zero()
+		for i, m := range covs {
+			if err := ws.Congruence(t, cm12, m); err != nil {
+				return nil, err
+			}
+			if err := ws.Log(lg, t); err != nil {
+				return nil, fmt.Errorf("riemannian mean: matrix %d: %w", i, err)
+			}
+			j.AddSym(j, scaled(lg, w[i]))
+		}
+		crit := mat.Norm(j, 2)
+		h := nu * crit
+		j.ScaleSym(nu, j)
+		if err := ws.Exp(e, j); err != nil {
+			return nil, err
+		}
+		if err := ws.Congruence(c, c12, e); err != nil {
+			return nil, err
+		}
+		if crit <= tol || nu <= tol {
+			break
+		}
+		if h < tau {
+			nu *= 0.95
+			tau = h
+		} else {
+			nu *= 0.5
+		}
+	}
+	return c, nil
+}
+
+func scaled(m *mat.SymDense, w float64) *mat.SymDense {
+	var s mat.SymDense
+	s.ScaleSym(w, m)
+	return &s
+}
+
+func normWeights(n int, w []float64) ([]float64, error) {
+	out := make([]float64, n)
+	if w == nil {
+		for i := range out {
+			out[i] = 1 / float64(n)
+		}
+		return out, nil
+	}
+	if len(w) != n {
+		return nil, fmt.Errorf("%d weights for %d matrices", len(w), n)
+	}
+	sum := 0.0
+	for i, v := range w {
+		if !(v >= 0) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("weight %d is %v; weights must be finite and non-negative", i, v)
+		}
+		sum += v
+	}
+	if !(sum > 0) {
+		return nil, fmt.Errorf("weights sum to zero")
+	}
+	for i, v := range w {
+		out[i] = v / sum
+	}
+	return out, nil
+}
+
+// Distance computes the affine-invariant Riemannian distance between SPD matrices, as
+// pyRiemann's distance_riemann: sqrt(Σ log² λᵢ) with λ the eigenvalues of b^(-1/2) a b^(-1/2).
+// It reuses preallocated state, so online MDM does not allocate.
+type Distance struct {
+	ws     *Workspace
+	whiten *mat.SymDense
+	t      *mat.SymDense
+}
+
+// NewDistance prepares distances to the fixed reference b.
+func NewDistance(b *mat.SymDense) (*Distance, error) {
+	n := b.SymmetricDim()
+	d := &Distance{ws: NewWorkspace(n), whiten: mat.NewSymDense(n, nil), t: mat.NewSymDense(n, nil)}
+	if err := d.ws.InvSqrt(d.whiten, b); err != nil {
+		return nil, fmt.Errorf("riemannian distance reference: %w", err)
+	}
+	return d, nil
+}
+
+// To returns the distance from a to the reference.
+func (d *Distance) To(a *mat.SymDense) (float64, error) {
+	if err := d.ws.Congruence(d.t, d.whiten, a); err != nil {
+		return 0, err
+	}
+	vals, err := d.ws.Eigenvalues(d.t)
+	if err != nil {
+		return 0, err
+	}
+	s := 0.0
+	for _, v := range vals {
+		if !(v > 0) {
+			return 0, fmt.Errorf("riemannian distance: matrix is not positive definite (eigenvalue %g)", v)
+		}
+		l := math.Log(v)
+		s += l * l
+	}
+	return math.Sqrt(s), nil
+}
+
+// TangentDim is the length of a tangent vector of an n x n matrix: the upper triangle.
+func TangentDim(n int) int { return n * (n + 1) / 2 }
+
+// TangentSpace projects SPD matrices onto the tangent space at a reference point, as pyRiemann's
+// TangentSpace (metric "riemann"): log(ref^(-1/2) C ref^(-1/2)), upper triangle in row-major order,
+// off-diagonal entries weighted by √2 so that the Euclidean norm of the vector equals the
+// Riemannian norm at the reference.
+type TangentSpace struct {
+	ws     *Workspace
+	whiten *mat.SymDense
+	t, lg  *mat.SymDense
+}
+
+// NewTangentSpace prepares projection at ref (usually the Riemannian mean of the training covariances).
+func NewTangentSpace(ref *mat.SymDense) (*TangentSpace, error) {
+	n := ref.SymmetricDim()
+	ts := &TangentSpace{ws: NewWorkspace(n), whiten: mat.NewSymDense(n, nil), t: mat.NewSymDense(n, nil), lg: mat.NewSymDense(n, nil)}
+	if err := ts.ws.InvSqrt(ts.whiten, ref); err != nil {
+		return nil, fmt.Errorf("tangent space reference: %w", err)
+	}
+	return ts, nil
+}
+
+// Transform writes the tangent vector of c into dst (length TangentDim(n)).
+func (ts *TangentSpace) Transform(dst []float64, c *mat.SymDense) error {
+	n := ts.ws.n
+	if len(dst) != TangentDim(n) {
+		return fmt.Errorf("tangent space: destination has %d values, want %d", len(dst), TangentDim(n))
+	}
+	if err := ts.ws.Congruence(ts.t, ts.whiten, c); err != nil {
+		return err
+	}
+	if err := ts.ws.Log(ts.lg, ts.t); err != nil {
+		return fmt.Errorf("tangent space: %w", err)
+	}
+	raw := ts.lg.RawSymmetric()
+	k := 0
+	for i := 0; i < n; i++ {
+		dst[k] = raw.Data[i*raw.Stride+i]
+		k++
+		for j := i + 1; j < n; j++ {
+			dst[k] = math.Sqrt2 * raw.Data[i*raw.Stride+j]
+			k++
+		}
+	}
+	return nil
+}
+
+// Recenter whitens each matrix by the Riemannian mean of the set (ref^(-1/2) C ref^(-1/2)), so
+// that the set's mean becomes the identity. Applying it per session removes the session-specific
+// shift between recordings (session transfer, Zanini et al. 2018); the returned matrices are new.
+func Recenter(covs []*mat.SymDense) ([]*mat.SymDense, error) {
+	ref, err := MeanRiemann(covs, MeanOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("re-centering: %w", err)
+	}
+	n := ref.SymmetricDim()
+	ws := NewWorkspace(n)
+	w := mat.NewSymDense(n, nil)
+	if err := ws.InvSqrt(w, ref); err != nil {
+		return nil, fmt.Errorf("re-centering: %w", err)
+	}
+	out := make([]*mat.SymDense, len(covs))
+	for i, c := range covs {
+		out[i] = mat.NewSymDense(n, nil)
+		if err := ws.Congruence(out[i], w, c); err != nil {
+			return nil, fmt.Errorf("re-centering matrix %d: %w", i, err)
+		}
+	}
+	return out, nil
+}
