@@ -10,19 +10,19 @@ import (
 )
 
 type reference struct {
-	Covs        [][][]float64 `json:"covs"`
-	Labels      []int         `json:"labels"`
-	Epoch0      [][]float64   `json:"epoch0"`
-	Mean        [][]float64   `json:"mean_riemann"`
-	Distance01  float64       `json:"distance_0_1"`
-	Logm0       [][]float64   `json:"logm_0"`
-	Expm0       [][]float64   `json:"expm_0"`
-	Sqrtm0      [][]float64   `json:"sqrtm_0"`
-	InvSqrtm0   [][]float64   `json:"invsqrtm_0"`
-	GenEig01    []float64     `json:"gen_eig_0_1"`
-	Tangent     [][]float64   `json:"tangent"`
-	MDMMeans    [][][]float64 `json:"mdm_means"`
-	MDMProba    [][]float64   `json:"mdm_proba"`
+	Covs       [][][]float64 `json:"covs"`
+	Labels     []int         `json:"labels"`
+	Epoch0     [][]float64   `json:"epoch0"`
+	Mean       [][]float64   `json:"mean_riemann"`
+	Distance01 float64       `json:"distance_0_1"`
+	Logm0      [][]float64   `json:"logm_0"`
+	Expm0      [][]float64   `json:"expm_0"`
+	Sqrtm0     [][]float64   `json:"sqrtm_0"`
+	InvSqrtm0  [][]float64   `json:"invsqrtm_0"`
+	GenEig01   []float64     `json:"gen_eig_0_1"`
+	Tangent    [][]float64   `json:"tangent"`
+	MDMMeans   [][][]float64 `json:"mdm_means"`
+	MDMProba   [][]float64   `json:"mdm_proba"`
 }
 
 func loadReference(t *testing.T) reference {
