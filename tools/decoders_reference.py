@@ -10,7 +10,7 @@ XdawnCovariances) are re-stated below in numpy/scipy, following its documentatio
   tools/decoders_reference.py p300       [DATA_DIR]   # bi2012 P300, 5-fold CV ROC-AUC
 
 Conventions shared with the Go code (so labels can be compared trial by trial):
-  * covariance of a window: X Xᵀ / n_samples, not centred (MNE CSP's empirical estimate);
+  * covariance of a window: X Xᵀ / n_samples, not centred (MNE CSP divides by n-1: a constant factor);
   * band-pass: scipy.signal.butter(4, band, btype='bandpass', fs=fs, output='sos') applied causally
     with sosfilt (zero initial state) to the continuous recording, then epoching — the online
     decoder sees a causally filtered stream, so training uses the same filter;
@@ -131,7 +131,8 @@ def logreg():
     from sklearn.linear_model import LogisticRegression
     # C=1, L2, lbfgs as scikit-learn's defaults; max_iter raised so that the optimum is reached
     # (the problem is strictly convex; the Go side also runs to convergence).
-    return LogisticRegression(max_iter=1000)
+    # tol is tightened from 1e-4 for the same reason.
+    return LogisticRegression(max_iter=1000, tol=1e-10)
 
 
 def write_json(path, obj):

@@ -1,0 +1,127 @@
+package csp
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/neurostream/neurostream/decoders/riemann"
+)
+
+// CSP holds fitted spatial filters.
+type CSP struct {
+	// Filters[k] is the k-th spatial filter (one weight per channel), in MNE's component order.
+	Filters [][]float64 `json:"filters"`
+	// Eigenvalues[k] is the generalized eigenvalue of component k (share of class-0 variance).
+	Eigenvalues []float64 `json:"eigenvalues"`
+}
+
+// Fit computes CSP filters from epochs[i][channel][sample] with labels y[i] in {0, 1}, keeping
+// nComponents components. Class covariances that are not positive definite are regularised and
+// reported through log (may be nil).
+func Fit(epochs [][][]float64, y []int, nComponents int, log *slog.Logger) (*CSP, error) {
+	if len(epochs) == 0 {
+		return nil, fmt.Errorf("csp: no epochs")
+	}
+	if len(epochs) != len(y) {
+		return nil, fmt.Errorf("csp: %d epochs for %d labels", len(epochs), len(y))
+	}
+	nCh := len(epochs[0])
+	if nComponents < 1 || nComponents > nCh {
+		return nil, fmt.Errorf("csp: %d components requested for %d channels (want 1..%d)", nComponents, nCh, nCh)
+	}
+	covs := [2]*mat.SymDense{mat.NewSymDense(nCh, nil), mat.NewSymDense(nCh, nil)}
+	counts := [2]int{}
+	one := mat.NewSymDense(nCh, nil)
+	for i, ep := range epochs {
+		if y[i] != 0 && y[i] != 1 {
+			return nil, fmt.Errorf("csp: label %d of epoch %d; CSP here takes two classes (0, 1) — use MDM or tangent space for more", y[i], i)
+		}
+		if len(ep) != nCh {
+			return nil, fmt.Errorf("csp: epoch %d has %d channels, epoch 0 has %d", i, len(ep), nCh)
+		}
+		if err := riemann.Cov(one, ep); err != nil {
+			return nil, fmt.Errorf("csp epoch %d: %w", i, err)
+		}
+		// The covariance of concatenated epochs is the sample-weighted mean of epoch covariances.
+		n := float64(len(ep[0]))
+		for r := 0; r < nCh; r++ {
+			for c := r; c < nCh; c++ {
+				covs[y[i]].SetSym(r, c, covs[y[i]].At(r, c)+n*one.At(r, c))
+			}
+		}
+		counts[y[i]] += len(ep[0])
+	}
+	for k := range covs {
+		if counts[k] < 2 {
+			return nil, fmt.Errorf("csp: class %d has fewer than 2 samples", k)
+		}
+		// MNE's estimate divides by N-1 (though it does not centre); matching it keeps the
+		// features, not just the decisions, equal to MNE's.
+		covs[k].ScaleSym(1/float64(counts[k]-1), covs[k])
+		if _, err := riemann.Regularize(covs[k], fmt.Sprintf("csp class %d covariance", k), log); err != nil {
+			return nil, err
+		}
+	}
+	var sum mat.SymDense
+	sum.AddSym(covs[0], covs[1])
+	vals, vecs, err := riemann.GenEigSym(covs[0], &sum)
+	if err != nil {
+		return nil, fmt.Errorf("csp: %w", err)
+	}
+	order := make([]int, nCh)
+	for i := range order {
+		order[i] = i
+	}
+	// numpy's argsort(|λ-0.5|)[::-1]: descending, ties in reverse index order.
+	sort.SliceStable(order, func(a, b int) bool {
+		da, db := math.Abs(vals[order[a]]-0.5), math.Abs(vals[order[b]]-0.5)
+		if da != db {
+			return da > db
+		}
+		return order[a] > order[b]
+	})
+	c := &CSP{Filters: make([][]float64, nComponents), Eigenvalues: make([]float64, nComponents)}
+	for k := 0; k < nComponents; k++ {
+		c.Filters[k] = mat.Col(nil, order[k], vecs)
+		c.Eigenvalues[k] = vals[order[k]]
+	}
+	return c, nil
+}
+
+// Transform writes the log-variance feature of each component for the window x[channel][sample]
+// into dst (len = number of components). scratch must hold len(x[0]) values; nothing is allocated.
+func (c *CSP) Transform(dst []float64, x [][]float64, scratch []float64) error {
+	if len(dst) != len(c.Filters) {
+		return fmt.Errorf("csp: %d feature slots for %d components", len(dst), len(c.Filters))
+	}
+	if len(x) != len(c.Filters[0]) {
+		return fmt.Errorf("csp: window has %d channels, filters expect %d", len(x), len(c.Filters[0]))
+	}
+	ns := len(x[0])
+	if ns == 0 || len(scratch) < ns {
+		return fmt.Errorf("csp: window of %d samples with scratch of %d", ns, len(scratch))
+	}
+	s := scratch[:ns]
+	for k, w := range c.Filters {
+		for i := range s {
+			s[i] = 0
+		}
+		for ch, wc := range w {
+			if len(x[ch]) != ns {
+				return fmt.Errorf("csp: channel %d has %d samples, channel 0 has %d", ch, len(x[ch]), ns)
+			}
+			floats.AddScaled(s, wc, x[ch])
+		}
+		p := floats.Dot(s, s) / float64(ns)
+		if !(p > 0) {
+			return fmt.Errorf("csp: component %d has zero power in this window (flat signal?)", k)
+		}
+		dst[k] = math.Log(p)
+	}
+	return nil
+}
