@@ -354,3 +354,25 @@ func WelchPSD(x []float64, cfg WelchConfig) (freqsHz, psd []float64, err error) 
 	}
 	return slices.Clone(w.freqs), psd, nil
 }
+
+// SegmentSpectra writes the unscaled one-sided FFT of every detrended, windowed segment of x into dst,
+// segment-major (dst[s*len(Freqs())+k] is bin k of segment s), and returns the number of segments.
+// dst must hold at least NumSegments(len(x))·len(Freqs()) values. Connectivity measures that need the
+// per-segment phase (phase-locking value, weighted phase-lag index) build on this.
+func (w *Welch) SegmentSpectra(x []float64, dst []complex128) (int, error) {
+	nper := w.cfg.NPerSeg
+	if len(x) < nper {
+		return 0, fmt.Errorf("segment spectra: input has %d samples, want at least nperseg = %d", len(x), nper)
+	}
+	nseg := w.NumSegments(len(x))
+	nf := len(w.freqs)
+	if len(dst) < nseg*nf {
+		return 0, fmt.Errorf("segment spectra: output holds %d values, want %d segments x %d bins = %d", len(dst), nseg, nf, nseg*nf)
+	}
+	for s := 0; s < nseg; s++ {
+		off := s * w.step
+		w.prepare(x[off : off+nper])
+		w.fft.Coefficients(dst[s*nf:(s+1)*nf], w.seg)
+	}
+	return nseg, nil
+}
