@@ -28,6 +28,8 @@ const (
 	unitTeslaPM   = 201
 	maxChannels   = 1 << 16
 	maxSampleRate = 1e7
+	maxSkipFactor = 16
+	maxValues     = 1 << 31
 )
 
 // ChannelInfo is the FIF description of one channel (fiffChInfoRec), kept beside the Recording
@@ -393,7 +395,17 @@ func readBuffers(raw *block, mi *measInfo) ([][]float64, int64, [][2]int64, erro
 	if total == 0 {
 		return nil, 0, nil, fmt.Errorf("no data buffers (FIFF_DATA_BUFFER)")
 	}
-	if total*int64(nchan) > math.MaxInt32*8 {
+	var skipped int64
+	for _, s := range skips {
+		skipped += s[1]
+	}
+	// Skips are zero-filled; a skip count far beyond the data actually present is corruption, and
+	// honouring it would allocate gigabytes of zeros.
+	if present := total - skipped; skipped > maxSkipFactor*present {
+		return nil, 0, nil, fmt.Errorf("data skips (FIFF_DATA_SKIP) add %d samples, more than %d times the %d samples present: corrupt skip count",
+			skipped, maxSkipFactor, present)
+	}
+	if total*int64(nchan) > maxValues {
 		return nil, 0, nil, fmt.Errorf("%d samples x %d channels is too large to hold in memory", total, nchan)
 	}
 	cals := make([]float64, nchan)

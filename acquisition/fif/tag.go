@@ -79,15 +79,15 @@ func parseTree(b []byte) (*block, error) {
 		typ := int32(binary.BigEndian.Uint32(b[pos+4:]))
 		size := int32(binary.BigEndian.Uint32(b[pos+8:]))
 		next := int32(binary.BigEndian.Uint32(b[pos+12:]))
+		if i == 0 && (kind != kindFileID || typ != typeIDStruct || size != fileIDBytes) {
+			return nil, fmt.Errorf("not a FIF file: first tag is kind %d type %d size %d, want a file id tag (kind %d type %d size %d)",
+				kind, typ, size, kindFileID, typeIDStruct, fileIDBytes)
+		}
 		if size < 0 || int64(size) > int64(len(b)-pos-tagHeaderBytes) {
 			return nil, fmt.Errorf("tag %d (kind %d) at byte %d declares %d data bytes but only %d remain: file truncated or corrupt",
 				i, kind, pos, size, len(b)-pos-tagHeaderBytes)
 		}
 		t := tag{kind: kind, typ: typ, pos: pos, data: b[pos+tagHeaderBytes : pos+tagHeaderBytes+int(size)]}
-		if i == 0 && (kind != kindFileID || typ != typeIDStruct || size != fileIDBytes) {
-			return nil, fmt.Errorf("not a FIF file: first tag is kind %d type %d size %d, want a file id tag (kind %d type %d size %d)",
-				kind, typ, size, kindFileID, typeIDStruct, fileIDBytes)
-		}
 		if i == 1 && kind != kindDirPointer {
 			return nil, fmt.Errorf("not a FIF file: second tag is kind %d, want the directory pointer (kind %d)", kind, kindDirPointer)
 		}
