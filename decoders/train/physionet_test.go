@@ -1,0 +1,163 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/neurostream/neurostream/acquisition/edf"
+	"github.com/neurostream/neurostream/decoders/model"
+)
+
+// dataDir finds the shared recordings: $NEUROSTREAM_DATA, or ../shared/data beside the repository.
+func dataDir(t testing.TB, sub string) string {
+	t.Helper()
+	base := os.Getenv("NEUROSTREAM_DATA")
+	if base == "" {
+		dir, err := os.Getwd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				break
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				t.Skip("repository root not found")
+			}
+			dir = parent
+		}
+		base = filepath.Join(dir, "..", "shared", "data")
+	}
+	p := filepath.Join(base, sub)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("%s: not found; put the shared data set beside the repo", p)
+	}
+	return p
+}
+
+type physionetScenario struct {
+	Name     string   `json:"name"`
+	Train    []string `json:"train"`
+	Test     []string `json:"test"`
+	Labels   []string `json:"labels"`
+	NTrain   int      `json:"n_train"`
+	NTest    int      `json:"n_test"`
+	NSamples int      `json:"n_samples"`
+	Onsets   []int64  `json:"test_onsets"`
+	Truth    []int    `json:"test_truth"`
+	CSPLDA   struct {
+		Pred     []int     `json:"pred"`
+		Accuracy float64   `json:"accuracy"`
+		P1       []float64 `json:"p1"`
+	} `json:"csp_lda"`
+	TSLR struct {
+		Pred     []int   `json:"pred"`
+		Accuracy float64 `json:"accuracy"`
+	} `json:"ts_lr"`
+	MDM struct {
+		Pred     []int   `json:"pred"`
+		Accuracy float64 `json:"accuracy"`
+	} `json:"mdm"`
+}
+
+var physionetEvents = map[string][]Event{
+	"imagined-fists-feet": {{"T1", "fists"}, {"T2", "feet"}},
+}
+
+func physionetConfig(events []Event) Config {
+	return Config{Events: events, BandHz: [2]float64{8, 30}, TminSec: 0.5, TmaxSec: 2.5}
+}
+
+func physionetDataset(t *testing.T, dir string, runs []string, events []Event) *Dataset {
+	t.Helper()
+	cfg := physionetConfig(events)
+	var d Dataset
+	for _, r := range runs {
+		path := filepath.Join(dir, "S001"+r+".edf")
+		rec, err := edf.Read(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := EpochRecording(rec, path, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &d
+}
+
+// TestPhysioNetMatchesMNE trains every decoder on the PhysioNet S001 runs of the issue and tests
+// on the held-out run; CSP+LDA must predict the same labels as MNE CSP + scikit-learn LDA on at
+// least 95% of test trials (tools/decoders_reference.py physionet wrote the reference).
+func TestPhysioNetMatchesMNE(t *testing.T) {
+	dir := dataDir(t, "physionet_eegmmidb_S001")
+	b, err := os.ReadFile("testdata/physionet_reference.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Scenarios []physionetScenario `json:"scenarios"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range ref.Scenarios {
+		t.Run(sc.Name, func(t *testing.T) {
+			events := physionetEvents[sc.Name]
+			if events == nil {
+				events = []Event{{"T1", "left"}, {"T2", "right"}}
+			}
+			tr := physionetDataset(t, dir, sc.Train, events)
+			te := physionetDataset(t, dir, sc.Test, events)
+			if len(tr.Epochs) != sc.NTrain || len(te.Epochs) != sc.NTest || len(te.Epochs[0][0]) != sc.NSamples {
+				t.Fatalf("epochs: %d train, %d test of %d samples; MNE reference has %d, %d of %d",
+					len(tr.Epochs), len(te.Epochs), len(te.Epochs[0][0]), sc.NTrain, sc.NTest, sc.NSamples)
+			}
+			for i, o := range te.Onsets {
+				if o != sc.Onsets[i] || te.Labels[i] != sc.Truth[i] {
+					t.Fatalf("test epoch %d: onset %d label %d; reference %d, %d", i, o, te.Labels[i], sc.Onsets[i], sc.Truth[i])
+				}
+			}
+			refPred := map[model.Kind][]int{model.CSPLDA: sc.CSPLDA.Pred, model.TSLR: sc.TSLR.Pred, model.MDM: sc.MDM.Pred}
+			for _, kind := range []model.Kind{model.CSPLDA, model.FBCSP, model.MDM, model.TSLR} {
+				m, err := model.Fit(tr.Spec(kind, physionetConfig(events)), tr.Epochs, tr.Labels, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := Evaluate(m, te)
+				if err != nil {
+					t.Fatal(err)
+				}
+				line := ""
+				if rp := refPred[kind]; rp != nil {
+					same := 0
+					refCorrect := 0
+					for i, p := range r.Predicted {
+						if p == rp[i] {
+							same++
+						}
+						if rp[i] == sc.Truth[i] {
+							refCorrect++
+						}
+					}
+					agree := float64(same) / float64(len(rp))
+					line = fmt.Sprintf("; Python %.3f; same label on %d/%d trials", float64(refCorrect)/float64(len(rp)), same, len(rp))
+					if kind == model.CSPLDA && agree < 0.95 {
+						t.Errorf("CSP+LDA agrees with MNE+scikit-learn on %.1f%% of test trials; want >= 95%%", 100*agree)
+					}
+					if agree < 0.9 {
+						t.Errorf("%s agrees with the numpy/scikit-learn pipeline on %.1f%% of test trials; want >= 90%%", kind, 100*agree)
+					}
+				}
+				t.Logf("%-8s accuracy %.3f%s", kind, r.Accuracy, line)
+			}
+		})
+	}
+}
