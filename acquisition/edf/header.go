@@ -97,6 +97,26 @@ func headerError(name, field, format string, args ...any) error {
 	return fmt.Errorf("edf: %s: header field %q: %s", name, field, fmt.Sprintf(format, args...))
 }
 
+// field names a header field; per-signal fields carry the signal's number and label, formatted
+// only when an error needs them (a 64-channel header has ~650 fields).
+type field struct {
+	name  string
+	sig   int // 1-based signal number, 0 for the fixed header
+	label string
+}
+
+func (f field) String() string {
+	if f.sig == 0 {
+		return f.name
+	}
+	if f.label == "" {
+		return fmt.Sprintf("%s of signal %d", f.name, f.sig)
+	}
+	return fmt.Sprintf("%s of signal %d (%s)", f.name, f.sig, f.label)
+}
+
+func fixed(name string) field { return field{name: name} }
+
 // fieldReader walks the fixed-width ASCII header fields.
 type fieldReader struct {
 	name string
@@ -106,12 +126,12 @@ type fieldReader struct {
 }
 
 // raw returns the next n bytes or records a truncation error.
-func (r *fieldReader) raw(field string, n int) []byte {
+func (r *fieldReader) raw(f field, n int) []byte {
 	if r.err != nil {
 		return nil
 	}
 	if r.pos+n > len(r.b) {
-		r.err = headerError(r.name, field, "file ends at byte %d inside the header (field needs bytes %d-%d); the file is truncated",
+		r.err = headerError(r.name, f.String(), "file ends at byte %d inside the header (field needs bytes %d-%d); the file is truncated",
 			len(r.b), r.pos, r.pos+n)
 		return nil
 	}
@@ -122,19 +142,19 @@ func (r *fieldReader) raw(field string, n int) []byte {
 
 // text returns a free-text field: Latin-1 decoded (EDF demands ASCII, but real files carry "µV"
 // and accented names, which MNE also decodes as Latin-1), cut at the first NUL, spaces trimmed.
-func (r *fieldReader) text(field string, n int) string {
-	return latin1(trimField(r.raw(field, n)))
+func (r *fieldReader) text(f field, n int) string {
+	return latin1(trimField(r.raw(f, n)))
 }
 
 // number returns a numeric field's trimmed ASCII text, rejecting non-ASCII bytes.
-func (r *fieldReader) number(field string, n int) string {
-	b := trimField(r.raw(field, n))
+func (r *fieldReader) number(f field, n int) string {
+	b := trimField(r.raw(f, n))
 	if r.err != nil {
 		return ""
 	}
 	for i, c := range b {
 		if c < 0x20 || c > 0x7e {
-			r.err = headerError(r.name, field, "byte %d is 0x%02x, not printable ASCII (value %q); the header is damaged",
+			r.err = headerError(r.name, f.String(), "byte %d is 0x%02x, not printable ASCII (value %q); the header is damaged",
 				i, c, latin1(b))
 			return ""
 		}
@@ -142,41 +162,41 @@ func (r *fieldReader) number(field string, n int) string {
 	return string(b)
 }
 
-func (r *fieldReader) integer(field string, n int) int {
-	s := r.number(field, n)
+func (r *fieldReader) integer(f field, n int) int {
+	s := r.number(f, n)
 	if r.err != nil {
 		return 0
 	}
 	v, err := strconv.Atoi(s)
 	if err != nil {
-		r.err = headerError(r.name, field, "%q is not an integer", s)
+		r.err = headerError(r.name, f.String(), "%q is not an integer", s)
 		return 0
 	}
 	return v
 }
 
-func (r *fieldReader) float(field string, n int) float64 {
-	s := r.number(field, n)
+func (r *fieldReader) float(f field, n int) float64 {
+	s := r.number(f, n)
 	if r.err != nil {
 		return 0
 	}
 	// Some writers use a decimal comma; MNE accepts it, so do we.
 	v, err := strconv.ParseFloat(strings.ReplaceAll(s, ",", "."), 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		r.err = headerError(r.name, field, "%q is not a finite number", s)
+		r.err = headerError(r.name, f.String(), "%q is not a finite number", s)
 		return 0
 	}
 	return v
 }
 
 // digital parses a digital min/max: an integer, though some writers append ".0".
-func (r *fieldReader) digital(field string, n int) int32 {
-	v := r.float(field, n)
+func (r *fieldReader) digital(f field, n int) int32 {
+	v := r.float(f, n)
 	if r.err != nil {
 		return 0
 	}
 	if v != math.Trunc(v) || v < math.MinInt32 || v > math.MaxInt32 {
-		r.err = headerError(r.name, field, "%v is not a 32-bit integer", v)
+		r.err = headerError(r.name, f.String(), "%v is not a 32-bit integer", v)
 		return 0
 	}
 	return int32(v)
@@ -221,7 +241,7 @@ func latin1(b []byte) string {
 func parseHeader(name string, b []byte) (*Header, error) {
 	r := &fieldReader{name: name, b: b}
 	h := &Header{}
-	version := r.raw("version", 8)
+	version := r.raw(fixed("version"), 8)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -233,15 +253,15 @@ func parseHeader(name string, b []byte) (*Header, error) {
 	default:
 		return nil, headerError(name, "version", "%q is neither \"0\" (EDF) nor \"\\xffBIOSEMI\" (BDF); not an EDF/BDF file", latin1(version))
 	}
-	h.PatientID = r.text("local patient identification", 80)
-	h.RecordingID = r.text("local recording identification", 80)
-	date := r.number("startdate of recording", 8)
-	clock := r.number("starttime of recording", 8)
-	h.HeaderBytes = r.integer("number of bytes in header record", 8)
-	h.Reserved = r.text("reserved", 44)
-	h.NumRecords = r.integer("number of data records", 8)
-	h.RecordDurationSec = r.float("duration of a data record, in seconds", 8)
-	ns := r.integer("number of signals in data record", 4)
+	h.PatientID = r.text(fixed("local patient identification"), 80)
+	h.RecordingID = r.text(fixed("local recording identification"), 80)
+	date := r.number(fixed("startdate of recording"), 8)
+	clock := r.number(fixed("starttime of recording"), 8)
+	h.HeaderBytes = r.integer(fixed("number of bytes in header record"), 8)
+	h.Reserved = r.text(fixed("reserved"), 44)
+	h.NumRecords = r.integer(fixed("number of data records"), 8)
+	h.RecordDurationSec = r.float(fixed("duration of a data record, in seconds"), 8)
+	ns := r.integer(fixed("number of signals in data record"), 4)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -271,34 +291,34 @@ func parseHeader(name string, b []byte) (*Header, error) {
 	h.Signals = make([]Signal, ns)
 	sig := h.Signals
 	for i := range sig {
-		sig[i].Label = r.text(fmt.Sprintf("label of signal %d", i+1), 16)
+		sig[i].Label = r.text(field{name: "label", sig: i + 1}, 16)
 	}
 	for i := range sig {
-		sig[i].Transducer = r.text(fmt.Sprintf("transducer type of signal %d", i+1), 80)
+		sig[i].Transducer = r.text(field{name: "transducer type", sig: i + 1}, 80)
 	}
 	for i := range sig {
-		sig[i].PhysicalDimension = r.text(fmt.Sprintf("physical dimension of signal %d (%s)", i+1, sig[i].Label), 8)
+		sig[i].PhysicalDimension = r.text(field{"physical dimension", i + 1, sig[i].Label}, 8)
 	}
 	for i := range sig {
-		sig[i].PhysicalMin = r.float(fmt.Sprintf("physical minimum of signal %d (%s)", i+1, sig[i].Label), 8)
+		sig[i].PhysicalMin = r.float(field{"physical minimum", i + 1, sig[i].Label}, 8)
 	}
 	for i := range sig {
-		sig[i].PhysicalMax = r.float(fmt.Sprintf("physical maximum of signal %d (%s)", i+1, sig[i].Label), 8)
+		sig[i].PhysicalMax = r.float(field{"physical maximum", i + 1, sig[i].Label}, 8)
 	}
 	for i := range sig {
-		sig[i].DigitalMin = r.digital(fmt.Sprintf("digital minimum of signal %d (%s)", i+1, sig[i].Label), 8)
+		sig[i].DigitalMin = r.digital(field{"digital minimum", i + 1, sig[i].Label}, 8)
 	}
 	for i := range sig {
-		sig[i].DigitalMax = r.digital(fmt.Sprintf("digital maximum of signal %d (%s)", i+1, sig[i].Label), 8)
+		sig[i].DigitalMax = r.digital(field{"digital maximum", i + 1, sig[i].Label}, 8)
 	}
 	for i := range sig {
-		sig[i].Prefiltering = r.text(fmt.Sprintf("prefiltering of signal %d (%s)", i+1, sig[i].Label), 80)
+		sig[i].Prefiltering = r.text(field{"prefiltering", i + 1, sig[i].Label}, 80)
 	}
 	for i := range sig {
-		sig[i].SamplesPerRecord = r.integer(fmt.Sprintf("nr of samples in each data record of signal %d (%s)", i+1, sig[i].Label), 8)
+		sig[i].SamplesPerRecord = r.integer(field{"nr of samples in each data record", i + 1, sig[i].Label}, 8)
 	}
 	for i := range sig {
-		sig[i].Reserved = r.text(fmt.Sprintf("reserved of signal %d", i+1), 32)
+		sig[i].Reserved = r.text(field{name: "reserved", sig: i + 1}, 32)
 	}
 	if r.err != nil {
 		return nil, r.err

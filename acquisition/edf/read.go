@@ -212,7 +212,11 @@ func Decode(name string, b []byte, opts ReadOptions) (*File, error) {
 			ch.Unit = s.PhysicalDimension
 		}
 		rec.Info.Channels[k] = ch
-		rec.Data[k] = make([]float64, total)
+	}
+	// One backing array for all channels: one allocation instead of one per channel.
+	backing := make([]float64, total*len(dataIdx))
+	for k := range rec.Data {
+		rec.Data[k] = backing[k*total : (k+1)*total : (k+1)*total]
 	}
 	decodeSamples(h, b, dataIdx, isStim, maxSamp, samplesBefore, rec.Data)
 
@@ -388,7 +392,8 @@ func calibration(h *Header, s *Signal, stim bool) (cal, offset, unit float64) {
 func decodeEDF(src []byte, out []float64, cal, offset, unit float64) {
 	src = src[:2*len(out)]
 	for j := range out {
-		d := float64(int16(uint16(src[2*j]) | uint16(src[2*j+1])<<8))
+		s := src[2*j : 2*j+2 : 2*j+2]
+		d := float64(int16(uint16(s[0]) | uint16(s[1])<<8))
 		v := d * cal
 		v += offset
 		out[j] = v * unit
@@ -398,7 +403,8 @@ func decodeEDF(src []byte, out []float64, cal, offset, unit float64) {
 func decodeBDF(src []byte, out []float64, cal, offset, unit float64) {
 	src = src[:3*len(out)]
 	for j := range out {
-		u := uint32(src[3*j]) | uint32(src[3*j+1])<<8 | uint32(src[3*j+2])<<16
+		s := src[3*j : 3*j+3 : 3*j+3]
+		u := uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16
 		d := float64(int32(u<<8) >> 8)
 		v := d * cal
 		v += offset
