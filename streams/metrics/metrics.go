@@ -1,0 +1,89 @@
+// Package metrics defines the Prometheus metrics every neurostream process exports and serves them on
+// /metrics. Sources, stages, decoders and Kafka clients report into one Metrics value per process
+// (its own registry: nothing is registered globally), which Prometheus scrapes.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds a process's collectors.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	FramesIn    *prometheus.CounterVec // by stage
+	SamplesIn   *prometheus.CounterVec // by stage, samples per channel
+	FramesOut   *prometheus.CounterVec // by stage
+	SamplesOut  *prometheus.CounterVec // by stage
+	SeqGaps     *prometheus.CounterVec // frames missing, by topic
+	SeqDups     *prometheus.CounterVec // duplicate or out-of-order frames, by topic
+	Rejected    *prometheus.CounterVec // frames/messages refused, by reason
+	DecodeTime  *prometheus.HistogramVec
+	Latency     *prometheus.HistogramVec // acquisition of a window's last frame to prediction publish
+	KafkaErrors *prometheus.CounterVec   // by operation
+	ConsumerLag *prometheus.GaugeVec     // messages behind, by topic
+	Predictions *prometheus.CounterVec   // by decoder
+}
+
+// New creates the collectors in a fresh registry, with Go runtime and process metrics.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{
+		Registry:   r,
+		FramesIn:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_frames_in_total", Help: "Frames received by a stage."}, []string{"stage"}),
+		SamplesIn:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_samples_in_total", Help: "Samples (per channel) received by a stage."}, []string{"stage"}),
+		FramesOut:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_frames_out_total", Help: "Frames passed on or published by a stage."}, []string{"stage"}),
+		SamplesOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_samples_out_total", Help: "Samples (per channel) passed on by a stage."}, []string{"stage"}),
+		SeqGaps:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_sequence_gap_frames_total", Help: "Frames missing from sequence-number gaps."}, []string{"topic"}),
+		SeqDups:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_sequence_duplicates_total", Help: "Frames whose sequence number was already seen."}, []string{"topic"}),
+		Rejected:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_rejected_total", Help: "Frames or messages refused (bad data, unknown stream, ...)."}, []string{"reason"}),
+		DecodeTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "neurostream_decode_seconds", Help: "Time a decoder spends on one window.",
+			Buckets: prometheus.ExponentialBuckets(1e-6, 2, 22)}, []string{"decoder"}),
+		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "neurostream_end_to_end_latency_seconds",
+			Help:    "From acquisition of a window's last frame to publication of its prediction.",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18)}, []string{"decoder"}),
+		KafkaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_kafka_errors_total", Help: "Kafka errors by operation."}, []string{"op"}),
+		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "neurostream_consumer_lag_messages", Help: "Messages the consumer is behind the end of its partitions."}, []string{"topic"}),
+		Predictions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_predictions_total", Help: "Predictions published."}, []string{"decoder"}),
+	}
+	for _, c := range []prometheus.Collector{m.FramesIn, m.SamplesIn, m.FramesOut, m.SamplesOut, m.SeqGaps, m.SeqDups, m.Rejected,
+		m.DecodeTime, m.Latency, m.KafkaErrors, m.ConsumerLag, m.Predictions,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	return m
+}
+
+// Serve serves /metrics on addr until ctx ends. It returns once listening, with the bound address
+// (useful with port 0).
+func (m *Metrics) Serve(ctx context.Context, addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("metrics: listen on %s: %w (pick another with --metrics-addr, or \"\" to disable)", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.KafkaErrors.WithLabelValues("metrics-server").Inc()
+		}
+	}()
+	return ln.Addr().String(), nil
+}

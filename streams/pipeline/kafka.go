@@ -1,0 +1,247 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/metrics"
+)
+
+// KafkaSink publishes a processor's results: frames to FramesTopic (if set) with their description
+// under FramesKind on the stream-info topic, predictions to the predictions topic, features to the
+// features topic.
+type KafkaSink struct {
+	Producer    *streams.Producer
+	Topics      streams.Topics
+	FramesTopic string // "" drops processed frames (a decoder-only pipeline)
+	FramesKind  string // stream-info key kind of FramesTopic, e.g. "clean"
+	Metrics     *metrics.Metrics
+	// OnPrediction, if set, sees every prediction after it was published (the demo prints them).
+	OnPrediction func(p *streams.Prediction)
+}
+
+func (k *KafkaSink) WriteStreamInfo(ctx context.Context, info *streams.StreamInfo) error {
+	if k.FramesTopic == "" {
+		return nil
+	}
+	return k.count("publish-stream-info", k.Producer.PublishStreamInfo(ctx, k.Topics, k.FramesKind, info))
+}
+
+func (k *KafkaSink) WriteFrame(ctx context.Context, f *streams.Frame) error {
+	if k.FramesTopic == "" {
+		return nil
+	}
+	return k.count("publish-frames", k.Producer.PublishFrames(ctx, k.FramesTopic, f))
+}
+
+func (k *KafkaSink) EmitPrediction(ctx context.Context, p *streams.Prediction) error {
+	if err := k.count("publish-predictions", k.Producer.PublishPredictions(ctx, k.Topics.Predictions, p)); err != nil {
+		return err
+	}
+	if k.Metrics != nil {
+		k.Metrics.Predictions.WithLabelValues(p.Decoder).Inc()
+		if p.LatencyNs > 0 {
+			k.Metrics.Latency.WithLabelValues(p.Decoder).Observe(float64(p.LatencyNs) / 1e9)
+		}
+	}
+	if k.OnPrediction != nil {
+		k.OnPrediction(p)
+	}
+	return nil
+}
+
+func (k *KafkaSink) EmitFeatures(ctx context.Context, v *streams.FeatureVector) error {
+	return k.count("publish-features", k.Producer.PublishFeatures(ctx, k.Topics.Features, v))
+}
+
+func (k *KafkaSink) count(op string, err error) error {
+	if err != nil && k.Metrics != nil {
+		k.Metrics.KafkaErrors.WithLabelValues(op).Inc()
+	}
+	return err
+}
+
+// InfoRegistry follows the compacted stream-info topic and answers which stream is what.
+type InfoRegistry struct {
+	mu      sync.Mutex
+	infos   map[string]streams.StreamInfo // by StreamInfoKey
+	changed chan struct{}                 // closed and replaced on every update
+	reader  *kafka.Reader
+	log     *slog.Logger
+}
+
+// NewInfoRegistry starts reading the stream-info topic from its beginning.
+func NewInfoRegistry(ctx context.Context, cfg streams.Config, log *slog.Logger) (*InfoRegistry, error) {
+	d, err := cfg.Dialer()
+	if err != nil {
+		return nil, err
+	}
+	r := &InfoRegistry{infos: make(map[string]streams.StreamInfo), changed: make(chan struct{}), log: log,
+		reader: kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topics().StreamInfo, Partition: 0,
+			Dialer: d, MinBytes: 1, MaxWait: time.Second, StartOffset: kafka.FirstOffset,
+			ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 200 * time.Millisecond})}
+	go r.follow(ctx)
+	return r, nil
+}
+
+func (r *InfoRegistry) follow(ctx context.Context) {
+	for {
+		m, err := r.reader.ReadMessage(ctx)
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, io.EOF) {
+				r.log.Error("stream-info topic unreadable", "err", err)
+			}
+			return
+		}
+		info, err := streams.UnmarshalStreamInfo(m.Value)
+		if err != nil {
+			r.log.Warn("skipping undecodable stream info", "key", string(m.Key), "err", err)
+			continue
+		}
+		r.Put(string(m.Key), *info)
+	}
+}
+
+// Put records info under key (as published, or directly for in-process sources).
+func (r *InfoRegistry) Put(key string, info streams.StreamInfo) {
+	r.mu.Lock()
+	r.infos[key] = info
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// Wait returns the info under key, waiting up to timeout for it to be published.
+func (r *InfoRegistry) Wait(ctx context.Context, key string, timeout time.Duration) (streams.StreamInfo, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		info, ok := r.infos[key]
+		ch := r.changed
+		r.mu.Unlock()
+		if ok {
+			return info, nil
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return streams.StreamInfo{}, fmt.Errorf("no stream info under %q on the stream-info topic after %v: is the source publishing to this namespace?", key, timeout)
+		case <-ctx.Done():
+			return streams.StreamInfo{}, ctx.Err()
+		}
+	}
+}
+
+// Close stops following the topic.
+func (r *InfoRegistry) Close() error { return r.reader.Close() }
+
+// Publish runs a source: it publishes the stream description under kind "raw", then every frame to
+// topic, stamping each with its wall-clock acquisition time. With batch > 1 frames are written batch
+// at a time (bulk replay). It returns nil when the source ends, ctx.Err() when cancelled.
+func Publish(ctx context.Context, src Source, p *streams.Producer, topics streams.Topics, topic string, batch int, m *metrics.Metrics) error {
+	info := src.Info()
+	if err := info.Validate(); err != nil {
+		return err
+	}
+	if err := p.PublishStreamInfo(ctx, topics, "raw", &info); err != nil {
+		return err
+	}
+	if batch < 1 {
+		batch = 1
+	}
+	frames := make([]*streams.Frame, batch)
+	for i := range frames {
+		frames[i] = new(streams.Frame)
+	}
+	var framesOut, samplesOut = m.FramesOut.WithLabelValues("source"), m.SamplesOut.WithLabelValues("source")
+	for {
+		n := 0
+		var srcErr error
+		for n < batch {
+			if srcErr = src.Next(ctx, frames[n]); srcErr != nil {
+				break
+			}
+			frames[n].AcquiredAtNs = time.Now().UnixNano()
+			n++
+		}
+		if n > 0 {
+			if err := p.PublishFrames(ctx, topic, frames[:n]...); err != nil {
+				m.KafkaErrors.WithLabelValues("publish-frames").Inc()
+				return err
+			}
+			for _, f := range frames[:n] {
+				framesOut.Inc()
+				samplesOut.Add(float64(f.NumSamples))
+			}
+		}
+		switch {
+		case srcErr == nil:
+		case errors.Is(srcErr, io.EOF):
+			return nil
+		default:
+			return srcErr
+		}
+	}
+}
+
+// Consume reads frames from a topic as a member of consumer group cfg.GroupID and runs them through
+// proc, committing each message once processed. Frames that cannot be decoded or processed are
+// counted and logged, and consumption goes on. It returns when ctx ends.
+func Consume(ctx context.Context, c *streams.Consumer, topic string, proc *Processor, m *metrics.Metrics, log *slog.Logger) error {
+	var f streams.Frame
+	gaps, dups := m.SeqGaps.WithLabelValues(topic), m.SeqDups.WithLabelValues(topic)
+	lag := m.ConsumerLag.WithLabelValues(topic)
+	lastLag := time.Now()
+	for {
+		msg, seq, err := c.ReadFrame(ctx, &f)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, streams.ErrNotFrame) {
+				m.Rejected.WithLabelValues("not-a-frame").Inc()
+				_ = c.Commit(ctx, msg)
+				continue
+			}
+			if msg.Topic != "" { // a message arrived but did not decode: skip it
+				m.Rejected.WithLabelValues("undecodable").Inc()
+				log.Warn("skipping undecodable message", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+				_ = c.Commit(ctx, msg)
+				continue
+			}
+			m.KafkaErrors.WithLabelValues("fetch").Inc()
+			return fmt.Errorf("consume %s: %w", topic, err)
+		}
+		if seq.Missing > 0 {
+			gaps.Add(float64(seq.Missing))
+			log.Warn("sequence gap", "stream", f.StreamID, "seq", f.Seq, "missing", seq.Missing)
+		}
+		if seq.Duplicate {
+			dups.Inc()
+			_ = c.Commit(ctx, msg)
+			continue
+		}
+		if err := proc.Process(ctx, &f); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			log.Warn("frame rejected", "stream", f.StreamID, "seq", f.Seq, "err", err)
+		}
+		if err := c.Commit(ctx, msg); err != nil && ctx.Err() == nil {
+			m.KafkaErrors.WithLabelValues("commit").Inc()
+		}
+		if time.Since(lastLag) > time.Second {
+			lag.Set(float64(c.Lag()))
+			lastLag = time.Now()
+		}
+	}
+}
