@@ -123,12 +123,12 @@ def epochs(edf):
     raw.pick(picks)
     fs = float(raw.info["sfreq"])
     events, event_id = mne.events_from_annotations(raw, verbose="error")
-    events = events[:6]
+    events = events[1:6]  # the first event is at t = 0, where [tmin, tmax] runs off the data
     tmin, tmax = -0.5, 1.0
     ep = mne.Epochs(raw, events, tmin=tmin, tmax=tmax, baseline=(None, 0), preload=True,
                     reject_by_annotation=False, verbose="error")
     data = ep.get_data()
-    lo = int(events[:, 0].min() + round(tmin * fs)) - 5
+    lo = max(0, int(events[:, 0].min() + round(tmin * fs)) - 5)
     hi = int(events[:, 0].max() + round(tmax * fs)) + 6
     x = raw.get_data()[:, lo:hi]
     dump("epochs.json", {"source": os.path.basename(edf), "fs_hz": fs, "tmin_sec": tmin, "tmax_sec": tmax,
