@@ -196,17 +196,44 @@ func (f *SOSFilter) ProcessInterleaved(x []float64) {
 	}
 }
 
+// processBlock runs the sections two at a time (ten coefficients fit in registers), which halves the
+// loads and stores of the signal compared with one pass per section; each section's arithmetic is
+// unchanged, so the result stays bit-identical.
 func (f *SOSFilter) processBlock(x []float64) {
 	nc := f.nChannels
-	for s := range f.sos {
+	nSec := len(f.sos)
+	s := 0
+	for ; s+1 < nSec; s += 2 {
+		p, q := &f.sos[s], &f.sos[s+1]
+		pb0, pb1, pb2, pa1, pa2 := p[0], p[1], p[2], p[4], p[5]
+		qb0, qb1, qb2, qa1, qa2 := q[0], q[1], q[2], q[4], q[5]
+		pz1 := f.z1[s*nc : s*nc+nc]
+		pz2 := f.z2[s*nc : s*nc+nc]
+		qz1 := f.z1[(s+1)*nc : (s+1)*nc+nc]
+		qz2 := f.z2[(s+1)*nc : (s+1)*nc+nc]
+		for off := 0; off+nc <= len(x); off += nc {
+			frame := x[off : off+nc]
+			pz1, pz2 := pz1[:len(frame)], pz2[:len(frame)]
+			qz1, qz2 := qz1[:len(frame)], qz2[:len(frame)]
+			for ch, xc := range frame {
+				xp := pb0*xc + pz1[ch]
+				pz1[ch] = pb1*xc - pa1*xp + pz2[ch]
+				pz2[ch] = pb2*xc - pa2*xp
+				xq := qb0*xp + qz1[ch]
+				qz1[ch] = qb1*xp - qa1*xq + qz2[ch]
+				qz2[ch] = qb2*xp - qa2*xq
+				frame[ch] = xq
+			}
+		}
+	}
+	if s < nSec {
 		c := &f.sos[s]
 		b0, b1, b2, a1, a2 := c[0], c[1], c[2], c[4], c[5]
 		z1 := f.z1[s*nc : s*nc+nc]
 		z2 := f.z2[s*nc : s*nc+nc]
 		for off := 0; off+nc <= len(x); off += nc {
 			frame := x[off : off+nc]
-			z1 := z1[:len(frame)]
-			z2 := z2[:len(frame)]
+			z1, z2 := z1[:len(frame)], z2[:len(frame)]
 			for ch, xc := range frame {
 				xn := b0*xc + z1[ch]
 				z1[ch] = b1*xc - a1*xn + z2[ch]
