@@ -74,11 +74,11 @@ func readAnnotations(name string, h *Header, b []byte, talIdx []int) ([]float64,
 	return recOnsets, anns, nil
 }
 
-// stimEvents turns a stim channel into annotations the way
+// StimEvents turns a stim channel's samples (integer codes) into annotations the way
 // mne.find_events(raw, consecutive='increasing', mask=0xFFFF, mask_type='and', shortest_event=1)
 // does: an event at every upward step of the low 16 bits (the BioSemi trigger lines), with the
 // new value as its code. A non-zero first sample is not an event (MNE's initial_event=False).
-func stimEvents(stim []float64, rateHz float64) []acquisition.Annotation {
+func StimEvents(stim []float64, rateHz float64) []acquisition.Annotation {
 	type step struct {
 		idx       int
 		pre, post int64

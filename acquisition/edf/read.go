@@ -33,7 +33,7 @@ type ReadOptions struct {
 	// default, "status" and "trigger". Stim samples are integers: the digital value (BDF) or the
 	// scaled value (EDF) masked to the low 17 bits, like MNE.
 	StimChannels []string
-	// NoStimEvents disables turning stim-channel changes into annotations (see stimEvents).
+	// NoStimEvents disables turning stim-channel changes into annotations (see StimEvents).
 	NoStimEvents bool
 }
 
@@ -243,7 +243,7 @@ func Decode(name string, b []byte, opts ReadOptions) (*File, error) {
 	if !opts.NoStimEvents {
 		for k, i := range dataIdx {
 			if isStim[i] {
-				rec.Annotations = append(rec.Annotations, stimEvents(rec.Data[k], rate)...)
+				rec.Annotations = append(rec.Annotations, StimEvents(rec.Data[k], rate)...)
 			}
 		}
 	}
@@ -394,7 +394,7 @@ func decodeEDF(src []byte, out []float64, cal, offset, unit float64) {
 	for j := range out {
 		s := src[2*j : 2*j+2 : 2*j+2]
 		d := float64(int16(uint16(s[0]) | uint16(s[1])<<8))
-		v := d * cal
+		v := float64(d * cal) // the conversion forbids an FMA, which would round unlike numpy
 		v += offset
 		out[j] = v * unit
 	}
@@ -406,7 +406,7 @@ func decodeBDF(src []byte, out []float64, cal, offset, unit float64) {
 		s := src[3*j : 3*j+3 : 3*j+3]
 		u := uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16
 		d := float64(int32(u<<8) >> 8)
-		v := d * cal
+		v := float64(d * cal) // the conversion forbids an FMA, which would round unlike numpy
 		v += offset
 		out[j] = v * unit
 	}
