@@ -86,7 +86,7 @@ func NewInfoRegistry(ctx context.Context, cfg streams.Config, log *slog.Logger) 
 	}
 	r := &InfoRegistry{infos: make(map[string]streams.StreamInfo), changed: make(chan struct{}), log: log,
 		reader: kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topics().StreamInfo, Partition: 0,
-			Dialer: d, MinBytes: 1, MaxWait: time.Second, StartOffset: kafka.FirstOffset,
+			Dialer: d, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: time.Second, StartOffset: kafka.FirstOffset,
 			ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 200 * time.Millisecond})}
 	go r.follow(ctx)
 	return r, nil

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/neurostream/neurostream/acquisition/synthetic"
+	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/broker"
+	"github.com/neurostream/neurostream/streams/metrics"
+	"github.com/neurostream/neurostream/streams/pipeline"
+)
+
+// benchLatency measures end-to-end latency through an embedded broker: N synthetic 64-channel 250 Hz
+// streams in 8-sample frames, paced in real time, published to the raw topic; one fused pipeline
+// (band-pass + eyes-open/closed decoder, 2-s window every 62.5 ms) consuming them as a consumer group
+// and publishing predictions. Latency runs from just before the publish of a window's last frame to
+// the acknowledgement of its prediction's publish, so it includes both Kafka round trips.
+func benchLatency(ctx context.Context, r *benchRun) error {
+	dur := 20 * time.Second
+	if r.short {
+		dur = 8 * time.Second
+	}
+	fmt.Fprintf(r.out, "%-8s %9s %12s %10s %10s %10s %14s %9s\n", "streams", "frames/s", "predictions", "p50", "p99", "max", "backlog max/end", "keeps up")
+	for _, n := range []int{1, 100} {
+		res, err := latencyRun(ctx, n, dur)
+		if err != nil {
+			return err
+		}
+		keeps := "yes"
+		if !res.keepsUp {
+			keeps = "NO"
+		}
+		fmt.Fprintf(r.out, "%-8d %9.0f %12d %10s %10s %10s %7d/%-6d %9s\n", n, res.framesPerSec, len(res.latencies),
+			fmtMs(res.p(0.5)), fmtMs(res.p(0.99)), fmtMs(res.p(1)), res.backlogMax, res.backlogEnd, keeps)
+		if n == 1 {
+			verdict := "met"
+			if res.p(0.5) > time.Millisecond || res.p(0.99) > 5*time.Millisecond {
+				verdict = "NOT met"
+			}
+			fmt.Fprintf(r.out, "  1 stream target p50 <= 1 ms, p99 <= 5 ms: %s (p50 is %.2fx the target, p99 %.2fx)\n", verdict,
+				float64(res.p(0.5))/float64(time.Millisecond), float64(res.p(0.99))/float64(5*time.Millisecond))
+		}
+	}
+	return nil
+}
+
+type latencyResult struct {
+	latencies              []time.Duration
+	framesPerSec           float64
+	backlogMax, backlogEnd int
+	keepsUp                bool
+}
+
+func (l *latencyResult) p(q float64) time.Duration {
+	if len(l.latencies) == 0 {
+		return 0
+	}
+	i := int(q * float64(len(l.latencies)-1))
+	return l.latencies[i]
+}
+
+func fmtMs(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
+
+func latencyRun(ctx context.Context, nStreams int, dur time.Duration) (*latencyResult, error) {
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	dir, err := os.MkdirTemp("", "neurostream-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	sc := synthetic.Config{Channels: 64, SampleRateHz: 250, FrameSamples: 8}
+	model, _, err := calibrateOnSynthetic(sc, 60)
+	if err != nil {
+		return nil, err
+	}
+	modelPath := filepath.Join(dir, "alpha.json")
+	if err := model.Save(modelPath); err != nil {
+		return nil, err
+	}
+	var srcs []pipeline.Source
+	for i := 0; i < nStreams; i++ {
+		c := sc
+		c.StreamID = fmt.Sprintf("bench-%03d", i)
+		c.Seed = uint64(i + 1)
+		c.Realtime = true
+		c.DurationSec = dur.Seconds()
+		s, err := synthetic.New(c)
+		if err != nil {
+			return nil, err
+		}
+		srcs = append(srcs, s)
+	}
+	replicas := 1
+	if nStreams > 1 {
+		replicas = 8
+	}
+	cfg := &pipeline.Config{Kafka: streams.Config{Brokers: []string{b.Addr()}, Namespace: "bench"},
+		Pipelines: []pipeline.PipelineConfig{{Name: "bench", Replicas: replicas, Stages: []pipeline.StageConfig{
+			{Kind: "bandpass", LowHz: 1, HighHz: 40},
+			{Kind: "decoder", Decoder: "alpha", Model: modelPath, StepSec: 0.0625},
+		}}}}
+	m := metrics.New()
+	var mu sync.Mutex
+	res := &latencyResult{keepsUp: true}
+	warmup := int64(3 * sc.SampleRateHz) // group join and the first window
+	onPred := func(p *streams.Prediction) {
+		lat := time.Duration(time.Now().UnixNano() - p.AcquiredAtNs)
+		if p.WindowEndSample < warmup {
+			return
+		}
+		mu.Lock()
+		res.latencies = append(res.latencies, lat)
+		mu.Unlock()
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	srcCtx, srcCancel := context.WithCancel(runCtx)
+	defer srcCancel()
+	// Sources and the pipeline run as in `neurostream run`, fused in this process.
+	go func() {
+		errc <- pipeline.Run(runCtx, &pipeline.Config{Kafka: cfg.Kafka, Pipelines: cfg.Pipelines}, pipeline.RunOptions{
+			Only: "pipelines", Metrics: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Loaders: decoderLoaders(), OnPrediction: onPred})
+	}()
+	time.Sleep(time.Second) // let the group form before frames flow
+	go func() {
+		_ = pipeline.Run(srcCtx, &pipeline.Config{Kafka: cfg.Kafka}, pipeline.RunOptions{Only: "sources", Sources: srcs, Metrics: m,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	published := m.FramesOut.WithLabelValues("source")
+	processed := m.FramesIn.WithLabelValues("0-bandpass")
+	start := time.Now()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var half []int
+	for time.Since(start) < dur+2*time.Second {
+		select {
+		case err := <-errc:
+			if err == nil {
+				err = errors.New("pipeline stopped early")
+			}
+			return nil, err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		backlog := int(counterValue(published) - counterValue(processed))
+		half = append(half, backlog)
+		res.backlogMax = max(res.backlogMax, backlog)
+		res.backlogEnd = backlog
+	}
+	res.framesPerSec = counterValue(published) / dur.Seconds()
+	// Keeping up: the backlog two seconds after the sources stopped is (nearly) empty and it did not
+	// grow from the first half of the run to the second.
+	mid := len(half) / 2
+	res.keepsUp = res.backlogEnd <= nStreams && slices.Max(half[mid:]) <= 2*slices.Max(half[:mid])+nStreams
+	cancel()
+	<-errc
+	mu.Lock()
+	slices.Sort(res.latencies)
+	mu.Unlock()
+	if len(res.latencies) == 0 {
+		return nil, fmt.Errorf("no predictions arrived in %v with %d streams", dur, nStreams)
+	}
+	return res, nil
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/neurostream/neurostream/streams"
+)
+
+func runConsume(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlagSet("consume", "[flags]",
+		"Prints messages from a neurostream topic: predictions (JSON), frames, features or stream info,\n"+
+			"decoded from the wire schema. Pretty by default, one JSON object per line with --json.")
+	fs.SetOutput(out)
+	var kf kafkaFlags
+	kf.register(fs)
+	topic := fs.String("topic", "predictions", "raw, clean, features, predictions, stream-info, or a full topic name")
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	fromStart := fs.Bool("from-start", false, "start at the oldest retained message instead of new ones")
+	stream := fs.String("stream", "", "only this stream id")
+	count := fs.Int("n", 0, "stop after N messages (0: run until Ctrl-C)")
+	group := fs.String("group", "", "consume as a member of this consumer group (default: a throwaway group, or --partition)")
+	partition := fs.Int("partition", -1, "read one partition without a group (-1: use a throwaway group to read all partitions)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := newLogger(os.Stderr, false)
+	kc, stop, err := kf.connect(ctx, streams.Config{}, log)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	name, err := kc.Topics().Resolve(*topic)
+	if err != nil {
+		return err
+	}
+	cc := streams.ConsumerConfig{Topic: name, FromStart: *fromStart, GroupID: *group}
+	if cc.GroupID == "" {
+		if *partition >= 0 {
+			cc.Partition = *partition
+		} else {
+			cc.GroupID = fmt.Sprintf("neurostream-consume-%d", time.Now().UnixNano())
+		}
+	}
+	c, err := streams.NewConsumer(kc, cc)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	enc := json.NewEncoder(out)
+	var f streams.Frame
+	for n := 0; *count == 0 || n < *count; {
+		m, err := c.Fetch(ctx)
+		if err != nil {
+			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("consume %s: %w", name, err)
+		}
+		if *stream != "" && string(m.Key) != *stream && !strings.HasSuffix(string(m.Key), "/"+*stream) {
+			continue
+		}
+		n++
+		var v any
+		typ := streams.MessageType(m)
+		switch typ {
+		case streams.TypeFrame:
+			if err := streams.DecodeFrame(m.Value, &f); err != nil {
+				fmt.Fprintf(os.Stderr, "skipping undecodable frame at %s[%d]@%d: %v\n", m.Topic, m.Partition, m.Offset, err)
+				continue
+			}
+			if !*asJSON {
+				fmt.Fprintf(out, "frame %s #%d t=%.3fs %d samples x %d ch, markers %v\n", f.StreamID, f.Seq,
+					float64(f.SourceTimeNs)/1e9, f.NumSamples, f.NumChannels, f.Markers)
+				continue
+			}
+			v = f
+		case streams.TypeStreamInfo:
+			info, err := streams.UnmarshalStreamInfo(m.Value)
+			if err != nil {
+				return err
+			}
+			v = info
+		case streams.TypeFeatures:
+			fv, err := streams.UnmarshalFeatures(m.Value)
+			if err != nil {
+				return err
+			}
+			v = fv
+		default: // predictions and anything JSON
+			var p streams.Prediction
+			if err := json.Unmarshal(m.Value, &p); err != nil {
+				fmt.Fprintf(os.Stderr, "skipping non-JSON message at %s[%d]@%d\n", m.Topic, m.Partition, m.Offset)
+				continue
+			}
+			if *asJSON {
+				fmt.Fprintln(out, string(m.Value))
+				continue
+			}
+			fmt.Fprintf(out, "%s %-12s %-12s %s latency %.2f ms\n", p.StreamID, p.Decoder, p.Label, fmtScores(p.Scores), float64(p.LatencyNs)/1e6)
+			continue
+		}
+		if *asJSON {
+			if err := enc.Encode(v); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(out, "%s %s: %+v\n", typ, m.Key, v)
+		}
+	}
+	return nil
+}
+
+func fmtScores(s []streams.Score) string {
+	var b strings.Builder
+	for i, x := range s {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%.2f", x.Label, x.Value)
+	}
+	return b.String()
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/broker"
+)
+
+// kafkaFlags are the connection flags every Kafka-facing command shares.
+type kafkaFlags struct {
+	brokers   string
+	namespace string
+}
+
+func (k *kafkaFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&k.brokers, "brokers", os.Getenv("NEUROSTREAM_BROKERS"),
+		"Kafka bootstrap servers host:port,... ($NEUROSTREAM_BROKERS). Empty: use a neurostream broker already on\n"+
+			"127.0.0.1:9092, else start an embedded one (printed)")
+	fs.StringVar(&k.namespace, "namespace", streams.DefaultNamespace, "topic namespace (topics are <namespace>.raw, .clean, .predictions, ...)")
+}
+
+// defaultBrokerAddr is where the embedded broker listens, and where commands look for one first.
+const defaultBrokerAddr = "127.0.0.1:9092"
+
+// connect returns the Kafka config to use, starting an embedded broker when none is configured and
+// none is running on the default address. The returned stop function closes that broker.
+func (k *kafkaFlags) connect(ctx context.Context, base streams.Config, log *slog.Logger) (streams.Config, func(), error) {
+	cfg := base
+	if k.brokers != "" {
+		cfg.Brokers = strings.Split(k.brokers, ",")
+	}
+	if k.namespace != "" && k.namespace != streams.DefaultNamespace || cfg.Namespace == "" {
+		cfg.Namespace = k.namespace
+	}
+	if len(cfg.Brokers) > 0 {
+		return cfg, func() {}, cfg.Validate()
+	}
+	if c, err := (&net.Dialer{Timeout: 200 * time.Millisecond}).DialContext(ctx, "tcp", defaultBrokerAddr); err == nil {
+		c.Close()
+		log.Info("using the broker already running", "addr", defaultBrokerAddr)
+		cfg.Brokers = []string{defaultBrokerAddr}
+		return cfg, func() {}, nil
+	}
+	b, err := broker.Start(broker.Config{Addr: defaultBrokerAddr, FallbackToFreePort: true})
+	if err != nil {
+		return cfg, nil, err
+	}
+	log.Info("started embedded Kafka broker (kfake)", "addr", b.Addr(), "hint", "other processes: --brokers "+b.Addr())
+	cfg.Brokers = []string{b.Addr()}
+	return cfg, b.Close, nil
+}
+
+func newLogger(w io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func runVersion(_ context.Context, args []string, out io.Writer) error {
+	fs := newFlagSet("version", "", "Prints the neurostream version and the wire-schema version.")
+	fs.SetOutput(out)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "neurostream %s (wire schema v%d)\n", version, streams.SchemaVersion)
+	return nil
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func runBroker(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlagSet("broker", "[flags]",
+		"Runs a standalone Kafka-protocol broker (franz-go's kfake) for multi-process setups on one machine.\n"+
+			"Other neurostream commands find it on 127.0.0.1:9092 by themselves; kcat and any Kafka client can use it too.")
+	fs.SetOutput(out)
+	addr := fs.String("addr", defaultBrokerAddr, "listen address host:port")
+	dataDir := fs.String("data-dir", "", "keep data on disk in DIR (survives restarts); empty keeps it in memory")
+	sync := fs.Bool("sync-writes", false, "fsync every produce (with --data-dir)")
+	retention := fs.Duration("retention", 15*time.Minute, "how long partitions keep messages")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	b, err := broker.Start(broker.Config{Addr: *addr, DataDir: *dataDir, SyncWrites: *sync, Retention: *retention})
+	if err != nil {
+		return fmt.Errorf("%w (is another broker already on %s? pick another with --addr)", err, *addr)
+	}
+	defer b.Close()
+	where := "in memory"
+	if *dataDir != "" {
+		where = "in " + *dataDir
+	}
+	fmt.Fprintf(out, "neurostream broker listening on %s (data %s, retention %v); Ctrl-C to stop\n", b.Addr(), where, *retention)
+	<-ctx.Done()
+	fmt.Fprintln(out, "broker stopping")
+	return nil
+}

@@ -1,0 +1,96 @@
+// Command neurostream runs neurostream's real-time EEG/MEG pipeline: an embedded or external Kafka
+// broker, acquisition sources, processing stages, decoders and sinks, plus the tools around them
+// (replay, record, train, consume, bench).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand. run gets the arguments after the command name and writes its output to
+// out; a returned errUsage prints the command's help.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, out io.Writer) error
+}
+
+// commands lists every subcommand; a new one is added here and in its own cmd_<name>.go file.
+func commands() []command {
+	return []command{
+		{"demo", "run broker + synthetic EEG + pipeline + decoder and show live predictions", runDemo},
+		{"broker", "run a standalone Kafka-protocol broker (embedded kfake), optionally persistent", runBroker},
+		{"acquire", "publish a synthetic EEG stream (or other source) to the raw topic", runAcquire},
+		{"run", "run a pipeline described by a YAML config", runPipeline},
+		{"consume", "print messages from a neurostream topic (pretty or --json)", runConsume},
+		{"train", "train a native decoder (CSP+LDA, FBCSP, MDM, tangent space, xDAWN) from annotated recordings", runTrain},
+		{"bench", "run benchmarks and print ratios against reference implementations", runBench},
+		{"version", "print the version and wire-schema version", runVersion},
+	}
+}
+
+// errUsage asks main to print the command's usage after the error.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "neurostream:", err)
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(1)
+	}
+}
+
+func dispatch(ctx context.Context, args []string, out, errOut io.Writer) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 {
+			return dispatch(ctx, []string{args[1], "--help"}, out, errOut)
+		}
+		usage(out, cmds)
+		return nil
+	}
+	for _, c := range cmds {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], out)
+		}
+	}
+	usage(errOut, cmds)
+	return fmt.Errorf("unknown command %q: run `neurostream help` for the list", args[0])
+}
+
+func usage(w io.Writer, cmds []command) {
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
+	fmt.Fprintln(w, "neurostream: real-time EEG/MEG brain-computer-interface pipeline on Kafka")
+	fmt.Fprintln(w, "\nUsage: neurostream <command> [flags]\n\nCommands:")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun `neurostream <command> --help` for a command's flags.")
+	fmt.Fprintln(w, "Quick start: `neurostream demo` (needs nothing else: it starts its own broker).")
+}
+
+// newFlagSet makes a flag set whose --help prints a one-line description and the flags.
+func newFlagSet(name, synopsis, description string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: neurostream %s %s\n\n%s\n\nFlags:\n", name, synopsis, description)
+		fs.PrintDefaults()
+	}
+	return fs
+}

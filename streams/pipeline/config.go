@@ -1,0 +1,169 @@
+package pipeline
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/neurostream/neurostream/acquisition/synthetic"
+	"github.com/neurostream/neurostream/decoders"
+	"github.com/neurostream/neurostream/decoders/alpha"
+	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/metrics"
+)
+
+// Config is a whole deployment described in YAML (see configs/*.yaml): where Kafka is, which sources
+// publish, and which pipelines consume what. One file can run in one process (everything fused) or
+// be split over processes with `neurostream run --only`.
+type Config struct {
+	Kafka     streams.Config   `yaml:"kafka"`
+	Metrics   MetricsConfig    `yaml:"metrics"`
+	Sources   []SourceConfig   `yaml:"sources"`
+	Pipelines []PipelineConfig `yaml:"pipelines"`
+}
+
+// MetricsConfig sets where /metrics is served ("" disables it).
+type MetricsConfig struct {
+	Listen string `yaml:"listen"`
+}
+
+// SourceConfig is one source. Kind "synthetic" takes the synthetic.Config fields.
+type SourceConfig struct {
+	Kind      string           `yaml:"kind"`
+	Topic     string           `yaml:"topic"` // default raw
+	Synthetic synthetic.Config `yaml:",inline"`
+}
+
+// PipelineConfig is one processor: it reads frames from Input as a member of Group, runs Stages on
+// every stream, publishes processed frames to Output (optional) and predictions/features to theirs.
+type PipelineConfig struct {
+	Name   string `yaml:"name"`
+	Input  string `yaml:"input"`  // topic: raw (default), clean, or a full name
+	Output string `yaml:"output"` // topic for processed frames, "" for none
+	Group  string `yaml:"group"`  // consumer group, default neurostream-<name>
+	// Replicas is how many group members this process runs (default 1); more processes add more.
+	Replicas int           `yaml:"replicas"`
+	Stages   []StageConfig `yaml:"stages"`
+}
+
+// StageConfig is one stage of a pipeline.
+type StageConfig struct {
+	Kind string `yaml:"kind"` // bandpass, notch, decoder
+	// bandpass
+	LowHz  float64 `yaml:"low_hz"`
+	HighHz float64 `yaml:"high_hz"`
+	Order  int     `yaml:"order"`
+	// notch
+	FreqHz float64 `yaml:"freq_hz"`
+	Q      float64 `yaml:"q"`
+	// decoder
+	Decoder string  `yaml:"decoder"` // alpha, or a kind registered by the caller
+	Model   string  `yaml:"model"`   // model file
+	StepSec float64 `yaml:"step_sec"`
+}
+
+// DecoderLoader builds a decoder of a kind from a model file; callers register loaders for the
+// decoder kinds they support (native, ONNX) in a Loaders map.
+type DecoderLoader func(modelPath string) (decoders.WindowDecoder, error)
+
+// Loaders maps decoder kinds to loaders.
+type Loaders map[string]DecoderLoader
+
+// DefaultLoaders knows the decoders this package depends on directly.
+func DefaultLoaders() Loaders {
+	return Loaders{
+		"alpha": func(path string) (decoders.WindowDecoder, error) {
+			m, err := alpha.Load(path)
+			if err != nil {
+				return nil, err
+			}
+			return alpha.NewDecoder(m), nil
+		},
+	}
+}
+
+// LoadConfig reads and checks a YAML config. Unknown fields are errors, so typos do not pass silently.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	for i, p := range cfg.Pipelines {
+		if p.Name == "" {
+			return nil, fmt.Errorf("config %s: pipeline %d has no name", path, i)
+		}
+	}
+	return &cfg, nil
+}
+
+// BuildSource makes a source from its config.
+func BuildSource(sc SourceConfig) (Source, error) {
+	switch sc.Kind {
+	case "synthetic", "":
+		return synthetic.New(sc.Synthetic)
+	}
+	return nil, fmt.Errorf("source kind %q: unknown (known: synthetic; recorded files are replayed with `neurostream replay`)", sc.Kind)
+}
+
+// BuildStages turns stage configs into per-stream factories, loading each model once up front so a
+// missing or broken model fails at start, not on the first frame.
+func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]StageFactory, error) {
+	var out []StageFactory
+	for i, sc := range stages {
+		name := fmt.Sprintf("%d-%s", i, sc.Kind)
+		switch sc.Kind {
+		case "bandpass":
+			order, lo, hi := sc.Order, sc.LowHz, sc.HighHz
+			if order == 0 {
+				order = 4
+			}
+			if !(lo > 0 && hi > lo) {
+				return nil, fmt.Errorf("stage %s: needs 0 < low_hz < high_hz (got %g, %g)", name, lo, hi)
+			}
+			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewBandpass(order, lo, hi), nil }})
+		case "notch":
+			f, q := sc.FreqHz, sc.Q
+			if f == 0 {
+				f = 50
+			}
+			if q == 0 {
+				q = 30
+			}
+			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewNotch(f, q), nil }})
+		case "decoder":
+			load, ok := loaders[sc.Decoder]
+			if !ok {
+				known := make([]string, 0, len(loaders))
+				for k := range loaders {
+					known = append(known, k)
+				}
+				return nil, fmt.Errorf("stage %s: unknown decoder %q (known: %v)", name, sc.Decoder, known)
+			}
+			if _, err := load(sc.Model); err != nil {
+				return nil, fmt.Errorf("stage %s: %w", name, err)
+			}
+			step, path := sc.StepSec, sc.Model
+			if step == 0 {
+				step = 0.5
+			}
+			out = append(out, StageFactory{Name: name, New: func() (Stage, error) {
+				d, err := load(path)
+				if err != nil {
+					return nil, err
+				}
+				return NewDecoderStage(d, step, m), nil
+			}})
+		default:
+			return nil, fmt.Errorf("stage %s: unknown kind %q (known: bandpass, notch, decoder)", name, sc.Kind)
+		}
+	}
+	return out, nil
+}

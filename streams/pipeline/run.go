@@ -1,0 +1,178 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/metrics"
+)
+
+// infoWait bounds how long a pipeline waits for the description of a stream whose frames came first.
+const infoWait = 10 * time.Second
+
+// RunOptions selects what part of a Config a process runs and how it reports.
+type RunOptions struct {
+	Only         string // "sources", "pipelines" or "" for both
+	Pipeline     string // run only the pipeline with this name ("" for all)
+	Partitions   int    // partitions for topics created at start (default 8)
+	Loaders      Loaders
+	Metrics      *metrics.Metrics
+	Log          *slog.Logger
+	OnPrediction func(p *streams.Prediction)
+	// Sources, if set, replaces building sources from the config (replay, tests).
+	Sources []Source
+}
+
+// Run runs cfg's sources and pipelines against cfg.Kafka until ctx ends or a source fails; sources
+// that end (finite durations) end quietly while pipelines go on. It returns nil on cancellation.
+func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Loaders == nil {
+		opts.Loaders = DefaultLoaders()
+	}
+	kc := cfg.Kafka
+	topics := kc.Topics()
+	if err := streams.EnsureTopics(ctx, kc, topics, opts.Partitions, 1); err != nil {
+		return err
+	}
+	prod, err := streams.NewProducer(kc, streams.LowLatency)
+	if err != nil {
+		return err
+	}
+	defer prod.Close()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	fail := func(err error) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			cancel(err)
+		}
+	}
+
+	if opts.Only != "sources" {
+		reg, err := NewInfoRegistry(ctx, kc, opts.Log)
+		if err != nil {
+			return err
+		}
+		defer reg.Close()
+		ran := 0
+		for _, pc := range cfg.Pipelines {
+			if opts.Pipeline != "" && pc.Name != opts.Pipeline {
+				continue
+			}
+			ran++
+			proc, input, err := buildPipeline(topics, pc, prod, reg, opts)
+			if err != nil {
+				return err
+			}
+			for r := 0; r < max(pc.Replicas, 1); r++ {
+				c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: input, GroupID: groupOf(pc), FromStart: true})
+				if err != nil {
+					return err
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer c.Close()
+					opts.Log.Info("pipeline consuming", "pipeline", pc.Name, "topic", input, "group", groupOf(pc), "member", r)
+					fail(Consume(ctx, c, input, proc, opts.Metrics, opts.Log))
+				}()
+			}
+		}
+		if opts.Pipeline != "" && ran == 0 {
+			return fmt.Errorf("no pipeline named %q in the config", opts.Pipeline)
+		}
+	}
+	if opts.Only != "pipelines" {
+		srcs := opts.Sources
+		if srcs == nil {
+			for _, sc := range cfg.Sources {
+				s, err := BuildSource(sc)
+				if err != nil {
+					return err
+				}
+				srcs = append(srcs, s)
+			}
+		}
+		for i, s := range srcs {
+			topic := topics.Raw
+			if i < len(cfg.Sources) && cfg.Sources[i].Topic != "" {
+				if topic, err = topics.Resolve(cfg.Sources[i].Topic); err != nil {
+					return err
+				}
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				info := s.Info()
+				opts.Log.Info("source publishing", "stream", info.StreamID, "channels", len(info.Channels), "rate_hz", info.SampleRateHz, "topic", topic)
+				fail(Publish(ctx, s, prod, topics, topic, 1, opts.Metrics))
+			}()
+		}
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func groupOf(pc PipelineConfig) string {
+	if pc.Group != "" {
+		return pc.Group
+	}
+	return "neurostream-" + pc.Name
+}
+
+func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Producer, reg *InfoRegistry, opts RunOptions) (*Processor, string, error) {
+	in := pc.Input
+	if in == "" {
+		in = "raw"
+	}
+	input, err := topics.Resolve(in)
+	if err != nil {
+		return nil, "", fmt.Errorf("pipeline %s: input: %w", pc.Name, err)
+	}
+	inKind := kindOf(topics, input)
+	sink := &KafkaSink{Producer: prod, Topics: topics, Metrics: opts.Metrics, OnPrediction: opts.OnPrediction}
+	if pc.Output != "" {
+		if sink.FramesTopic, err = topics.Resolve(pc.Output); err != nil {
+			return nil, "", fmt.Errorf("pipeline %s: output: %w", pc.Name, err)
+		}
+		sink.FramesKind = kindOf(topics, sink.FramesTopic)
+	}
+	stages, err := BuildStages(pc.Stages, opts.Loaders, opts.Metrics)
+	if err != nil {
+		return nil, "", fmt.Errorf("pipeline %s: %w", pc.Name, err)
+	}
+	proc, err := NewProcessor(ProcessorConfig{Name: pc.Name, Stages: stages, Sink: sink, Metrics: opts.Metrics, Log: opts.Log,
+		Lookup: func(ctx context.Context, id string) (streams.StreamInfo, error) {
+			return reg.Wait(ctx, streams.StreamInfoKey(inKind, id), infoWait)
+		}})
+	if err != nil {
+		return nil, "", err
+	}
+	return proc, input, nil
+}
+
+// kindOf names a topic for stream-info keys: "raw", "clean", or the full name for custom topics.
+func kindOf(t streams.Topics, topic string) string {
+	switch topic {
+	case t.Raw:
+		return "raw"
+	case t.Clean:
+		return "clean"
+	}
+	return topic
+}
