@@ -24,6 +24,11 @@ def pick_indices(n_times):
     return sorted(set(int(i) for i in np.linspace(0, n_times - 1, N_PICK).round()))
 
 
+def finite_or_none(x):
+    # JSON has no NaN; MNE marks unknown locations with NaN.
+    return float(x) if np.isfinite(x) else None
+
+
 def common_summary(raw):
     data = raw.get_data()
     idx = pick_indices(raw.n_times)
@@ -36,7 +41,7 @@ def common_summary(raw):
         'meas_date_unix': None if meas is None else meas.timestamp(),
         'ch_names': list(raw.ch_names),
         'ch_types': raw.get_channel_types(),
-        'locs': [[float(x) for x in ch['loc'][:12]] for ch in raw.info['chs']],
+        'locs': [[finite_or_none(x) for x in ch['loc'][:12]] for ch in raw.info['chs']],
         'sample_indices': idx,
         'samples': [[float(v) for v in row[idx]] for row in data],
         'sums': [float(s) for s in data.sum(axis=1)],
