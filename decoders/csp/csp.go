@@ -48,10 +48,11 @@ func Fit(epochs [][][]float64, y []int, nComponents int, log *slog.Logger) (*CSP
 			return nil, fmt.Errorf("csp epoch %d: %w", i, err)
 		}
 		// The covariance of concatenated epochs is the sample-weighted mean of epoch covariances.
+		dst, src := covs[y[i]].RawSymmetric(), one.RawSymmetric()
 		n := float64(len(ep[0]))
 		for r := 0; r < nCh; r++ {
 			for c := r; c < nCh; c++ {
-				covs[y[i]].SetSym(r, c, covs[y[i]].At(r, c)+n*one.At(r, c))
+				dst.Data[r*dst.Stride+c] += n * src.Data[r*src.Stride+c]
 			}
 		}
 		counts[y[i]] += len(ep[0])

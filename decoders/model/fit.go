@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -138,18 +140,44 @@ func Fit(spec Spec, epochs [][][]float64, y []int, log *slog.Logger) (*File, err
 	return f, nil
 }
 
-func covariances(epochs [][][]float64, log *slog.Logger) ([]*mat.SymDense, error) {
-	covs := make([]*mat.SymDense, len(epochs))
-	for i, ep := range epochs {
-		covs[i] = mat.NewSymDense(len(ep), nil)
-		if err := riemann.Cov(covs[i], ep); err != nil {
-			return nil, fmt.Errorf("covariance of epoch %d: %w", i, err)
-		}
-		if _, err := riemann.Regularize(covs[i], fmt.Sprintf("covariance of epoch %d", i), log); err != nil {
-			return nil, err
+// parallelFor runs fn(worker, i) for i in [0, n) on GOMAXPROCS workers (worker w takes
+// i = w, w+W, ...) and returns the first error by index order of workers.
+func parallelFor(n int, fn func(worker, i int) error) error {
+	nw := max(1, min(runtime.GOMAXPROCS(0), n))
+	errs := make([]error, nw)
+	var wg sync.WaitGroup
+	for w := 0; w < nw; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < n; i += nw {
+				if err := fn(w, i); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
-	return covs, nil
+	return nil
+}
+
+func covariances(epochs [][][]float64, log *slog.Logger) ([]*mat.SymDense, error) {
+	covs := make([]*mat.SymDense, len(epochs))
+	err := parallelFor(len(epochs), func(_, i int) error {
+		covs[i] = mat.NewSymDense(len(epochs[i]), nil)
+		if err := riemann.Cov(covs[i], epochs[i]); err != nil {
+			return fmt.Errorf("covariance of epoch %d: %w", i, err)
+		}
+		_, err := riemann.Regularize(covs[i], fmt.Sprintf("covariance of epoch %d", i), log)
+		return err
+	})
+	return covs, err
 }
 
 func fitTangentLR(f *File, covs []*mat.SymDense, y []int, k int) error {
@@ -157,16 +185,22 @@ func fitTangentLR(f *File, covs []*mat.SymDense, y []int, k int) error {
 	if err != nil {
 		return err
 	}
-	ts, err := riemann.NewTangentSpace(ref)
-	if err != nil {
-		return err
+	spaces := make([]*riemann.TangentSpace, max(1, min(runtime.GOMAXPROCS(0), len(covs))))
+	for i := range spaces {
+		if spaces[i], err = riemann.NewTangentSpace(ref); err != nil {
+			return err
+		}
 	}
 	x := make([][]float64, len(covs))
-	for i, c := range covs {
+	err = parallelFor(len(covs), func(w, i int) error {
 		x[i] = make([]float64, riemann.TangentDim(ref.SymmetricDim()))
-		if err := ts.Transform(x[i], c); err != nil {
+		if err := spaces[w].Transform(x[i], covs[i]); err != nil {
 			return fmt.Errorf("tangent vector of epoch %d: %w", i, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	f.Reference = rows(ref)
 	f.LogReg, err = logreg.Fit(x, y, k, logreg.Options{})

@@ -3,6 +3,8 @@ package riemann
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -41,7 +43,19 @@ func MeanRiemann(covs []*mat.SymDense, opt MeanOptions) (*mat.SymDense, error) {
 	}
 	ws := NewWorkspace(n)
 	c12, cm12 := mat.NewSymDense(n, nil), mat.NewSymDense(n, nil)
-	j, t, lg, e := mat.NewSymDense(n, nil), mat.NewSymDense(n, nil), mat.NewSymDense(n, nil), mat.NewSymDense(n, nil)
+	j, e := mat.NewSymDense(n, nil), mat.NewSymDense(n, nil)
+	// The matrix logarithms of an iteration are independent; workers each keep a workspace and a
+	// partial sum, combined in worker order so the result does not depend on scheduling.
+	nw := min(runtime.GOMAXPROCS(0), len(covs))
+	type worker struct {
+		ws       *Workspace
+		t, lg, s *mat.SymDense
+		err      error
+	}
+	workers := make([]worker, nw)
+	for i := range workers {
+		workers[i] = worker{ws: NewWorkspace(n), t: mat.NewSymDense(n, nil), lg: mat.NewSymDense(n, nil), s: mat.NewSymDense(n, nil)}
+	}
 	nu, tau := 1.0, math.MaxFloat64
 	for it := 0; it < maxIter; it++ {
 		if err := ws.Sqrt(c12, c); err != nil {
@@ -50,15 +64,33 @@ func MeanRiemann(covs []*mat.SymDense, opt MeanOptions) (*mat.SymDense, error) {
 		if err := ws.InvSqrt(cm12, c); err != nil {
 			return nil, fmt.Errorf("riemannian mean: iteration %d: %w", it, err)
 		}
+		var wg sync.WaitGroup
+		for wi := range workers {
+			wg.Add(1)
+			go func(wk *worker, first int) {
+				defer wg.Done()
+				wk.s.Zero()
+				wk.err = nil
+				for i := first; i < len(covs); i += nw {
+					if err := wk.ws.Congruence(wk.t, cm12, covs[i]); err != nil {
+						wk.err = err
+						return
+					}
+					if err := wk.ws.Log(wk.lg, wk.t); err != nil {
+						wk.err = fmt.Errorf("matrix %d: %w", i, err)
+						return
+					}
+					addScaled(wk.s, w[i], wk.lg)
+				}
+			}(&workers[wi], wi)
+		}
+		wg.Wait()
 		j.Zero()
-		for i, m := range covs {
-			if err := ws.Congruence(t, cm12, m); err != nil {
-				return nil, err
+		for wi := range workers {
+			if workers[wi].err != nil {
+				return nil, fmt.Errorf("riemannian mean: iteration %d: %w", it, workers[wi].err)
 			}
-			if err := ws.Log(lg, t); err != nil {
-				return nil, fmt.Errorf("riemannian mean: matrix %d: %w", i, err)
-			}
-			j.AddSym(j, scaled(lg, w[i]))
+			j.AddSym(j, workers[wi].s)
 		}
 		crit := mat.Norm(j, 2)
 		h := nu * crit
@@ -80,6 +112,17 @@ func MeanRiemann(covs []*mat.SymDense, opt MeanOptions) (*mat.SymDense, error) {
 		}
 	}
 	return c, nil
+}
+
+// addScaled adds w·m to dst (upper triangles).
+func addScaled(dst *mat.SymDense, w float64, m *mat.SymDense) {
+	d, r := dst.RawSymmetric(), m.RawSymmetric()
+	n := d.N
+	for i := 0; i < n; i++ {
+		for k := i; k < n; k++ {
+			d.Data[i*d.Stride+k] += w * r.Data[i*r.Stride+k]
+		}
+	}
 }
 
 func scaled(m *mat.SymDense, w float64) *mat.SymDense {

@@ -159,13 +159,17 @@ func (ws *Workspace) check(ms ...*mat.SymDense) error {
 }
 
 // eigen decomposes the symmetric matrix a into ws.a (eigenvectors, column j for ws.w[j]).
-func (ws *Workspace) eigen(a *mat.SymDense) error {
+func (ws *Workspace) eigen(a *mat.SymDense) error { return ws.decompose(a, lapack.EVCompute) }
+
+// decompose runs Syev on a copy of a; with lapack.EVNone only ws.w is meaningful, which skips the
+// costly accumulation of eigenvectors.
+func (ws *Workspace) decompose(a *mat.SymDense, job lapack.EVJob) error {
 	n := ws.n
 	raw := a.RawSymmetric()
 	for i := 0; i < n; i++ {
 		copy(ws.a[i*n+i:(i+1)*n], raw.Data[i*raw.Stride+i:i*raw.Stride+n])
 	}
-	if !lapack64.Syev(lapack.EVCompute, blas64.Symmetric{N: n, Stride: n, Uplo: blas.Upper, Data: ws.a}, ws.w, ws.work, len(ws.work)) {
+	if !lapack64.Syev(job, blas64.Symmetric{N: n, Stride: n, Uplo: blas.Upper, Data: ws.a}, ws.w, ws.work, len(ws.work)) {
 		return fmt.Errorf("eigendecomposition of a %dx%d matrix did not converge (non-finite values?)", n, n)
 	}
 	return nil
@@ -246,7 +250,7 @@ func (ws *Workspace) Eigenvalues(a *mat.SymDense) ([]float64, error) {
 	if err := ws.check(a); err != nil {
 		return nil, err
 	}
-	if err := ws.eigen(a); err != nil {
+	if err := ws.decompose(a, lapack.EVNone); err != nil {
 		return nil, err
 	}
 	return ws.w, nil
