@@ -273,6 +273,6 @@ func calibrateOnSynthetic(sc synthetic.Config, seconds float64) (*alpha.Model, f
 		}
 	}
 	acc, err := m.Calibrate(open, closed)
-	m.CalibratedOn = fmt.Sprintf("synthetic %d ch %g Hz seed %d, %g s", sc.Channels, sc.SampleRateHz, sc.Seed, seconds)
+	m.CalibratedOn = fmt.Sprintf("synthetic %d ch %g Hz seed %d, %g s", len(info.Channels), info.SampleRateHz, sc.Seed, seconds)
 	return &m, acc, err
 }

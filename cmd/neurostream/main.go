@@ -30,6 +30,7 @@ func commands() []command {
 		{"broker", "run a standalone Kafka-protocol broker (embedded kfake), optionally persistent", runBroker},
 		{"acquire", "publish a synthetic EEG stream (or other source) to the raw topic", runAcquire},
 		{"run", "run a pipeline described by a YAML config", runPipeline},
+		{"calibrate-alpha", "calibrate the eyes-open/closed alpha decoder on recordings or synthetic data", runCalibrateAlpha},
 		{"consume", "print messages from a neurostream topic (pretty or --json)", runConsume},
 		{"train", "train a native decoder (CSP+LDA, FBCSP, MDM, tangent space, xDAWN) from annotated recordings", runTrain},
 		{"bench", "run benchmarks and print ratios against reference implementations", runBench},
@@ -78,7 +79,7 @@ func usage(w io.Writer, cmds []command) {
 	fmt.Fprintln(w, "neurostream: real-time EEG/MEG brain-computer-interface pipeline on Kafka")
 	fmt.Fprintln(w, "\nUsage: neurostream <command> [flags]\n\nCommands:")
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun `neurostream <command> --help` for a command's flags.")
 	fmt.Fprintln(w, "Quick start: `neurostream demo` (needs nothing else: it starts its own broker).")
