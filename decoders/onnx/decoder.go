@@ -35,7 +35,8 @@ func WithBankValue(b *retrieval.Bank) Option { return func(o *options) { o.bank 
 func WithTopK(k int) Option { return func(o *options) { o.topK = k } }
 
 // WithSubject chooses the subject layer of a model trained on several subjects, overriding the stream's
-// StreamInfo.Subject.
+// StreamInfo.Subject. Without it Bind uses the stream's subject, or the only subject of a
+// single-subject model.
 func WithSubject(name string) Option { return func(o *options) { o.subject = name } }
 
 // Decoder runs one ONNX model as a decoders.WindowDecoder. It is not safe for concurrent use: the
@@ -163,6 +164,10 @@ func (d *Decoder) Bind(info streams.StreamInfo) ([]int, error) {
 			if name == want {
 				s = i
 			}
+		}
+		if s < 0 && d.subject == "" && len(c.Subjects) == 1 {
+			// A single-subject model has only one subject layer to offer.
+			s = 0
 		}
 		if s < 0 {
 			return nil, fmt.Errorf("onnx decoder %s: subject %q is not one the model was trained on (%s); choose one with WithSubject",

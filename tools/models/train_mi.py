@@ -100,8 +100,9 @@ def main():
         train_acc = float((model(xtr_n).argmax(1).numpy() == ytr).mean())
         pred = model(xte_n).argmax(1).numpy()
     test_acc = float((pred == yte).mean())
-    print(json.dumps({"arch": args.arch, "pair": args.pair, "train_acc": train_acc, "test_acc": test_acc,
-                      "test_pred": pred.tolist(), "test_true": yte.tolist()}))
+    result = {"arch": args.arch, "pair": args.pair, "train_runs": train_runs, "test_runs": test_runs,
+              "train_acc": train_acc, "test_acc": test_acc, "test_pred": pred.tolist(), "test_true": yte.tolist()}
+    print(json.dumps(result))
 
     if args.out:
         name = f"{args.arch}-{args.pair}"
@@ -123,6 +124,9 @@ def main():
         os.makedirs(args.out, exist_ok=True)
         export.export(model, [torch.zeros(1, 1, c, t)], ["input"], "logits", contract,
                       os.path.join(args.out, name + ".onnx"), os.path.join(args.out, name + ".fixture.json"))
+        # PyTorch's test-run predictions, which the Go online-accuracy test compares with its own.
+        with open(os.path.join(args.out, name + ".accuracy.json"), "w") as f:
+            json.dump(result, f)
 
 
 if __name__ == "__main__":
