@@ -123,10 +123,14 @@ func readData(v *matValue, nch, n int, open func(string) ([]byte, error)) ([][]f
 	if v == nil {
 		return nil, fmt.Errorf("EEG.data missing")
 	}
-	backing := make([]float64, nch*n)
-	data := make([][]float64, nch)
-	for c := range data {
-		data[c] = backing[c*n : (c+1)*n : (c+1)*n]
+	// Sizes are checked against what is actually there before allocating nbchan x pnts values.
+	alloc := func() [][]float64 {
+		backing := make([]float64, nch*n)
+		data := make([][]float64, nch)
+		for c := range data {
+			data[c] = backing[c*n : (c+1)*n : (c+1)*n]
+		}
+		return data
 	}
 	if v.class == mxCHAR {
 		raw, err := open(v.str)
@@ -136,6 +140,7 @@ func readData(v *matValue, nch, n int, open func(string) ([]byte, error)) ([][]f
 		if len(raw) < 4*nch*n {
 			return nil, fmt.Errorf("data file %s holds %d bytes, want %d (EEG.nbchan %d x EEG.pnts %d x 4-byte floats)", v.str, len(raw), 4*nch*n, nch, n)
 		}
+		data := alloc()
 		// Samples are float32, little-endian, channels varying fastest (MATLAB's column-major nbchan x pnts).
 		for s := range n {
 			row := raw[4*s*nch:]
@@ -148,6 +153,7 @@ func readData(v *matValue, nch, n int, open func(string) ([]byte, error)) ([][]f
 	if len(v.nums) != nch*n {
 		return nil, fmt.Errorf("EEG.data inline holds %d values, want EEG.nbchan %d x EEG.pnts %d", len(v.nums), nch, n)
 	}
+	data := alloc()
 	for s := range n {
 		for c := range nch {
 			data[c][s] = v.nums[s*nch+c] * microvolt
