@@ -78,6 +78,9 @@ func TestCSPBadInput(t *testing.T) {
 	if _, err := Fit(r.Epochs, r.Labels[:3], 4, nil); err == nil {
 		t.Error("label count mismatch accepted")
 	}
+	if _, err := FitShrunk(r.Epochs, r.Labels, 4, 1.5, nil); err == nil {
+		t.Error("shrinkage 1.5 accepted")
+	}
 	if _, err := Fit(r.Epochs, r.Labels, 99, nil); err == nil {
 		t.Error("more components than channels accepted")
 	}

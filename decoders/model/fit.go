@@ -35,6 +35,9 @@ type Spec struct {
 	Bands       [][2]float64 // FBCSP bands; default 4-Hz bands across Filter.BandHz
 	NSelect     int          // FBCSP features kept by mutual information; default 8
 	NFilter     int          // xDAWN filters per class; default 4, pyRiemann's default
+	// CSPShrinkage shrinks FBCSP's per-band class covariances (csp.FitShrunk); default 0.5.
+	// Plain CSP+LDA keeps MNE's unregularised default so that it matches MNE.
+	CSPShrinkage float64
 }
 
 // DefaultBands splits [lo, hi] Hz into 4-Hz bands (the last one takes the remainder).
@@ -76,6 +79,9 @@ func Fit(spec Spec, epochs [][][]float64, y []int, log *slog.Logger) (*File, err
 	}
 	if spec.NSelect == 0 {
 		spec.NSelect = 8
+	}
+	if spec.CSPShrinkage == 0 {
+		spec.CSPShrinkage = 0.5
 	}
 	f := &File{
 		FormatVersion: FormatVersion, Decoder: spec.Kind, Channels: spec.Channels, SampleRateHz: spec.SampleRateHz,
@@ -238,7 +244,7 @@ func fitFBCSP(f *File, spec Spec, epochs [][][]float64, y []int, log *slog.Logge
 		for i, ep := range epochs {
 			sub[i] = bank.apply(ep, nil)
 		}
-		c, err := csp.Fit(sub, y, spec.NComponents, log)
+		c, err := csp.FitShrunk(sub, y, spec.NComponents, spec.CSPShrinkage, log)
 		if err != nil {
 			return fmt.Errorf("band %v Hz: %w", b, err)
 		}
