@@ -7,14 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/neurostream/neurostream/acquisition"
-	"github.com/neurostream/neurostream/acquisition/edf"
-	"github.com/neurostream/neurostream/acquisition/fif"
 	"github.com/neurostream/neurostream/decoders/model"
 	"github.com/neurostream/neurostream/decoders/train"
 )
@@ -143,16 +139,6 @@ func loadEpochs(ctx context.Context, paths []string, cfg train.Config, out io.Wr
 		}
 	}
 	return &ds, nil
-}
-
-func readRecording(path string) (*acquisition.Recording, error) {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".edf", ".bdf":
-		return edf.Read(path)
-	case ".fif":
-		return fif.Read(path)
-	}
-	return nil, fmt.Errorf("%s: unsupported recording format (train reads .edf, .bdf and .fif)", path)
 }
 
 func parseBand(s string) (float64, float64, error) {
