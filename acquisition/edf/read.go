@@ -25,6 +25,10 @@ const (
 	GapsFillZero
 )
 
+// maxFilledSamples bounds a gap-filled EDF+D recording (per channel), so that a damaged time-keeping
+// TAL cannot make GapsFillZero allocate without limit: 2^28 samples is 3 days at 1 kHz.
+const maxFilledSamples = 1 << 28
+
 // ReadOptions tunes Read. The zero value behaves like MNE 1.3's read_raw_edf/read_raw_bdf
 // with default arguments.
 type ReadOptions struct {
@@ -153,7 +157,17 @@ func Decode(name string, b []byte, opts ReadOptions) (*File, error) {
 	for r := 0; r < nRec; r++ {
 		if r > 0 && h.IsDiscontinuous() && len(recOnsets) == nRec {
 			gapSec := recOnsets[r] - recOnsets[r-1] - recDur
-			gapSamples := int(math.Round(gapSec * rate))
+			gapF := math.Round(gapSec * rate)
+			if opts.Gaps == GapsFillZero && float64(total)+gapF > maxFilledSamples {
+				return nil, fmt.Errorf("edf: %s: the gap before data record %d (%.6g s) would make the gap-filled recording longer than %d samples per channel; read with GapsConcatenate",
+					name, r+1, gapSec, int64(maxFilledSamples))
+			}
+			gapSamples := 0
+			if gapF < 0 {
+				gapSamples = -1
+			} else if gapF > 0 {
+				gapSamples = int(min(gapF, maxFilledSamples))
+			}
 			if gapSamples < 0 {
 				return nil, fmt.Errorf("edf: %s: data record %d starts at %.6f s, before record %d ends at %.6f s",
 					name, r+1, recOnsets[r]-recOnsets[0], r, recOnsets[r-1]-recOnsets[0]+recDur)

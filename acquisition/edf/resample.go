@@ -14,7 +14,7 @@ import (
 // raw holds the decoded records back to back; out receives them at samplesBefore[r].
 func upsample(raw []float64, n, m int, stim bool, out []float64, samplesBefore []int) {
 	nRec := len(samplesBefore)
-	if n == 0 {
+	if n == 0 || nRec == 0 {
 		return // no samples at all: leave zeros, as MNE's reshape of an empty signal does
 	}
 	if stim {

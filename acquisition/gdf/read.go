@@ -194,7 +194,7 @@ func Decode(name string, b []byte) (*File, error) {
 		return nil, fieldError(name, "duration of a data record", "%d samples per %v s is an impossible sampling rate (%v Hz)", maxSpr, h.RecordDurationSec, rate)
 	}
 	dataEnd := int64(h.HeaderBytes) + nRec*int64(bytesPerRecord)
-	if dataEnd > int64(len(b)) {
+	if nRec > int64(len(b)-h.HeaderBytes)/int64(bytesPerRecord) {
 		return nil, fieldError(name, "number of data records", "%d records of %d bytes after a %d-byte header need %d bytes, but the file has %d; the file is truncated",
 			nRec, bytesPerRecord, h.HeaderBytes, dataEnd, len(b))
 	}
