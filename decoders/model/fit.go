@@ -336,16 +336,15 @@ func rows(m mat.Matrix) [][]float64 {
 
 func hashEpochs(epochs [][][]float64, y []int) string {
 	h := sha256.New()
-	var b [8]byte
+	var buf []byte
 	for i, ep := range epochs {
-		binary.LittleEndian.PutUint64(b[:], uint64(y[i]))
-		h.Write(b[:])
+		buf = binary.LittleEndian.AppendUint64(buf[:0], uint64(y[i]))
 		for _, row := range ep {
 			for _, v := range row {
-				binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
-				h.Write(b[:])
+				buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
 			}
 		}
+		h.Write(buf)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
