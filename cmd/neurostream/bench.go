@@ -29,6 +29,7 @@ func benchSuites() []benchSuite {
 		{"features", "Welch PSD, band power and the filter+feature chain vs scipy/sklearn (issue 4)", benchFeatures},
 		{"formats", "reading EDF/BDF (and other formats) files vs MNE read_raw_*(preload=True) (issue 3)", benchFormats},
 		{"decoders", "CSP+LDA, tangent space + LR, MDM fit and one-window predict vs MNE/scikit-learn (issue 5)", benchDecoders},
+		{"onnx", "EEGNet, ShallowConvNet, MVCNet, speech and visual brain modules through ONNX Runtime vs PyTorch (issue 6)", benchONNX},
 	}
 }
 

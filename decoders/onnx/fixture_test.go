@@ -75,6 +75,11 @@ func testRuntime(t testing.TB) *Runtime {
 	return rt
 }
 
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 func maxAbsDiff(a, b []float32) float64 {
 	var m float64
 	for i := range a {
