@@ -126,14 +126,12 @@ func (c *CSP) Transform(dst []float64, x [][]float64, scratch []float64) error {
 	}
 	s := scratch[:ns]
 	for k, w := range c.Filters {
-		for i := range s {
-			s[i] = 0
-		}
-		for ch, wc := range w {
+		floats.ScaleTo(s, w[0], x[0])
+		for ch := 1; ch < len(w); ch++ {
 			if len(x[ch]) != ns {
 				return fmt.Errorf("csp: channel %d has %d samples, channel 0 has %d", ch, len(x[ch]), ns)
 			}
-			floats.AddScaled(s, wc, x[ch])
+			floats.AddScaled(s, w[ch], x[ch])
 		}
 		p := floats.Dot(s, s) / float64(ns)
 		if !(p > 0) {
