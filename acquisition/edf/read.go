@@ -339,29 +339,35 @@ func decodeSamples(h *Header, b []byte, dataIdx []int, isStim []bool, maxSamp in
 		sigOffset[i+1] = sigOffset[i] + h.Signals[i].SamplesPerRecord*bps
 	}
 	recBytes := sigOffset[len(h.Signals)]
-	var lowRate []int // indices into dataIdx of signals slower than maxSamp
+	var lowRate, fullRate []int // indices into dataIdx of signals slower than / at maxSamp
 	for k, i := range dataIdx {
-		s := &h.Signals[i]
-		n := s.SamplesPerRecord
-		cal, offset, unit := calibration(h, s, isStim[i])
-		if n != maxSamp {
+		if h.Signals[i].SamplesPerRecord != maxSamp {
 			lowRate = append(lowRate, k)
-			continue
+		} else {
+			fullRate = append(fullRate, k)
 		}
-		dst := data[k]
-		for r := 0; r < h.NumRecords; r++ {
-			src := b[h.HeaderBytes+r*recBytes+sigOffset[i]:]
-			out := dst[samplesBefore[r] : samplesBefore[r]+n]
-			if h.Format == FormatBDF {
-				decodeBDF(src, out, cal, offset, unit)
-			} else {
-				decodeEDF(src, out, cal, offset, unit)
-			}
-			if isStim[i] {
-				maskStim(out)
+	}
+	decodeChannels := func(ks []int) {
+		for _, k := range ks {
+			i := dataIdx[k]
+			s := &h.Signals[i]
+			cal, offset, unit := calibration(h, s, isStim[i])
+			dst := data[k]
+			for r := 0; r < h.NumRecords; r++ {
+				src := b[h.HeaderBytes+r*recBytes+sigOffset[i]:]
+				out := dst[samplesBefore[r] : samplesBefore[r]+maxSamp]
+				if h.Format == FormatBDF {
+					decodeBDF(src, out, cal, offset, unit)
+				} else {
+					decodeEDF(src, out, cal, offset, unit)
+				}
+				if isStim[i] {
+					maskStim(out)
+				}
 			}
 		}
 	}
+	decodeChannels(fullRate)
 	for _, k := range lowRate {
 		i := dataIdx[k]
 		s := &h.Signals[i]
