@@ -30,6 +30,7 @@ func runTrain(ctx context.Context, args []string, out io.Writer) error {
 	decoder := fs.String("decoder", "csp-lda", "decoder: csp-lda | fbcsp | mdm | ts-lr | xdawn-ts")
 	folds := fs.Int("folds", 5, "cross-validation folds (0 to skip)")
 	channels := fs.String("channels", "", "comma-separated channels to use (default: every EEG channel)")
+	recenter := fs.Bool("recenter", false, "mdm, ts-lr: re-centre each recording on its own Riemannian mean (session transfer; online: running mean)")
 	test := fs.String("test", "", "comma-separated held-out recordings to score the final model on")
 	outPath := fs.String("out", "model.json", "model file to write")
 	reportPath := fs.String("report", "", "write the report as JSON here")
@@ -52,7 +53,7 @@ func runTrain(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("train: --band: %w", err)
 	}
-	cfg := train.Config{Events: ev, BandHz: [2]float64{lo, hi}, Order: *order, TminSec: *tmin, TmaxSec: *tmax}
+	cfg := train.Config{Events: ev, BandHz: [2]float64{lo, hi}, Order: *order, TminSec: *tmin, TmaxSec: *tmax, Recenter: *recenter}
 	if *channels != "" {
 		cfg.Channels = splitList(*channels)
 	}

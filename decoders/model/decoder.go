@@ -26,6 +26,8 @@ type Decoder struct {
 	mdm     *riemann.MDM
 	xdBuf   [][]float64
 	banks   []*bankFilter
+	running *riemann.RunningMean // re-centering reference, when the model re-centres
+	white   *mat.SymDense
 }
 
 var _ decoders.WindowDecoder = (*Decoder)(nil)
@@ -99,6 +101,9 @@ func New(f *File) (*Decoder, error) {
 		}
 		d.cov = mat.NewSymDense(nCh, nil)
 	case TSLR, XdawnTS:
+		if f.Decoder == XdawnTS && f.Recenter {
+			return nil, fmt.Errorf("re-centering applies to mdm and ts-lr, not %s", f.Decoder)
+		}
 		ref, err := sym(f.Reference)
 		if err != nil {
 			return nil, fmt.Errorf("reference: %w", err)
@@ -112,7 +117,26 @@ func New(f *File) (*Decoder, error) {
 			d.xdBuf = f.Xdawn.NewBuffer(ns)
 		}
 	}
+	if f.Recenter {
+		d.running = riemann.NewRunningMean(d.cov.SymmetricDim(), f.RecenterHorizon)
+		d.white = mat.NewSymDense(d.cov.SymmetricDim(), nil)
+	}
 	return d, nil
+}
+
+// recenter updates the running reference with the window's covariance and returns the covariance
+// re-centred on it (or the covariance itself when the model does not re-centre).
+func (d *Decoder) recenter(c *mat.SymDense) (*mat.SymDense, error) {
+	if d.running == nil {
+		return c, nil
+	}
+	if err := d.running.Update(c); err != nil {
+		return nil, err
+	}
+	if err := d.running.Whiten(d.white, c); err != nil {
+		return nil, err
+	}
+	return d.white, nil
 }
 
 // Name is the decoder kind ("csp-lda", ...).
@@ -189,7 +213,11 @@ func (d *Decoder) Classify(window [][]float64) (class int, proba []float64, err 
 		if err := riemann.Cov(d.cov, window); err != nil {
 			return 0, nil, err
 		}
-		if err := d.mdm.Distances(d.proba, d.cov); err != nil {
+		c, err := d.recenter(d.cov)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := d.mdm.Distances(d.proba, c); err != nil {
 			return 0, nil, err
 		}
 		class = riemann.Proba(d.proba)
@@ -202,7 +230,11 @@ func (d *Decoder) Classify(window [][]float64) (class int, proba []float64, err 
 		if err != nil {
 			return 0, nil, err
 		}
-		if err := d.ts.Transform(d.feat, d.cov); err != nil {
+		c, err := d.recenter(d.cov)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := d.ts.Transform(d.feat, c); err != nil {
 			return 0, nil, err
 		}
 		class, err = f.LogReg.PredictProba(d.proba, d.feat)

@@ -85,7 +85,12 @@ type File struct {
 	Reference     [][]float64   `json:"reference,omitempty"` // tangent-space reference (Riemannian mean)
 	LogReg        *logreg.Model `json:"logreg,omitempty"`
 	Means         [][][]float64 `json:"class_means,omitempty"` // MDM
-	Xdawn         *xdawn.Xdawn  `json:"xdawn,omitempty"`
+	// Recenter (MDM, tangent space): training covariances were re-centred per recording on their
+	// own Riemannian mean; online, each window is re-centred on a running mean of the windows seen
+	// so far (RecenterHorizon windows of memory), which needs no labels from the new session.
+	Recenter        bool         `json:"recenter,omitempty"`
+	RecenterHorizon int          `json:"recenter_horizon,omitempty"`
+	Xdawn           *xdawn.Xdawn `json:"xdawn,omitempty"`
 }
 
 // Save writes the model as indented JSON.

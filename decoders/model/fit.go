@@ -38,6 +38,12 @@ type Spec struct {
 	// CSPShrinkage shrinks FBCSP's per-band class covariances (csp.FitShrunk); default 0.5.
 	// Plain CSP+LDA keeps MNE's unregularised default so that it matches MNE.
 	CSPShrinkage float64
+	// Recenter (MDM, ts-lr) re-centres each group's covariances on their own Riemannian mean;
+	// Groups[i] is the recording (session) of epoch i, nil meaning one group. RecenterHorizon is
+	// the online running mean's memory in windows (default 100).
+	Recenter        bool
+	Groups          []int
+	RecenterHorizon int
 }
 
 // DefaultBands splits [lo, hi] Hz into 4-Hz bands (the last one takes the remainder).
@@ -93,6 +99,9 @@ func Fit(spec Spec, epochs [][][]float64, y []int, log *slog.Logger) (*File, err
 	var err error
 	switch spec.Kind {
 	case CSPLDA:
+		if spec.Recenter {
+			return nil, fmt.Errorf("fit: re-centering applies to mdm and ts-lr, not %s", spec.Kind)
+		}
 		if f.CSP, err = csp.Fit(epochs, y, spec.NComponents, log); err != nil {
 			return nil, err
 		}
@@ -105,10 +114,26 @@ func Fit(spec Spec, epochs [][][]float64, y []int, log *slog.Logger) (*File, err
 		}
 	case FBCSP:
 		err = fitFBCSP(f, spec, epochs, y, log)
+		if spec.Recenter {
+			return nil, fmt.Errorf("fit: re-centering applies to mdm and ts-lr, not %s", spec.Kind)
+		}
 	case MDM, TSLR:
 		covs, err := covariances(epochs, log)
 		if err != nil {
 			return nil, err
+		}
+		if spec.Recenter {
+			groups := spec.Groups
+			if groups == nil {
+				groups = make([]int, len(covs))
+			}
+			if err := riemann.RecenterGroups(covs, groups); err != nil {
+				return nil, fmt.Errorf("fit %s: %w", spec.Kind, err)
+			}
+			f.Recenter, f.RecenterHorizon = true, spec.RecenterHorizon
+			if f.RecenterHorizon == 0 {
+				f.RecenterHorizon = 100
+			}
 		}
 		if spec.Kind == MDM {
 			m, err := riemann.FitMDM(covs, y, k)

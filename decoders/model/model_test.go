@@ -186,3 +186,75 @@ func TestBindAndLoadErrors(t *testing.T) {
 		t.Error("unknown kind fitted")
 	}
 }
+
+// A new session whose amplitudes are all 20x larger (a gain change) breaks MDM and tangent space
+// trained on the old one; re-centering both sessions on their own means makes the decisions
+// identical to those on the unchanged data.
+func TestRecenteringUndoesASessionGainChange(t *testing.T) {
+	xs0, ys0 := synthetic(20, 6, 65)
+	// Interleave the classes, as trials are in a real session: the online reference is a running
+	// mean over the trials in order.
+	var xs [][][]float64
+	var ys []int
+	for i := 0; i < 20; i++ {
+		xs, ys = append(xs, xs0[i], xs0[20+i]), append(ys, ys0[i], ys0[20+i])
+	}
+	shifted := make([][][]float64, len(xs))
+	for i, ep := range xs {
+		shifted[i] = make([][]float64, len(ep))
+		for c, row := range ep {
+			shifted[i][c] = make([]float64, len(row))
+			for s, v := range row {
+				shifted[i][c][s] = 20 * v
+			}
+		}
+	}
+	accuracy := func(f *File, data [][][]float64) (float64, []int) {
+		d, err := New(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pred []int
+		ok := 0
+		for i, ep := range data {
+			c, _, err := d.Classify(ep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pred = append(pred, c)
+			if c == ys[i] {
+				ok++
+			}
+		}
+		return float64(ok) / float64(len(data)), pred
+	}
+	for _, kind := range []Kind{MDM, TSLR} {
+		plain, err := Fit(spec(kind, 6), xs, ys, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := spec(kind, 6)
+		sp.Recenter = true
+		rc, err := Fit(sp, xs, ys, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accPlain, _ := accuracy(plain, shifted)
+		accSame, predSame := accuracy(rc, xs)
+		accShift, predShift := accuracy(rc, shifted)
+		t.Logf("%s: without re-centering %.2f on the 20x session; with: %.2f (unchanged session %.2f)", kind, accPlain, accShift, accSame)
+		for i := range predSame {
+			if predSame[i] != predShift[i] {
+				t.Fatalf("%s: trial %d decided %d on the unchanged session, %d on the 20x one", kind, i, predSame[i], predShift[i])
+			}
+		}
+		if !(accShift > accPlain) {
+			t.Errorf("%s: re-centering did not help (%.2f vs %.2f)", kind, accShift, accPlain)
+		}
+	}
+	sp := spec(CSPLDA, 6)
+	sp.Recenter = true
+	if _, err := Fit(sp, xs, ys, nil); err == nil {
+		t.Error("re-centering accepted for csp-lda")
+	}
+}

@@ -268,3 +268,78 @@ func Recenter(covs []*mat.SymDense) ([]*mat.SymDense, error) {
 	}
 	return out, nil
 }
+
+// RunningMean tracks the Riemannian mean of a stream of SPD matrices online, for re-centering a
+// new session without labels: each update moves the estimate along the geodesic towards the new
+// matrix by 1/k (k = updates so far, capped at horizon, which turns the mean into an exponential
+// forgetting average). It holds all its buffers, so Update and Whiten do not allocate.
+type RunningMean struct {
+	ws               *Workspace
+	mean, sq, isq, t *mat.SymDense
+	n, horizon       int
+}
+
+// NewRunningMean tracks n x n matrices; horizon bounds the weight of history (e.g. 100 windows).
+func NewRunningMean(n, horizon int) *RunningMean {
+	return &RunningMean{ws: NewWorkspace(n), mean: mat.NewSymDense(n, nil), sq: mat.NewSymDense(n, nil),
+		isq: mat.NewSymDense(n, nil), t: mat.NewSymDense(n, nil), horizon: max(horizon, 1)}
+}
+
+// Update moves the mean towards c: M ← M^½ (M^-½ c M^-½)^(1/k) M^½.
+func (r *RunningMean) Update(c *mat.SymDense) error {
+	if r.n < r.horizon {
+		r.n++
+	}
+	if r.n == 1 {
+		r.mean.CopySym(c)
+	} else {
+		if err := r.ws.Congruence(r.t, r.isq, c); err != nil {
+			return err
+		}
+		alpha := 1 / float64(r.n)
+		if err := r.ws.Func(r.t, r.t, func(x float64) float64 { return math.Pow(x, alpha) }, true); err != nil {
+			return fmt.Errorf("running mean: %w", err)
+		}
+		if err := r.ws.Congruence(r.mean, r.sq, r.t); err != nil {
+			return err
+		}
+	}
+	if err := r.ws.Sqrt(r.sq, r.mean); err != nil {
+		return fmt.Errorf("running mean: %w", err)
+	}
+	return r.ws.InvSqrt(r.isq, r.mean)
+}
+
+// Whiten sets dst = M^-½ c M^-½ (re-centering c on the current mean).
+func (r *RunningMean) Whiten(dst, c *mat.SymDense) error { return r.ws.Congruence(dst, r.isq, c) }
+
+// RecenterGroups re-centres each group of matrices (a session or recording: groups[i] names the
+// group of covs[i]) on its own Riemannian mean, in place.
+func RecenterGroups(covs []*mat.SymDense, groups []int) error {
+	if len(groups) != len(covs) {
+		return fmt.Errorf("re-centering: %d group labels for %d matrices", len(groups), len(covs))
+	}
+	members := map[int][]int{}
+	var order []int
+	for i, g := range groups {
+		if _, ok := members[g]; !ok {
+			order = append(order, g)
+		}
+		members[g] = append(members[g], i)
+	}
+	for _, g := range order {
+		idx := members[g]
+		set := make([]*mat.SymDense, len(idx))
+		for j, i := range idx {
+			set[j] = covs[i]
+		}
+		rc, err := Recenter(set)
+		if err != nil {
+			return fmt.Errorf("group %d: %w", g, err)
+		}
+		for j, i := range idx {
+			covs[i] = rc[j]
+		}
+	}
+	return nil
+}

@@ -270,3 +270,42 @@ func TestTangentTransformDoesNotAllocate(t *testing.T) {
 		t.Fatalf("%v allocations per transform", allocs)
 	}
 }
+
+func TestRunningMeanOfCommutingMatricesIsTheRiemannianMean(t *testing.T) {
+	// Diagonal matrices commute: their Riemannian mean is exp(mean(log)), which the 1/k geodesic
+	// updates reach exactly.
+	var covs []*mat.SymDense
+	rm := NewRunningMean(3, 1000)
+	for i := 0; i < 7; i++ {
+		c := mat.NewSymDense(3, []float64{1 + float64(i), 0, 0, 0, 2 + float64(i*i)/3, 0, 0, 0, 0.5 + 0.1*float64(i)})
+		covs = append(covs, c)
+		if err := rm.Update(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := MeanRiemann(covs, MeanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := mat.NewSymDense(3, nil)
+	if err := rm.Whiten(got, want); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 3; j++ {
+			w := 0.0
+			if i == j {
+				w = 1
+			}
+			if math.Abs(got.At(i, j)-w) > 1e-9 {
+				t.Fatalf("mean whitened by the running mean [%d][%d] = %v, want identity", i, j, got.At(i, j))
+			}
+		}
+	}
+	c := sym(loadReference(t).Covs[0])
+	r := NewRunningMean(c.SymmetricDim(), 50)
+	out := mat.NewSymDense(c.SymmetricDim(), nil)
+	if a := testing.AllocsPerRun(20, func() { _ = r.Update(c); _ = r.Whiten(out, c) }); a != 0 {
+		t.Fatalf("%v allocations per update", a)
+	}
+}

@@ -57,6 +57,9 @@ type Config struct {
 	TminSec  float64    // epoch start relative to the event
 	TmaxSec  float64    // epoch end, inclusive (MNE)
 	Channels []string   // channels to keep, in this order; empty keeps every EEG channel
+	// Recenter (mdm, ts-lr) re-centres each recording's covariances on its own Riemannian mean in
+	// training; the decoder then re-centres online on a running mean (session transfer).
+	Recenter bool
 }
 
 // Filter is the model-file description of the configured band-pass.
@@ -76,6 +79,7 @@ type Dataset struct {
 	Epochs       [][][]float64 // [epoch][channel][sample]
 	Labels       []int         // index into Classes
 	Onsets       []int64       // event sample in its recording
+	Groups       []int         // index into Sources of each epoch's recording
 	Classes      []string
 	Channels     []string
 	SampleRateHz float64
@@ -90,6 +94,9 @@ func (d *Dataset) Append(o *Dataset) error {
 	}
 	if o.SampleRateHz != d.SampleRateHz || strings.Join(o.Channels, "\x00") != strings.Join(d.Channels, "\x00") {
 		return fmt.Errorf("recordings %v and %v differ in channels or sampling rate; train on matching recordings", d.Sources, o.Sources)
+	}
+	for _, g := range o.Groups {
+		d.Groups = append(d.Groups, g+len(d.Sources))
 	}
 	d.Epochs = append(d.Epochs, o.Epochs...)
 	d.Labels = append(d.Labels, o.Labels...)
@@ -106,7 +113,7 @@ func (d *Dataset) Spec(kind model.Kind, cfg Config) model.Spec {
 	}
 	return model.Spec{Kind: kind, Channels: d.Channels, SampleRateHz: d.SampleRateHz, Filter: cfg.Filter(),
 		TminSec: cfg.TminSec, TmaxSec: cfg.TmaxSec, Classes: d.Classes,
-		Training: model.Training{Sources: d.Sources, Events: ev}}
+		Training: model.Training{Sources: d.Sources, Events: ev}, Recenter: cfg.Recenter, Groups: d.Groups}
 }
 
 // EpochRecording band-passes rec causally (dsp.Butter + dsp.SOSFilt from zero state, as
@@ -176,6 +183,7 @@ func EpochRecording(rec *acquisition.Recording, source string, cfg Config) (*Dat
 			k++
 		}
 		d.Epochs, d.Labels, d.Onsets = append(d.Epochs, ep), append(d.Labels, k), append(d.Onsets, s)
+		d.Groups = append(d.Groups, 0)
 	}
 	if len(d.Epochs) == 0 {
 		return nil, fmt.Errorf("%s: no annotation matches the event mapping %v", source, cfg.Events)

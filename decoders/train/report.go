@@ -151,15 +151,20 @@ func CrossValidate(spec model.Spec, d *Dataset, k int, log *slog.Logger, progres
 	var foldAcc, foldAUC []float64
 	for f := 0; f < k; f++ {
 		var trX, teX [][][]float64
-		var trY, teY, teIdx []int
+		var trY, teY, teIdx, trG []int
 		for i := range d.Epochs {
 			if Fold(i, n, k) == f {
 				teX, teY, teIdx = append(teX, d.Epochs[i]), append(teY, d.Labels[i]), append(teIdx, i)
 			} else {
 				trX, trY = append(trX, d.Epochs[i]), append(trY, d.Labels[i])
+				if spec.Groups != nil {
+					trG = append(trG, spec.Groups[i])
+				}
 			}
 		}
-		m, err := model.Fit(spec, trX, trY, log)
+		fs := spec
+		fs.Groups = trG
+		m, err := model.Fit(fs, trX, trY, log)
 		if err != nil {
 			return nil, fmt.Errorf("fold %d: %w", f+1, err)
 		}
