@@ -67,7 +67,7 @@ func TestPersistentRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// A restarted broker must come back on the same address: clients and the persisted metadata know it.
-	b, err := Start(Config{Addr: "127.0.0.1:0", DataDir: dir})
+	b, err := Start(Config{Addr: "127.0.0.1:0", DataDir: dir, SyncWrites: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestPersistentRestart(t *testing.T) {
 	w.Close()
 	b.Close()
 
-	b2, err := Start(Config{Addr: addr, DataDir: dir})
+	b2, err := Start(Config{Addr: addr, DataDir: dir, SyncWrites: true})
 	if err != nil {
 		t.Fatal(err)
 	}
