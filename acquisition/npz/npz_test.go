@@ -73,3 +73,34 @@ func TestReadNpyFortranOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestReadEEGLE(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "rec")
+	yml := "acquisition:\n  samplingrate: 100\n  sensors: [Cz, Pz]\nstim:\n  labels:\n    nontarget: 1\n    target: 2\n"
+	if err := os.WriteFile(base+".yml", []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Create(base + ".npz")
+	zw := zip.NewWriter(f)
+	w, _ := zw.Create("data.npy")
+	Encode(w, []int{4, 3}, []float64{1, 2, 9, 3, 4, 9, 5, 6, 9, 7, 8, 9})
+	w, _ = zw.Create("stim.npy")
+	Encode(w, []int{4}, []float64{0, 2, 0, 1})
+	zw.Close()
+	f.Close()
+	rec, err := ReadEEGLE(base + ".npz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Info.SampleRateHz != 100 || len(rec.Data) != 2 || rec.Data[1][3] != 8 || rec.Info.Channels[1].Name != "Pz" {
+		t.Fatalf("recording %+v data %v", rec.Info, rec.Data)
+	}
+	if len(rec.Annotations) != 2 || rec.Annotations[0].Description != "target" || rec.Annotations[1].OnsetSample != 3 || rec.Annotations[1].Code != 1 {
+		t.Fatalf("annotations %+v", rec.Annotations)
+	}
+	os.Remove(base + ".yml")
+	if _, err := ReadEEGLE(base + ".npz"); err == nil {
+		t.Fatal("missing .yml accepted")
+	}
+}

@@ -7,17 +7,20 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/neurostream/neurostream/acquisition"
+	"github.com/neurostream/neurostream/acquisition/npz"
 	"github.com/neurostream/neurostream/decoders/model"
 	"github.com/neurostream/neurostream/decoders/train"
 )
 
 func runTrain(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("train", "[flags] RECORDING...",
-		"Trains a native decoder from recordings with event annotations (EDF/EDF+/BDF/BDF+, FIF):\n"+
+		"Trains a native decoder from recordings with event annotations (EDF/EDF+/BDF/BDF+, FIF, Eegle .npz):\n"+
 			"band-pass each recording causally (the filter the online stream goes through), cut epochs\n"+
 			"around the mapped events, score by k-fold cross-validation (and on --test recordings), fit on\n"+
 			"all the training epochs and write the model file for `neurostream decode` / the pipeline.")
@@ -126,7 +129,7 @@ func loadEpochs(ctx context.Context, paths []string, cfg train.Config, out io.Wr
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		rec, err := readRecording(p)
+		rec, err := readTrainingRecording(p)
 		if err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
@@ -140,6 +143,15 @@ func loadEpochs(ctx context.Context, paths []string, cfg train.Config, out io.Wr
 		}
 	}
 	return &ds, nil
+}
+
+// readTrainingRecording reads what replay reads, plus Eegle .npz+.yml pairs (the bi2012 P300 set),
+// which carry stimulus codes but cannot be streamed as a device would.
+func readTrainingRecording(path string) (*acquisition.Recording, error) {
+	if strings.EqualFold(filepath.Ext(path), ".npz") {
+		return npz.ReadEEGLE(path)
+	}
+	return readRecording(path)
 }
 
 func parseBand(s string) (float64, float64, error) {

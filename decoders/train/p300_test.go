@@ -7,51 +7,15 @@ import (
 	"path/filepath"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/acquisition/npz"
 	"github.com/neurostream/neurostream/decoders/model"
-	"github.com/neurostream/neurostream/streams"
 )
 
-// loadP300 builds a Recording from the bi2012 .npz (16 EEG columns, stimulus codes 1 = non-target,
-// 2 = target flash) and its .yml sensor list.
 func loadP300(t *testing.T) *acquisition.Recording {
-	dir := dataDir(t, "eegle_bi2012_p300")
-	arrs, err := npz.Read(filepath.Join(dir, "subject_01_session_01.npz"))
+	rec, err := npz.ReadEEGLE(filepath.Join(dataDir(t, "eegle_bi2012_p300"), "subject_01_session_01.npz"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	y, err := os.ReadFile(filepath.Join(dir, "subject_01_session_01.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meta struct {
-		Acquisition struct {
-			Sensors      []string `yaml:"sensors"`
-			SamplingRate float64  `yaml:"samplingrate"`
-		} `yaml:"acquisition"`
-	}
-	if err := yaml.Unmarshal(y, &meta); err != nil {
-		t.Fatal(err)
-	}
-	data, stim := arrs["data"], arrs["stim"]
-	nS, nCol := data.Shape[0], data.Shape[1]
-	rec := &acquisition.Recording{Info: streams.StreamInfo{StreamID: "bi2012", SampleRateHz: meta.Acquisition.SamplingRate}}
-	for c, name := range meta.Acquisition.Sensors {
-		rec.Info.Channels = append(rec.Info.Channels, streams.Channel{Name: name, Type: streams.ChannelEEG})
-		row := make([]float64, nS)
-		for s := range row {
-			row[s] = data.Data[s*nCol+c]
-		}
-		rec.Data = append(rec.Data, row)
-	}
-	for s, v := range stim.Data {
-		if v != 0 {
-			rec.Annotations = append(rec.Annotations, acquisition.Annotation{
-				OnsetSample: int64(s), OnsetSec: float64(s) / rec.Info.SampleRateHz, Code: int32(v)})
-		}
 	}
 	return rec
 }
@@ -75,7 +39,7 @@ func TestP300XdawnTangentSpaceCV(t *testing.T) {
 	if err := json.Unmarshal(b, &ref); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Events: []Event{{"1", "nontarget"}, {"2", "target"}}, BandHz: [2]float64{1, 20},
+	cfg := Config{Events: []Event{{"nontarget", "nontarget"}, {"target", "target"}}, BandHz: [2]float64{1, 20},
 		TminSec: 0, TmaxSec: 127.0 / 128}
 	ds, err := EpochRecording(rec, "bi2012 subject 1 session 1", cfg)
 	if err != nil {
