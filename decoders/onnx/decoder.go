@@ -48,7 +48,7 @@ type Decoder struct {
 	topK     int
 	subject  string
 
-	offset, scale []float32 // per channel
+	offset, scale []float64 // per channel
 	probs         []float64
 	bound         bool
 }
@@ -99,15 +99,15 @@ func Load(rt *Runtime, modelPath string, opts ...Option) (*Decoder, error) {
 		return fail(fmt.Errorf("candidate bank embeddings have %d values, the model outputs %d", d.bank.Dim(), c.Output.EmbeddingSize))
 	}
 	nCh := len(c.Channels)
-	d.offset = make([]float32, nCh)
-	d.scale = make([]float32, nCh)
+	d.offset = make([]float64, nCh)
+	d.scale = make([]float64, nCh)
 	for i := range nCh {
 		d.offset[i], d.scale[i] = 0, 1
 		if n := len(c.Normalisation.Offset); n > 0 {
-			d.offset[i] = float32(c.Normalisation.Offset[min(i, n-1)])
+			d.offset[i] = c.Normalisation.Offset[min(i, n-1)]
 		}
 		if n := len(c.Normalisation.Scale); n > 0 {
-			d.scale[i] = float32(c.Normalisation.Scale[min(i, n-1)])
+			d.scale[i] = c.Normalisation.Scale[min(i, n-1)]
 		}
 	}
 	d.probs = make([]float64, c.outputSize())
@@ -200,7 +200,7 @@ func (d *Decoder) Decode(window [][]float64, out *streams.Prediction) error {
 			return fmt.Errorf("onnx decoder %s: channel %d of the window has %d samples, want %d", c.Name, ch, len(row), n)
 		}
 		dst := in[ch*n : (ch+1)*n]
-		off, sc := float64(d.offset[ch]), float64(d.scale[ch])
+		off, sc := d.offset[ch], d.scale[ch]
 		for i, x := range row {
 			dst[i] = float32((x - off) * sc)
 		}
