@@ -3,7 +3,6 @@ package edf
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -70,11 +69,17 @@ func Read(path string) (*acquisition.Recording, error) {
 
 // ReadFile reads a whole EDF/BDF file into memory and decodes it.
 func ReadFile(path string, opts ReadOptions) (*File, error) {
-	b, err := os.ReadFile(path)
+	b, release, err := mapFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("edf: read %s: %w", path, err)
 	}
-	return Decode(path, b, opts)
+	// Decode copies everything it keeps (samples into float64, text into strings), so the
+	// mapping can go as soon as it returns.
+	f, err := Decode(path, b, opts)
+	if rerr := release(); rerr != nil && err == nil {
+		err = fmt.Errorf("edf: read %s: %w", path, rerr)
+	}
+	return f, err
 }
 
 // Decode decodes a complete EDF/BDF file held in b. name is used in errors and as the stream id
