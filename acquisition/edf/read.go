@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -75,11 +77,31 @@ func ReadFile(path string, opts ReadOptions) (*File, error) {
 	}
 	// Decode copies everything it keeps (samples into float64, text into strings), so the
 	// mapping can go as soon as it returns.
-	f, err := Decode(path, b, opts)
+	f, err := decodeMapped(path, b, opts)
 	if rerr := release(); rerr != nil && err == nil {
 		err = fmt.Errorf("edf: read %s: %w", path, rerr)
 	}
 	return f, err
+}
+
+// decodeMapped decodes mapped file bytes. If another process truncates the file while it is
+// mapped, touching the lost pages faults (SIGBUS); that becomes an error instead of a crash.
+func decodeMapped(path string, b []byte, opts ReadOptions) (f *File, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			// With SetPanicOnFault, a memory fault panics with a runtime.Error that has Addr.
+			if re, ok := r.(interface {
+				runtime.Error
+				Addr() uintptr
+			}); ok {
+				f, err = nil, fmt.Errorf("edf: read %s: the file changed while it was being read: %v", path, re)
+				return
+			}
+			panic(r)
+		}
+	}()
+	return Decode(path, b, opts)
 }
 
 // Decode decodes a complete EDF/BDF file held in b. name is used in errors and as the stream id
