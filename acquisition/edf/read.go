@@ -3,9 +3,11 @@ package edf
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"unsafe"
 	"strings"
 	"time"
 
@@ -94,7 +96,7 @@ func decodeMapped(path string, b []byte, opts ReadOptions) (f *File, err error) 
 			if re, ok := r.(interface {
 				runtime.Error
 				Addr() uintptr
-			}); ok {
+			}); ok && len(b) > 0 && inMapping(re.Addr(), b) {
 				f, err = nil, fmt.Errorf("edf: read %s: the file changed while it was being read: %v", path, re)
 				return
 			}
@@ -102,6 +104,12 @@ func decodeMapped(path string, b []byte, opts ReadOptions) (f *File, err error) 
 		}
 	}()
 	return Decode(path, b, opts)
+}
+
+// inMapping reports whether addr falls in the pages that hold b.
+func inMapping(addr uintptr, b []byte) bool {
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return addr >= start && addr < start+uintptr(len(b))+uintptr(os.Getpagesize())
 }
 
 // Decode decodes a complete EDF/BDF file held in b. name is used in errors and as the stream id
