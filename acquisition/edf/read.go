@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"unsafe"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/streams"
