@@ -19,33 +19,37 @@ import (
 // The onnx suite's workload, shared with tools/bench/onnx.py: each shipped model in
 // decoders/onnx/testdata decodes its parity-fixture window (the same input PyTorch is timed on), through
 // the full WindowDecoder path (normalisation, one ONNX Runtime run with 1 intra-op and 1 inter-op
-// thread, softmax or top-k ranking over the model's bank).
+// thread, softmax or top-k ranking over the model's bank). If tools/models/export_fullsize_brain_module.py
+// has put a brain module of the published size into .cache/onnx-bench/, it is timed too.
 func benchONNX(ctx context.Context, r *benchRun) error {
 	testdata := filepath.Join(r.toolsDir, "..", "decoders", "onnx", "testdata")
+	large := filepath.Join(r.toolsDir, "..", ".cache", "onnx-bench")
 	rt, err := onnx.NewRuntime(onnx.Config{})
 	if err != nil {
 		return fmt.Errorf("onnx workload: %w", err)
 	}
 	defer rt.Close()
-	ref, refErr := r.Reference(ctx, "onnx.py", testdata)
+	ref, refErr := r.Reference(ctx, "onnx.py", testdata, large)
 	if refErr != nil {
 		fmt.Fprintf(r.out, "PyTorch reference unavailable: %v\n", refErr)
 	}
 	targets := map[string]string{
-		"eegnet-imagined-lr": "<= 0.5ms, 0 allocs",
-		"speech-sim":         "<= 15ms, 0 allocs",
+		"eegnet-imagined-lr":    "<= 0.5ms, 0 allocs",
+		"speech-sim":            "<= 15ms, 0 allocs",
+		"brain-module-fullsize": "<= 15ms, 0 allocs",
 	}
 	r.Header()
 	paths, _ := filepath.Glob(filepath.Join(testdata, "*.fixture.json"))
 	if len(paths) == 0 {
 		return fmt.Errorf("onnx workload: no *.fixture.json models in %s", testdata)
 	}
-	for _, path := range paths {
+	extra, _ := filepath.Glob(filepath.Join(large, "*.fixture.json"))
+	for _, path := range append(paths, extra...) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		name := strings.TrimSuffix(filepath.Base(path), ".fixture.json")
-		d, window, err := benchONNXDecoder(rt, testdata, name)
+		d, window, err := benchONNXDecoder(rt, filepath.Dir(path), name)
 		if err != nil {
 			return fmt.Errorf("onnx workload %s: %w", name, err)
 		}

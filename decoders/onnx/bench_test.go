@@ -11,16 +11,16 @@ import (
 
 // benchmarkDecode times Decoder.Decode (normalisation, one ONNX Runtime run on 1 thread, softmax or
 // top-k) on the model's parity-fixture window; tools/bench/onnx.py times PyTorch on the same input.
-func benchmarkDecode(b *testing.B, model string) {
+func benchmarkDecode(b *testing.B, dir, model string) {
 	rt := testRuntime(b)
-	fixturePath := filepath.Join("testdata", model+".fixture.json")
+	fixturePath := filepath.Join(dir, model+".fixture.json")
 	if !fileExists(fixturePath) {
-		b.Skipf("%s: not shipped (train it with tools/models)", fixturePath)
+		b.Skipf("%s: not there (export it with tools/models)", fixturePath)
 	}
 	f, in := readFixture(b, fixturePath)
-	path := filepath.Join("testdata", f.Model)
+	path := filepath.Join(dir, f.Model)
 	var opts []Option
-	if bank := filepath.Join("testdata", model+".bank.json"); fileExists(bank) {
+	if bank := filepath.Join(dir, model+".bank.json"); fileExists(bank) {
 		opts = append(opts, WithBank(bank))
 	}
 	d, err := Load(rt, path, opts...)
@@ -50,11 +50,20 @@ func benchmarkDecode(b *testing.B, model string) {
 	}
 }
 
-func BenchmarkDecodeEEGNet(b *testing.B)         { benchmarkDecode(b, "eegnet-imagined-lr") }
-func BenchmarkDecodeShallowConvNet(b *testing.B) { benchmarkDecode(b, "shallow-imagined-lr") }
-func BenchmarkDecodeMVCNet(b *testing.B)         { benchmarkDecode(b, "mvcnet-imagined-lr") }
-func BenchmarkDecodeSpeech(b *testing.B)         { benchmarkDecode(b, "speech-sim") }
-func BenchmarkDecodeVisual(b *testing.B)         { benchmarkDecode(b, "visual-sim") }
+func BenchmarkDecodeEEGNet(b *testing.B) { benchmarkDecode(b, "testdata", "eegnet-imagined-lr") }
+func BenchmarkDecodeShallowConvNet(b *testing.B) {
+	benchmarkDecode(b, "testdata", "shallow-imagined-lr")
+}
+func BenchmarkDecodeMVCNet(b *testing.B) { benchmarkDecode(b, "testdata", "mvcnet-imagined-lr") }
+func BenchmarkDecodeSpeech(b *testing.B) { benchmarkDecode(b, "testdata", "speech-sim") }
+func BenchmarkDecodeVisual(b *testing.B) { benchmarkDecode(b, "testdata", "visual-sim") }
+
+// A brain module of the published size (273 sensors, 320 hidden channels, 5 blocks, 3 s at 120 Hz,
+// random weights), exported by tools/models/export_fullsize_brain_module.py into the ignored
+// .cache/onnx-bench/ (15 MB, not committed); ranked against a 1000-segment bank.
+func BenchmarkDecodeBrainModuleFullSize(b *testing.B) {
+	benchmarkDecode(b, filepath.Join("..", "..", ".cache", "onnx-bench"), "brain-module-fullsize")
+}
 
 // Ranking alone, for a bank far larger than the shipped demo ones.
 func BenchmarkTopK10Of10000(b *testing.B) {

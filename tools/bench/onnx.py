@@ -3,7 +3,8 @@ of each shipped ONNX decoder's architecture on its parity-fixture input.
 
 The networks are built from tools/models/nets.py with the shipped models' hyper-parameters and random
 weights (inference time does not depend on the weight values). Prints one JSON object
-{"<model>": seconds_per_forward, ...}. Usage: onnx.py [testdata-dir] (default decoders/onnx/testdata).
+{"<model>": seconds_per_forward, ...}. Usage: onnx.py [dir...] (default decoders/onnx/testdata and, if
+present, .cache/onnx-bench with the full-size brain module).
 """
 import base64
 import json
@@ -28,6 +29,8 @@ def build(name, c, t):
         # Must match tools/models/train_retrieval.py.
         "speech-sim": lambda: nets.BrainModule(pos, t, 2, 64, d1=48, hidden=48, n_blocks=3, time_bins=12),
         "visual-sim": lambda: nets.BrainModule(pos, t, 1, 32, d1=48, hidden=48, n_blocks=2, time_bins=6),
+        # Must match tools/models/export_fullsize_brain_module.py.
+        "brain-module-fullsize": lambda: nets.BrainModule(pos, t, 1, 64, d1=270, hidden=320, n_blocks=5, time_bins=12),
     }[name]()
 
 
@@ -46,12 +49,12 @@ def seconds_per_op(fn, min_time=1.0):
 
 
 def main():
-    testdata = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "decoders", "onnx", "testdata")
+    dirs = sys.argv[1:] or [os.path.join(HERE, "..", "..", "decoders", "onnx", "testdata"),
+                            os.path.join(HERE, "..", "..", ".cache", "onnx-bench")]
     torch.set_num_threads(1)
     out = {}
-    for fname in sorted(os.listdir(testdata)):
-        if not fname.endswith(".fixture.json"):
-            continue
+    fixtures = [(d, f) for d in dirs if os.path.isdir(d) for f in sorted(os.listdir(d)) if f.endswith(".fixture.json")]
+    for testdata, fname in fixtures:
         name = fname[: -len(".fixture.json")]
         with open(os.path.join(testdata, fname)) as f:
             fx = json.load(f)

@@ -1,0 +1,58 @@
+"""Exports a full-size Défossez-style brain module with random weights, for timing only.
+
+The shipped speech-sim model is small (48 hidden channels) because it is trained on a shared 2-core
+machine; this one has the paper's proportions (273 MEG sensors, 270 spatial-attention channels,
+320 hidden channels, 5 residual blocks of 2 dilated convs, 3-s windows at 120 Hz), so the
+"<= 15 ms per 3-s window" target is checked on a realistic size. It is ~15 MB and is NOT committed:
+the output goes to an ignored directory (default .cache/onnx-bench/), where the Go benchmark
+BenchmarkDecodeBrainModuleFullSize and `neurostream bench onnx` pick it up if present.
+Usage: /usr/bin/python3 tools/models/export_fullsize_brain_module.py [out-dir]
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+import export
+import nets
+
+N_SENSORS, FS_HZ, WINDOW_SEC, EMB = 273, 120.0, 3.0, 64
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", ".cache", "onnx-bench")
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(0)
+    t = int(FS_HZ * WINDOW_SEC)
+    pos = torch.rand(N_SENSORS, 2)
+    model = nets.BrainModule(pos, t, 1, EMB, d1=270, hidden=320, n_blocks=5, time_bins=12).eval()
+    names = [f"MEG{i:03d}" for i in range(N_SENSORS)]
+    contract = {
+        "format": "neurostream-onnx-contract/1",
+        "name": "brain-module-fullsize-random",
+        "task": "speech",
+        "description": "random weights, for benchmarking only",
+        "channels": names,
+        "sample_rate_hz": FS_HZ,
+        "window_samples": t,
+        "normalisation": {"scale": [1e12]},
+        "input": {"name": "input", "shape": [1, N_SENSORS, t]},
+        "output": {"name": "embedding", "kind": "embedding", "embedding_size": EMB},
+        "subjects": ["bench"],
+    }
+    name = "brain-module-fullsize"
+    export.export(model, [torch.zeros(1, N_SENSORS, t), torch.zeros(1, dtype=torch.int64)], ["input", "subject"],
+                  "embedding", contract, os.path.join(out, name + ".onnx"), os.path.join(out, name + ".fixture.json"))
+    rng = np.random.default_rng(0)
+    bank = {"format": "neurostream-embedding-bank/1", "dim": EMB,
+            "items": [{"id": f"seg-{i:04d}", "embedding": rng.standard_normal(EMB).round(5).tolist()} for i in range(1000)]}
+    with open(os.path.join(out, name + ".bank.json"), "w") as f:
+        json.dump(bank, f)
+    print(os.path.join(out, name + ".onnx"), sum(p.numel() for p in model.parameters()), "parameters")
+
+
+if __name__ == "__main__":
+    main()
