@@ -18,8 +18,9 @@ import (
 //
 // Quantisation: each non-stim channel maps its physical range [PhysicalMin, PhysicalMax] linearly
 // onto the full digital range (EDF -32768..32767, BDF -8388608..8388607), so a value comes back
-// with an error of at most half a step, (PhysicalMax-PhysicalMin)/(DigitalMax-DigitalMin)/2;
-// values outside the range are clipped (Writer.ClippedSamples counts them). Volt channels are
+// with an error of at most half a step, (PhysicalMax-PhysicalMin)/(DigitalMax-DigitalMin)/2.
+// Values outside the range make Write fail; the streaming Writer clips them and counts them
+// (Writer.ClippedSamples), because it cannot take back records already written. Volt channels are
 // stored in µV ("uV") because the 8-character header fields cannot hold small volt values
 // precisely; the physical limits are rounded outwards to what 8 characters can hold.
 // Stim channels are stored with physical = digital, so integer codes survive exactly (up to
@@ -79,6 +80,18 @@ func Write(path string, rec *acquisition.Recording, opts WriteOptions) error {
 	lay, err := newLayout(rec.Info, opts, ranges)
 	if err != nil {
 		return fmt.Errorf("edf: write %s: %w", path, err)
+	}
+	// Refuse rather than silently clip: stim codes beyond the digital range, or samples beyond a
+	// caller-given PhysicalMax.
+	for c, row := range rec.Data {
+		var clipped int64
+		for _, v := range row {
+			lay.quantise(c, v, &clipped)
+		}
+		if clipped > 0 {
+			return fmt.Errorf("edf: write %s: %d samples of channel %q fall outside its range [%v, %v] %s; widen WriteOptions.PhysicalMax or use FormatBDF",
+				path, clipped, rec.Info.Channels[c].Name, lay.signals[c].PhysicalMin, lay.signals[c].PhysicalMax, lay.signals[c].PhysicalDimension)
+		}
 	}
 	n := rec.NumSamples()
 	nRec := (n + lay.spr - 1) / lay.spr

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,5 +198,12 @@ func TestWriteRejectsBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "b.edf")); err == nil {
 		t.Error("a failed Write left a file behind")
+	}
+	rec = &acquisition.Recording{Info: syntheticInfo(100), Data: [][]float64{{0, 1e-5}, {0, 0}, {0, 40000}}}
+	if err := Write(filepath.Join(dir, "c.edf"), rec, WriteOptions{}); err == nil || !strings.Contains(err.Error(), "Status") {
+		t.Errorf("stim code 40000 in EDF: err = %v, want an error naming channel Status", err)
+	}
+	if err := Write(filepath.Join(dir, "c.bdf"), rec, WriteOptions{Format: FormatBDF}); err != nil {
+		t.Errorf("stim code 40000 in BDF: %v", err)
 	}
 }
