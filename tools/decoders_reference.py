@@ -171,10 +171,13 @@ def cmd_math():
     csp = CSP(n_components=4)
     feat = csp.fit_transform(x, y)
     vals = la.eigh(covs[y == 0].mean(0), covs[y == 0].mean(0) + covs[y == 1].mean(0), eigvals_only=True)
+    x3c, y3c = synthetic(np.random.default_rng(9), n_per_class=6, n_classes=3)
+    feat3 = CSP(n_components=3).fit_transform(x3c, y3c)
     write_json(os.path.join(ROOT, "decoders/csp/testdata/csp_reference.json"), {
         "epochs": tolist(x), "labels": tolist(y), "features": tolist(feat),
         "gen_eigenvalues": tolist(vals),
-        "source": "mne.decoding.CSP(n_components=4) fit_transform; scipy.linalg.eigh(C0, C0+C1)"})
+        "multiclass": {"epochs": tolist(x3c), "labels": tolist(y3c), "features": tolist(feat3)},
+        "source": "mne.decoding.CSP(n_components=4) fit_transform; scipy.linalg.eigh(C0, C0+C1); 3 classes: CSP(n_components=3)"})
 
     clf = lda().fit(feat, y)
     x3, y3 = synthetic(np.random.default_rng(7), n_classes=3)

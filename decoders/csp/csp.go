@@ -20,8 +20,9 @@ type CSP struct {
 	Eigenvalues []float64 `json:"eigenvalues"`
 }
 
-// Fit computes CSP filters from epochs[i][channel][sample] with labels y[i] in {0, 1}, keeping
-// nComponents components. Class covariances that are not positive definite are regularised and
+// Fit computes CSP filters from epochs[i][channel][sample] with labels y[i] in 0..K-1, keeping
+// nComponents components. Two classes use the generalized eigenproblem; more use MNE's approximate
+// joint diagonalization of the class covariances (Pham's algorithm) with mutual-information ordering. Class covariances that are not positive definite are regularised and
 // reported through log (may be nil).
 func Fit(epochs [][][]float64, y []int, nComponents int, log *slog.Logger) (*CSP, error) {
 	return FitShrunk(epochs, y, nComponents, 0, log)
@@ -44,13 +45,23 @@ func FitShrunk(epochs [][][]float64, y []int, nComponents int, shrinkage float64
 	if nComponents < 1 || nComponents > nCh {
 		return nil, fmt.Errorf("csp: %d components requested for %d channels (want 1..%d)", nComponents, nCh, nCh)
 	}
-	covs := [2]*mat.SymDense{mat.NewSymDense(nCh, nil), mat.NewSymDense(nCh, nil)}
-	counts := [2]int{}
+	nClasses := 0
+	for i, v := range y {
+		if v < 0 {
+			return nil, fmt.Errorf("csp: negative label %d of epoch %d", v, i)
+		}
+		nClasses = max(nClasses, v+1)
+	}
+	if nClasses < 2 {
+		return nil, fmt.Errorf("csp: every epoch has label %d; CSP needs at least two classes", nClasses-1)
+	}
+	covs := make([]*mat.SymDense, nClasses)
+	for k := range covs {
+		covs[k] = mat.NewSymDense(nCh, nil)
+	}
+	counts := make([]int, nClasses)
 	one := mat.NewSymDense(nCh, nil)
 	for i, ep := range epochs {
-		if y[i] != 0 && y[i] != 1 {
-			return nil, fmt.Errorf("csp: label %d of epoch %d; CSP here takes two classes (0, 1) — use MDM or tangent space for more", y[i], i)
-		}
 		if len(ep) != nCh {
 			return nil, fmt.Errorf("csp: epoch %d has %d channels, epoch 0 has %d", i, len(ep), nCh)
 		}
@@ -84,6 +95,9 @@ func FitShrunk(epochs [][][]float64, y []int, nComponents int, shrinkage float64
 		if _, err := riemann.Regularize(covs[k], fmt.Sprintf("csp class %d covariance", k), log); err != nil {
 			return nil, err
 		}
+	}
+	if nClasses > 2 {
+		return fitMulticlass(covs, nComponents)
 	}
 	var sum mat.SymDense
 	sum.AddSym(covs[0], covs[1])
