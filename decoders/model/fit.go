@@ -46,12 +46,12 @@ type Spec struct {
 	RecenterHorizon int
 }
 
-// DefaultBands splits [lo, hi] Hz into 4-Hz bands (the last one takes the remainder).
+// DefaultBands splits [lo, hi] Hz into 4-Hz bands; a remainder under 4 Hz joins the last band.
 func DefaultBands(lo, hi float64) [][2]float64 {
 	var out [][2]float64
 	for f := lo; f < hi-1e-9; f += 4 {
 		top := math.Min(f+4, hi)
-		if hi-top < 2 {
+		if hi-top < 4 {
 			top = hi
 		}
 		out = append(out, [2]float64{f, top})

@@ -258,3 +258,16 @@ func TestRecenteringUndoesASessionGainChange(t *testing.T) {
 		t.Error("re-centering accepted for csp-lda")
 	}
 }
+
+func TestDefaultBands(t *testing.T) {
+	got := DefaultBands(8, 30)
+	want := [][2]float64{{8, 12}, {12, 16}, {16, 20}, {20, 24}, {24, 30}}
+	if len(got) != len(want) {
+		t.Fatalf("bands %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("bands %v, want %v", got, want)
+		}
+	}
+}
