@@ -26,16 +26,16 @@ const (
 )
 
 // Kinds lists every decoder kind, for flags and errors.
-var Kinds = []Kind{CSPLDA, FBCSP, MDM, TSLR, XdawnTS}
+func Kinds() []Kind { return []Kind{CSPLDA, FBCSP, MDM, TSLR, XdawnTS} }
 
 // ParseKind checks a decoder name.
 func ParseKind(s string) (Kind, error) {
-	for _, k := range Kinds {
+	for _, k := range Kinds() {
 		if string(k) == s {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("unknown decoder %q (want one of %v)", s, Kinds)
+	return "", fmt.Errorf("unknown decoder %q (want one of %v)", s, Kinds())
 }
 
 // Filter is the band-pass the stream must go through before windows reach the decoder: a

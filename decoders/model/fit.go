@@ -163,7 +163,7 @@ func Fit(spec Spec, epochs [][][]float64, y []int, log *slog.Logger) (*File, err
 		}
 		err = fitTangentLR(f, covs, y, k)
 	default:
-		return nil, fmt.Errorf("fit: unknown decoder %q (want one of %v)", spec.Kind, Kinds)
+		return nil, fmt.Errorf("fit: unknown decoder %q (want one of %v)", spec.Kind, Kinds())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fit %s: %w", spec.Kind, err)

@@ -73,7 +73,7 @@ func streamFor(s Spec) streams.StreamInfo {
 
 func TestEveryKindFitsSavesLoadsAndDecodesWithoutAllocating(t *testing.T) {
 	xs, ys := synthetic(20, 6, 65)
-	for _, kind := range Kinds {
+	for _, kind := range Kinds() {
 		t.Run(string(kind), func(t *testing.T) {
 			sp := spec(kind, 6)
 			f, err := Fit(sp, xs, ys, nil)
