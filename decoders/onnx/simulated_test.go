@@ -47,6 +47,13 @@ func TestRetrievalOnSimulatedWindows(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("PyTorch retrieval on the simulated test set: %v", fx.Accuracy)
+			// Guard against shipping a model that retrieves at chance: the recorded top-10 accuracy on
+			// the held-out simulated set must be at least twice chance.
+			top10, _ := fx.Accuracy["test_top10"].(float64)
+			chance10, _ := fx.Accuracy["chance_top10"].(float64)
+			if !(chance10 > 0) || top10 < 2*chance10 {
+				t.Fatalf("shipped model's simulated top-10 accuracy %.3f is not above twice chance (%.3f)", top10, chance10)
+			}
 			d, err := Load(rt, filepath.Join("testdata", name+".onnx"), WithBank(filepath.Join("testdata", name+".bank.json")), WithTopK(10))
 			if err != nil {
 				t.Fatal(err)
