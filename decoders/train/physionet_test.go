@@ -64,10 +64,6 @@ type physionetScenario struct {
 	} `json:"mdm"`
 }
 
-var physionetEvents = map[string][]Event{
-	"imagined-fists-feet": {{"T1", "fists"}, {"T2", "feet"}},
-}
-
 func physionetConfig(events []Event) Config {
 	return Config{Events: events, BandHz: [2]float64{8, 30}, TminSec: 0.5, TmaxSec: 2.5}
 }
@@ -110,9 +106,9 @@ func TestPhysioNetMatchesMNE(t *testing.T) {
 	}
 	for _, sc := range ref.Scenarios {
 		t.Run(sc.Name, func(t *testing.T) {
-			events := physionetEvents[sc.Name]
-			if events == nil {
-				events = []Event{{"T1", "left"}, {"T2", "right"}}
+			events := []Event{{"T1", "left"}, {"T2", "right"}}
+			if sc.Name == "imagined-fists-feet" {
+				events = []Event{{"T1", "fists"}, {"T2", "feet"}}
 			}
 			tr := physionetDataset(t, dir, sc.Train, events)
 			te := physionetDataset(t, dir, sc.Test, events)
