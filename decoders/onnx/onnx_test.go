@@ -277,3 +277,31 @@ func TestZScoreFlatChannel(t *testing.T) {
 		t.Fatalf("z-scored %v has mean %g and variance %g", y, m/4, ss/4)
 	}
 }
+
+// Two Runtimes share ONNX Runtime's one process-wide environment: closing the first must leave the
+// second usable, and models cannot be opened through a closed Runtime.
+func TestRuntimesShareEnvironment(t *testing.T) {
+	first := testRuntime(t)
+	second, err := NewRuntime(Config{IntraOpThreads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.OpenModel(filepath.Join("testdata", "eegnet-imagined-lr.onnx")); err == nil {
+		t.Fatal("opened a model through a closed Runtime")
+	}
+	m, err := second.OpenModel(filepath.Join("testdata", "eegnet-imagined-lr.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewRuntime(Config{IntraOpThreads: -1}); err == nil {
+		t.Fatal("negative thread count accepted")
+	}
+}
