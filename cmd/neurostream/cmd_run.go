@@ -13,6 +13,7 @@ import (
 
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/decoders/alpha"
+	"github.com/neurostream/neurostream/decoders/model"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
 	"github.com/neurostream/neurostream/streams/pipeline"
@@ -60,7 +61,11 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // decoderLoaders lists every decoder kind a pipeline config may name.
-func decoderLoaders() pipeline.Loaders { return pipeline.DefaultLoaders() }
+func decoderLoaders() pipeline.Loaders {
+	l := pipeline.DefaultLoaders()
+	l["native"] = model.Load // CSP+LDA, FBCSP, MDM, tangent space + LR, xDAWN (neurostream train)
+	return l
+}
 
 func serveMetrics(ctx context.Context, m *metrics.Metrics, configured, flagValue string, out io.Writer) error {
 	addr := configured
