@@ -60,7 +60,12 @@ func fixtures(t testing.TB) []string {
 // tests run; on a machine without the library they say how to get it.
 func testRuntime(t testing.TB) *Runtime {
 	t.Helper()
-	rt, err := NewRuntime(Config{})
+	return testRuntimeWith(t, Config{})
+}
+
+func testRuntimeWith(t testing.TB, cfg Config) *Runtime {
+	t.Helper()
+	rt, err := NewRuntime(cfg)
 	if errors.Is(err, ErrLibraryNotFound) {
 		t.Skipf("ONNX Runtime not installed: run tools/install-onnxruntime.sh (%v)", err)
 	}

@@ -22,10 +22,10 @@ import nets  # noqa: E402
 
 def build(name, c, t):
     pos = torch.rand(c, 2)
+    arch = name.split("-")[0]
+    if arch in ("eegnet", "shallow", "mvcnet"):  # tools/models/train_mi.py names them <arch>-<pair>
+        return {"eegnet": nets.EEGNet, "shallow": nets.ShallowConvNet, "mvcnet": nets.MVCNet}[arch](c, t, 2)
     return {
-        "eegnet-imagined-lr": lambda: nets.EEGNet(c, t, 2),
-        "shallow-imagined-lr": lambda: nets.ShallowConvNet(c, t, 2),
-        "mvcnet-imagined-lr": lambda: nets.MVCNet(c, t, 2),
         # Must match tools/models/train_retrieval.py.
         "speech-sim": lambda: nets.BrainModule(pos, t, 2, 64, d1=48, hidden=48, n_blocks=3, time_bins=12),
         "visual-sim": lambda: nets.BrainModule(pos, t, 1, 32, d1=48, hidden=48, n_blocks=2, time_bins=6),
