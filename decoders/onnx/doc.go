@@ -7,6 +7,11 @@
 // motor-imagery model, or an embedding and the top-k entries of a candidate bank (speech segments,
 // gallery images, package decoders/retrieval) for the speech and visual models.
 //
+// Use: rt, err := NewRuntime(Config{}) once per process (Close it last); then per stream
+// d, err := Load(rt, "model.onnx", WithBank("segments.json"), WithTopK(10)); d.Bind(info); d.Decode(...);
+// d.Close(). Load returns *Decoder, which satisfies decoders.WindowDecoder and io.Closer; when adapting
+// it to a func returning decoders.WindowDecoder, return a nil interface on error, not a nil *Decoder.
+//
 // The ONNX Runtime shared library is loaded at run time, so building and vetting never need it. NewRuntime
 // looks for it in this order: Config.LibraryPath, $NEUROSTREAM_ONNXRUNTIME, $ONNXRUNTIME_LIB, the
 // project-local cache .cache/onnxruntime/ (filled by tools/install-onnxruntime.sh) in the current
