@@ -202,7 +202,12 @@ func (d *Decoder) Decode(window [][]float64, out *streams.Prediction) error {
 		dst := in[ch*n : (ch+1)*n]
 		off, sc := d.offset[ch], d.scale[ch]
 		for i, x := range row {
-			dst[i] = float32((x - off) * sc)
+			v := (x - off) * sc
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("onnx decoder %s: sample %d of channel %q is %v after normalisation (input %v); the window must be finite",
+					c.Name, i, c.Channels[ch], v, x)
+			}
+			dst[i] = float32(v)
 		}
 		if c.Normalisation.WindowZScore {
 			zscore(dst)

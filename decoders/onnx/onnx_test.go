@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -217,6 +218,16 @@ func TestBindRejectsMismatch(t *testing.T) {
 	if err := d.Decode(short[:3], &p); err == nil || !strings.Contains(err.Error(), "channels") {
 		t.Fatalf("too few channels: err = %v", err)
 	}
+	full := make([][]float64, len(c.Channels))
+	for i := range full {
+		full[i] = make([]float64, c.WindowSamples)
+	}
+	full[5][17] = math.NaN()
+	if err := d.Decode(full, &p); err == nil || !strings.Contains(err.Error(), "finite") {
+		t.Fatalf("NaN sample: err = %v", err)
+	} else {
+		t.Log(err)
+	}
 }
 
 func TestMissingLibraryMessage(t *testing.T) {
@@ -303,5 +314,27 @@ func TestRuntimesShareEnvironment(t *testing.T) {
 	}
 	if _, err := NewRuntime(Config{IntraOpThreads: -1}); err == nil {
 		t.Fatal("negative thread count accepted")
+	}
+}
+
+// A model without contract metadata falls back to model.contract.json beside it.
+func TestSidecarContract(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.onnx")
+	if _, err := readSidecar(model); err == nil || !strings.Contains(err.Error(), "no sidecar") {
+		t.Fatalf("missing sidecar: err = %v", err)
+	}
+	c := `{"format":"neurostream-onnx-contract/1","name":"m","task":"visual","channels":["O1","O2"],
+	"sample_rate_hz":120,"window_samples":3,"input":{"name":"x","shape":[1,2,3]},
+	"output":{"name":"y","kind":"embedding","embedding_size":4}}`
+	if err := os.WriteFile(filepath.Join(dir, "m.contract.json"), []byte(c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readSidecar(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "m" || got.Output.EmbeddingSize != 4 || len(got.Channels) != 2 {
+		t.Fatalf("sidecar parsed as %+v", got)
 	}
 }
