@@ -1,6 +1,8 @@
 package dsp
 
 import (
+	"github.com/neurostream/neurostream/internal/shareddata"
+
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,32 +21,11 @@ const (
 	benchFsHz     = 250.0 // the filter is designed for 250 Hz, as in the target, whatever the file's rate
 )
 
-// dataDir finds the shared recordings: $NEUROSTREAM_DATA, else ../shared/data beside the repository.
-func dataDir(tb testing.TB) string {
-	if d := os.Getenv("NEUROSTREAM_DATA"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return filepath.Join("..", "shared", "data")
-		}
-		dir = parent
-	}
-}
-
 // benchData returns 64 channels x 150,000 samples of real EEG (volts), interleaved sample-major.
 func benchData(tb testing.TB) []float64 {
 	x := make([]float64, 0, benchChannels*benchSamples)
 	for _, run := range benchRuns {
-		path := filepath.Join(dataDir(tb), "physionet_eegmmidb_S001", fmt.Sprintf("S001%s.edf", run))
+		path := filepath.Join(shareddata.Dir(), "physionet_eegmmidb_S001", fmt.Sprintf("S001%s.edf", run))
 		if _, err := os.Stat(path); err != nil {
 			tb.Skipf("%s: not found; put the shared data set beside the repo", path)
 		}

@@ -1,6 +1,8 @@
 package features
 
 import (
+	"github.com/neurostream/neurostream/internal/shareddata"
+
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,29 +24,9 @@ const (
 	benchSeconds  = 30
 )
 
-func benchDataDir(tb testing.TB) string {
-	if d := os.Getenv("NEUROSTREAM_DATA"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return filepath.Join("..", "shared", "data")
-		}
-		dir = parent
-	}
-}
-
 // benchRecording returns S001R01's 64 channels, channel-major, in volts.
 func benchRecording(tb testing.TB) [][]float64 {
-	path := filepath.Join(benchDataDir(tb), "physionet_eegmmidb_S001", "S001R01.edf")
+	path := filepath.Join(shareddata.Dir(), "physionet_eegmmidb_S001", "S001R01.edf")
 	if _, err := os.Stat(path); err != nil {
 		tb.Skipf("%s: not found; put the shared data set beside the repo", path)
 	}

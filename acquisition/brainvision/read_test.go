@@ -1,6 +1,8 @@
 package brainvision
 
 import (
+	"github.com/neurostream/neurostream/internal/shareddata"
+
 	"encoding/json"
 	"math"
 	"os"
@@ -8,27 +10,6 @@ import (
 	"strings"
 	"testing"
 )
-
-func dataDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("NEUROSTREAM_DATA"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
 
 type mneSummary struct {
 	SFreq         float64     `json:"sfreq"`
@@ -61,7 +42,7 @@ func TestMatchesMNE(t *testing.T) {
 			if err := json.Unmarshal(b, &want); err != nil {
 				t.Fatal(err)
 			}
-			p := filepath.Join(dataDir(t), "mne_testing_formats", "Brainvision", name)
+			p := filepath.Join(shareddata.Dir(), "mne_testing_formats", "Brainvision", name)
 			if _, err := os.Stat(p); err != nil {
 				t.Skipf("%s: not found; put the shared data set beside the repo", p)
 			}

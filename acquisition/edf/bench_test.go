@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/neurostream/neurostream/internal/shareddata"
 )
 
 // Workloads match tools/bench/formats.py: one op reads a whole file from disk into a Recording.
@@ -28,15 +30,15 @@ func benchmarkRead(b *testing.B, paths ...string) {
 }
 
 func BenchmarkReadPhysioNetR01(b *testing.B) {
-	benchmarkRead(b, sharedData(b, "physionet_eegmmidb_S001/S001R01.edf"))
+	benchmarkRead(b, shareddata.Path(b, "physionet_eegmmidb_S001/S001R01.edf"))
 }
 
 func BenchmarkReadPhysioNetR04(b *testing.B) {
-	benchmarkRead(b, sharedData(b, "physionet_eegmmidb_S001/S001R04.edf"))
+	benchmarkRead(b, shareddata.Path(b, "physionet_eegmmidb_S001/S001R04.edf"))
 }
 
 func BenchmarkReadPhysioNetAll(b *testing.B) {
-	paths, err := filepath.Glob(filepath.Join(filepath.Dir(sharedData(b, "physionet_eegmmidb_S001/S001R01.edf")), "S001R*.edf"))
+	paths, err := filepath.Glob(filepath.Join(filepath.Dir(shareddata.Path(b, "physionet_eegmmidb_S001/S001R01.edf")), "S001R*.edf"))
 	if err != nil || len(paths) == 0 {
 		b.Fatalf("no PhysioNet runs: %v", err)
 	}
@@ -44,5 +46,5 @@ func BenchmarkReadPhysioNetAll(b *testing.B) {
 }
 
 func BenchmarkReadBDFGenerator(b *testing.B) {
-	benchmarkRead(b, sharedData(b, "mne_testing_formats/BDF/test_generator_2.bdf"))
+	benchmarkRead(b, shareddata.Path(b, "mne_testing_formats/BDF/test_generator_2.bdf"))
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/neurostream/neurostream/internal/shareddata"
 	"github.com/neurostream/neurostream/streams"
 )
 
@@ -15,7 +16,7 @@ func TestWriteForExternalCheck(t *testing.T) {
 	if dir == "" {
 		t.Skip("NEUROSTREAM_EDF_CHECK_DIR not set: no files written for the MNE/biosig check")
 	}
-	src, err := Read(sharedData(t, "physionet_eegmmidb_S001/S001R04.edf"))
+	src, err := Read(shareddata.Path(t, "physionet_eegmmidb_S001/S001R04.edf"))
 	if err != nil {
 		t.Fatal(err)
 	}

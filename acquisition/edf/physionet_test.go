@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/neurostream/neurostream/internal/shareddata"
 	"github.com/neurostream/neurostream/streams"
 )
 
@@ -35,7 +36,7 @@ func TestReadPhysioNet(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.run, func(t *testing.T) {
-			rec, err := Read(sharedData(t, "physionet_eegmmidb_S001/"+c.run+".edf"))
+			rec, err := Read(shareddata.Path(t, "physionet_eegmmidb_S001/"+c.run+".edf"))
 			if err != nil {
 				t.Fatal(err)
 			}

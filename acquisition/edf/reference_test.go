@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/neurostream/neurostream/acquisition"
+	"github.com/neurostream/neurostream/internal/shareddata"
 )
 
 // mneSummary is what tools/formats_reference.py writes for one file (see that script).
@@ -83,7 +84,7 @@ func TestAgainstMNE(t *testing.T) {
 	for _, rel := range names {
 		want := sums[rel]
 		t.Run(rel, func(t *testing.T) {
-			path := sharedData(t, rel)
+			path := shareddata.Path(t, rel)
 			f, err := ReadFile(path, ReadOptions{})
 			if err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/neurostream/neurostream/acquisition"
+	"github.com/neurostream/neurostream/internal/shareddata"
 	"github.com/neurostream/neurostream/streams"
 )
 
@@ -31,7 +32,7 @@ func maxStep(t *testing.T, path string) []float64 {
 }
 
 func TestWriteRoundTripPhysioNet(t *testing.T) {
-	src, err := Read(sharedData(t, "physionet_eegmmidb_S001/S001R04.edf"))
+	src, err := Read(shareddata.Path(t, "physionet_eegmmidb_S001/S001R04.edf"))
 	if err != nil {
 		t.Fatal(err)
 	}

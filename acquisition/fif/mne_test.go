@@ -1,6 +1,8 @@
 package fif
 
 import (
+	"github.com/neurostream/neurostream/internal/shareddata"
+
 	"encoding/json"
 	"math"
 	"os"
@@ -9,31 +11,9 @@ import (
 	"testing"
 )
 
-// dataDir finds the shared recordings: $NEUROSTREAM_DATA, else ../shared/data beside the repository.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("NEUROSTREAM_DATA"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
 func fixturePath(t testing.TB, name string) string {
 	t.Helper()
-	p := filepath.Join(dataDir(t), "mne_testing_formats", "FIF", name)
+	p := filepath.Join(shareddata.Dir(), "mne_testing_formats", "FIF", name)
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("%s: not found; put the shared data set beside the repo", p)
 	}

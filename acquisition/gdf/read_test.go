@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/neurostream/neurostream/internal/shareddata"
 )
 
 type mneSummary struct {
@@ -40,7 +42,7 @@ func TestAgainstMNE(t *testing.T) {
 	}
 	for rel, want := range sums {
 		t.Run(rel, func(t *testing.T) {
-			rec, err := Read(sharedData(t, rel))
+			rec, err := Read(shareddata.Path(t, rel))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/neurostream/neurostream/internal/shareddata"
 )
 
 // A benchSuite measures one area against its reference implementation in the same run. Each suite
@@ -48,7 +50,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 			"implementation (scipy, MNE, scikit-learn, PyTorch) timed in the same run by tools/bench/<suite>.py,\n"+
 			"and their ratio (reference time / Go time: above 1 means Go is faster). Suites:\n"+suiteList())
 	fs.SetOutput(out)
-	dataDir := fs.String("data", defaultDataDir(), "directory of the shared recordings")
+	dataDir := fs.String("data", shareddata.Dir(), "directory of the shared recordings")
 	toolsDir := fs.String("tools", findRepoDir("tools"), "the repository's tools/ directory (reference scripts)")
 	python := fs.String("python", "/usr/bin/python3", "Python interpreter for reference timings (with scipy/MNE/sklearn/torch)")
 	noRef := fs.Bool("no-reference", false, "skip the Python reference timings")
@@ -170,17 +172,6 @@ func lastLine(s string) string {
 }
 
 func lastLineBytes(b []byte) []byte { return []byte(lastLine(string(b))) }
-
-// defaultDataDir is $NEUROSTREAM_DATA, else ../shared/data beside the repository.
-func defaultDataDir() string {
-	if d := os.Getenv("NEUROSTREAM_DATA"); d != "" {
-		return d
-	}
-	if root := findRepoDir(""); root != "" {
-		return filepath.Join(root, "..", "shared", "data")
-	}
-	return filepath.Join("..", "shared", "data")
-}
 
 // findRepoDir walks up from the working directory to the directory holding go.mod and returns sub
 // inside it ("" if there is none).

@@ -1,6 +1,8 @@
 package alpha
 
 import (
+	"github.com/neurostream/neurostream/internal/shareddata"
+
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,24 +10,6 @@ import (
 	"github.com/neurostream/neurostream/acquisition/edf"
 	"github.com/neurostream/neurostream/streams"
 )
-
-func dataDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("NEUROSTREAM_DATA"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
 
 // windowsOf decodes a recording in consecutive non-overlapping windows through the online decoder.
 func windowsOf(t *testing.T, d *Decoder, path string) (labels []string, features []float64) {
@@ -63,7 +47,7 @@ func windowsOf(t *testing.T, d *Decoder, path string) (labels []string, features
 // (eyes open) and R02 (eyes closed), 2-s windows, threshold calibrated on the first half of each run
 // and tested on the second half.
 func TestEyesOpenClosedPhysioNet(t *testing.T) {
-	dir := filepath.Join(dataDir(t), "physionet_eegmmidb_S001")
+	dir := filepath.Join(shareddata.Dir(), "physionet_eegmmidb_S001")
 	r01, r02 := filepath.Join(dir, "S001R01.edf"), filepath.Join(dir, "S001R02.edf")
 	for _, p := range []string{r01, r02} {
 		if _, err := os.Stat(p); err != nil {

@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"github.com/neurostream/neurostream/internal/shareddata"
+
 	"encoding/json"
 	"math"
 	"os"
@@ -12,28 +14,6 @@ import (
 	"github.com/neurostream/neurostream/dsp"
 	"github.com/neurostream/neurostream/streams"
 )
-
-// dataDir finds the shared recordings: $NEUROSTREAM_DATA, else ../shared/data beside the repository.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("NEUROSTREAM_DATA"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared data: no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
 
 // accuracyFixture is what tools/models/train_mi.py writes: PyTorch's predictions on the test runs.
 type accuracyFixture struct {
@@ -53,7 +33,7 @@ func TestMotorImageryOnlineAccuracy(t *testing.T) {
 	if len(paths) == 0 {
 		t.Fatal("no accuracy fixtures in testdata")
 	}
-	root := filepath.Join(dataDir(t), "physionet_eegmmidb_S001")
+	root := filepath.Join(shareddata.Dir(), "physionet_eegmmidb_S001")
 	if _, err := os.Stat(root); err != nil {
 		t.Skipf("%s: not found; put the shared data set beside the repo", root)
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,33 +15,11 @@ import (
 	"github.com/neurostream/neurostream/acquisition/replay"
 	"github.com/neurostream/neurostream/decoders/model"
 	"github.com/neurostream/neurostream/decoders/train"
+	"github.com/neurostream/neurostream/internal/shareddata"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
 	"github.com/neurostream/neurostream/streams/pipeline"
 )
-
-func physionetDir(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("NEUROSTREAM_DATA")
-	if base == "" {
-		dir, _ := os.Getwd()
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				break
-			}
-			if filepath.Dir(dir) == dir {
-				t.Skip("repository root not found")
-			}
-			dir = filepath.Dir(dir)
-		}
-		base = filepath.Join(dir, "..", "shared", "data")
-	}
-	p := filepath.Join(base, "physionet_eegmmidb_S001")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s: not found; put the shared data set beside the repo", p)
-	}
-	return p
-}
 
 // TestOnlineDecisionsMatchOffline trains CSP+LDA on R04, replays R08 through an embedded Kafka
 // broker into the pipeline (float32 frames, streaming band-pass stage, decoder stage sliding one
@@ -52,7 +29,7 @@ func TestOnlineDecisionsMatchOffline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays a recording through Kafka")
 	}
-	dir := physionetDir(t)
+	dir := shareddata.Path(t, "physionet_eegmmidb_S001")
 	events := []train.Event{{Match: "T1", Label: "left"}, {Match: "T2", Label: "right"}}
 	cfg := train.Config{Events: events, BandHz: [2]float64{8, 30}, TminSec: 0.5, TmaxSec: 2.5}
 	read := func(run string) (*train.Dataset, *streams.StreamInfo, *replay.Source) {

@@ -10,10 +10,11 @@ import (
 	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/acquisition/npz"
 	"github.com/neurostream/neurostream/decoders/model"
+	"github.com/neurostream/neurostream/internal/shareddata"
 )
 
 func loadP300(t *testing.T) *acquisition.Recording {
-	rec, err := npz.ReadEEGLE(filepath.Join(dataDir(t, "eegle_bi2012_p300"), "subject_01_session_01.npz"))
+	rec, err := npz.ReadEEGLE(filepath.Join(shareddata.Path(t, "eegle_bi2012_p300"), "subject_01_session_01.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}

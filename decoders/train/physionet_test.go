@@ -1,6 +1,8 @@
 package train
 
 import (
+	"github.com/neurostream/neurostream/internal/shareddata"
+
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,34 +12,6 @@ import (
 	"github.com/neurostream/neurostream/acquisition/edf"
 	"github.com/neurostream/neurostream/decoders/model"
 )
-
-// dataDir finds the shared recordings: $NEUROSTREAM_DATA, or ../shared/data beside the repository.
-func dataDir(t testing.TB, sub string) string {
-	t.Helper()
-	base := os.Getenv("NEUROSTREAM_DATA")
-	if base == "" {
-		dir, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				t.Skip("repository root not found")
-			}
-			dir = parent
-		}
-		base = filepath.Join(dir, "..", "shared", "data")
-	}
-	p := filepath.Join(base, sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s: not found; put the shared data set beside the repo", p)
-	}
-	return p
-}
 
 type physionetScenario struct {
 	Name     string   `json:"name"`
@@ -93,7 +67,7 @@ func physionetDataset(t *testing.T, dir string, runs []string, events []Event) *
 // on the held-out run; CSP+LDA must predict the same labels as MNE CSP + scikit-learn LDA on at
 // least 95% of test trials (tools/decoders_reference.py physionet wrote the reference).
 func TestPhysioNetMatchesMNE(t *testing.T) {
-	dir := dataDir(t, "physionet_eegmmidb_S001")
+	dir := shareddata.Path(t, "physionet_eegmmidb_S001")
 	b, err := os.ReadFile("testdata/physionet_reference.json")
 	if err != nil {
 		t.Fatal(err)
