@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/neurostream/neurostream/internal/mmap"
 )
 
 // A file truncated by another process while mapped must give an error, not crash the program.
@@ -15,7 +17,7 @@ func TestMappedFileTruncatedWhileReading(t *testing.T) {
 	if err := os.WriteFile(path, smallFile(t, FormatEDF), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b, release, err := mapFile(path)
+	b, release, err := mmap.Map(path)
 	if err != nil {
 		t.Fatal(err)
 	}

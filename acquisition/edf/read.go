@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"github.com/neurostream/neurostream/acquisition"
+	"github.com/neurostream/neurostream/internal/mmap"
 	"github.com/neurostream/neurostream/streams"
 )
 
@@ -73,7 +74,7 @@ func Read(path string) (*acquisition.Recording, error) {
 
 // ReadFile reads a whole EDF/BDF file into memory and decodes it.
 func ReadFile(path string, opts ReadOptions) (*File, error) {
-	b, release, err := mapFile(path)
+	b, release, err := mmap.Map(path)
 	if err != nil {
 		return nil, fmt.Errorf("edf: read %s: %w", path, err)
 	}

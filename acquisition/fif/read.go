@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/neurostream/neurostream/acquisition"
+	"github.com/neurostream/neurostream/internal/mmap"
 	"github.com/neurostream/neurostream/streams"
 )
 
@@ -66,11 +67,12 @@ func Read(path string) (*acquisition.Recording, error) {
 
 // ReadFile reads a FIF raw file and keeps the FIF channel records and events beside the Recording.
 func ReadFile(path string) (*File, error) {
-	b, release, err := mapFile(path)
+	b, release, err := mmap.Map(path)
 	if err != nil {
 		return nil, fmt.Errorf("fif: %w", err)
 	}
-	defer release()
+	// Decode copies out everything it returns, so the mapping can go as soon as it returns.
+	defer func() { _ = release() }()
 	f, err := Decode(b, filepath.Base(path))
 	if err != nil {
 		return nil, fmt.Errorf("fif %s: %w", path, err)
