@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"sort"
-	"time"
 
 	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/streams"
@@ -35,7 +34,7 @@ type Source struct {
 	pos     int      // next sample
 	seq     uint64
 	loops   int64
-	start   time.Time
+	pacer   acquisition.Pacer
 }
 
 type marker struct {
@@ -58,7 +57,7 @@ func New(rec *acquisition.Recording, cfg Config) (*Source, error) {
 	if cfg.Speed < 0 || math.IsNaN(cfg.Speed) {
 		return nil, fmt.Errorf("replay: speed %v must be >= 0 (0 = as fast as possible)", cfg.Speed)
 	}
-	s := &Source{rec: rec, cfg: cfg, info: rec.Info}
+	s := &Source{rec: rec, cfg: cfg, info: rec.Info, pacer: acquisition.Pacer{Speed: cfg.Speed}}
 	if cfg.StreamID != "" {
 		s.info.StreamID = cfg.StreamID
 	}
@@ -103,20 +102,8 @@ func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 	n := min(s.cfg.FrameSamples, total-s.pos)
 	fs := s.info.SampleRateHz
 	absStart := s.loops*int64(total) + int64(s.pos)
-	if s.cfg.Speed > 0 {
-		if s.start.IsZero() {
-			s.start = time.Now()
-		}
-		due := s.start.Add(time.Duration(float64(absStart+int64(n)) / fs / s.cfg.Speed * 1e9))
-		if wait := time.Until(due); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-			}
-		}
+	if err := s.pacer.Wait(ctx, float64(absStart+int64(n))/fs); err != nil {
+		return err
 	}
 	nch := len(s.chans)
 	f.Reset()

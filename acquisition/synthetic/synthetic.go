@@ -10,8 +10,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"time"
 
+	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/streams"
 )
 
@@ -100,7 +100,7 @@ type Source struct {
 	closed     bool
 	blinkLeft  int // samples left in the current blink
 	blinkLen   int
-	startWall  time.Time
+	pacer      acquisition.Pacer
 }
 
 // New validates cfg and builds a source.
@@ -144,6 +144,7 @@ func New(cfg Config) (*Source, error) {
 			s.sharedGain[i][k] = math.Exp(-dist(pos, ap) / 0.08)
 		}
 	}
+	s.pacer.Speed = 1
 	s.closed = cfg.Alpha != AlphaOff
 	s.alphaAmp = 1
 	return s, nil
@@ -199,18 +200,8 @@ func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 		}
 	}
 	if cfg.Realtime {
-		if s.startWall.IsZero() {
-			s.startWall = time.Now()
-		}
-		due := s.startWall.Add(time.Duration(float64(s.sample+int64(n)) / cfg.SampleRateHz * 1e9))
-		if wait := time.Until(due); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-			}
+		if err := s.pacer.Wait(ctx, float64(s.sample+int64(n))/cfg.SampleRateHz); err != nil {
+			return err
 		}
 	}
 	nch := len(s.info.Channels)
