@@ -43,9 +43,15 @@ var (
 // Producer publishes neurostream messages to any topic, keyed by stream id. It is safe for
 // concurrent use; each call blocks until the broker acknowledged its messages.
 type Producer struct {
-	w    *kafka.Writer
-	bufs sync.Pool // *[]byte encode buffers, reused once a write has returned
-	msgs sync.Pool // *[]kafka.Message
+	w       *kafka.Writer
+	batches sync.Pool // *frameBatch, reused once a write has returned
+}
+
+// frameBatch holds one PublishFrames call's encode buffers and messages, so that publishing a
+// stream's frames does not allocate on our side once the pool is warm.
+type frameBatch struct {
+	bufs, keys [][]byte
+	msgs       []kafka.Message
 }
 
 // NewProducer connects a producer (lazily: the first write dials).
@@ -78,46 +84,33 @@ func NewProducer(cfg Config, mode Mode) (*Producer, error) {
 	return &Producer{w: w}, nil
 }
 
-func (p *Producer) getBuf() *[]byte {
-	if b, ok := p.bufs.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, 0, 4096)
-	return &b
-}
-
 // PublishFrames writes frames to topic in one call (one batch in Bulk mode).
 func (p *Producer) PublishFrames(ctx context.Context, topic string, frames ...*Frame) error {
 	if len(frames) == 0 {
 		return nil
 	}
-	msgsp, _ := p.msgs.Get().(*[]kafka.Message)
-	if msgsp == nil {
-		msgsp = new([]kafka.Message)
+	b, _ := p.batches.Get().(*frameBatch)
+	if b == nil {
+		b = new(frameBatch)
 	}
-	msgs := (*msgsp)[:0]
-	bufs := make([]*[]byte, 0, len(frames))
-	for _, f := range frames {
-		b := p.getBuf()
-		*b = AppendFrame((*b)[:0], f)
-		bufs = append(bufs, b)
-		msgs = append(msgs, kafka.Message{Topic: topic, Key: streamKey(f.StreamID), Value: *b, Headers: frameHeaders})
+	for len(b.bufs) < len(frames) {
+		b.bufs = append(b.bufs, make([]byte, 0, 4096))
+		b.keys = append(b.keys, make([]byte, 0, 32))
 	}
-	err := p.w.WriteMessages(ctx, msgs...)
-	for _, b := range bufs {
-		p.bufs.Put(b)
+	b.msgs = b.msgs[:0]
+	for i, f := range frames {
+		b.bufs[i] = AppendFrame(b.bufs[i][:0], f)
+		b.keys[i] = append(b.keys[i][:0], f.StreamID...)
+		b.msgs = append(b.msgs, kafka.Message{Topic: topic, Key: b.keys[i], Value: b.bufs[i], Headers: frameHeaders})
 	}
-	clear(msgs)
-	*msgsp = msgs[:0]
-	p.msgs.Put(msgsp)
+	err := p.w.WriteMessages(ctx, b.msgs...)
+	clear(b.msgs)
+	p.batches.Put(b)
 	if err != nil {
 		return fmt.Errorf("publish %d frame(s) of %s to %s: %w", len(frames), frames[0].StreamID, topic, err)
 	}
 	return nil
 }
-
-// streamKey converts without keeping a reference to caller memory beyond the write.
-func streamKey(id string) []byte { return []byte(id) }
 
 // StreamInfoKey is the compacted stream-info topic's key for a stream's description on a given topic
 // kind ("raw", "clean"): stages that change a stream's shape publish its new description under
