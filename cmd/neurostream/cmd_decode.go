@@ -75,9 +75,7 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 		// A fresh group per run, so this decoder reads the stream from its start and shares nothing.
 		Group: fmt.Sprintf("neurostream-%s-%d", name, time.Now().UnixNano()),
 	}}}
-	loaders := decoderLoaders()
-	loaders["native"] = model.Load
-	opts := pipeline.RunOptions{Metrics: metrics.New(), Log: log, Loaders: loaders}
+	opts := pipeline.RunOptions{Metrics: metrics.New(), Log: log, Loaders: decoderLoaders()}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -13,7 +13,6 @@ import (
 
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/decoders/alpha"
-	"github.com/neurostream/neurostream/decoders/model"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
 	"github.com/neurostream/neurostream/streams/pipeline"
@@ -63,7 +62,6 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 // decoderLoaders lists every decoder kind a pipeline config may name.
 func decoderLoaders() pipeline.Loaders {
 	l := pipeline.DefaultLoaders()
-	l["native"] = model.Load // CSP+LDA, FBCSP, MDM, tangent space + LR, xDAWN (neurostream train)
 	return l
 }
 

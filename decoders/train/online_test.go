@@ -79,8 +79,8 @@ func TestOnlineDecisionsMatchOffline(t *testing.T) {
 	var mu sync.Mutex
 	online := map[int64]string{}
 	opts := pipeline.RunOptions{
-		Loaders: pipeline.Loaders{"native": model.Load}, Sources: []pipeline.Source{src},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Sources: []pipeline.Source{src},
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnPrediction: func(p *streams.Prediction) {
 			mu.Lock()
 			online[p.WindowEndSample] = p.Label

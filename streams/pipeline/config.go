@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 
 	"gopkg.in/yaml.v3"
@@ -10,6 +11,7 @@ import (
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/decoders"
 	"github.com/neurostream/neurostream/decoders/alpha"
+	"github.com/neurostream/neurostream/decoders/model"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
 )
@@ -59,23 +61,36 @@ type StageConfig struct {
 	FreqHz float64 `yaml:"freq_hz"`
 	Q      float64 `yaml:"q"`
 	// decoder
-	Decoder string  `yaml:"decoder"` // alpha, or a kind registered by the caller
+	Decoder string  `yaml:"decoder"` // alpha, native, onnx, or a kind registered by the caller
 	Model   string  `yaml:"model"`   // model file
 	StepSec float64 `yaml:"step_sec"`
+	// Bank is the candidate-embedding file a retrieval decoder (speech segments, gallery images)
+	// ranks; TopK how many of them a prediction carries.
+	Bank string `yaml:"bank"`
+	TopK int    `yaml:"top_k"`
+	// Subject picks the subject layer of a model trained on several subjects (default: the
+	// stream's subject).
+	Subject string `yaml:"subject"`
+	// Threads is the decoder's intra-op thread count where it has one (ONNX Runtime; default 1).
+	Threads int `yaml:"threads"`
 }
 
-// DecoderLoader builds a decoder of a kind from a model file; callers register loaders for the
-// decoder kinds they support (native, ONNX) in a Loaders map.
-type DecoderLoader func(modelPath string) (decoders.WindowDecoder, error)
+// DecoderLoader builds a decoder from its stage config (kind, model file and options); callers
+// register loaders for the decoder kinds they support (native, ONNX) in a Loaders map. A decoder
+// that holds resources implements io.Closer; the pipeline closes it when its stream's chain ends.
+type DecoderLoader func(sc StageConfig) (decoders.WindowDecoder, error)
 
 // Loaders maps decoder kinds to loaders.
 type Loaders map[string]DecoderLoader
 
-// DefaultLoaders knows the decoders this package depends on directly.
+// DefaultLoaders knows the pure-Go decoders: alpha, and native (models written by neurostream
+// train: CSP+LDA, FBCSP, MDM, tangent space + LR, xDAWN). ONNX needs a runtime library and is
+// added by the command that owns it.
 func DefaultLoaders() Loaders {
 	return Loaders{
-		"alpha": func(path string) (decoders.WindowDecoder, error) {
-			m, err := alpha.Load(path)
+		"native": func(sc StageConfig) (decoders.WindowDecoder, error) { return model.Load(sc.Model) },
+		"alpha": func(sc StageConfig) (decoders.WindowDecoder, error) {
+			m, err := alpha.Load(sc.Model)
 			if err != nil {
 				return nil, err
 			}
@@ -147,15 +162,19 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]S
 				}
 				return nil, fmt.Errorf("stage %s: unknown decoder %q (known: %v)", name, sc.Decoder, known)
 			}
-			if _, err := load(sc.Model); err != nil {
+			probe, err := load(sc)
+			if err != nil {
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}
-			step, path := sc.StepSec, sc.Model
+			if err := closeDecoder(probe); err != nil {
+				return nil, fmt.Errorf("stage %s: %w", name, err)
+			}
+			step := sc.StepSec
 			if step == 0 {
 				step = 0.5
 			}
 			out = append(out, StageFactory{Name: name, New: func() (Stage, error) {
-				d, err := load(path)
+				d, err := load(sc)
 				if err != nil {
 					return nil, err
 				}
@@ -166,4 +185,11 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]S
 		}
 	}
 	return out, nil
+}
+
+func closeDecoder(d decoders.WindowDecoder) error {
+	if c, ok := d.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 
@@ -120,6 +122,7 @@ func (p *Processor) chainFor(ctx context.Context, streamID string) *chain {
 	}
 	c.err = p.start(ctx, c, streamID)
 	if c.err != nil {
+		c.close(p.log)
 		p.log.Error("stream rejected: its stages could not start", "processor", p.name, "stream", streamID, "err", c.err)
 	}
 	return c
@@ -137,11 +140,11 @@ func (p *Processor) start(ctx context.Context, c *chain, streamID string) error 
 		if err != nil {
 			return fmt.Errorf("stream %s: build stage %s: %w", streamID, f.Name, err)
 		}
+		c.stages = append(c.stages, st)
+		c.names = append(c.names, f.Name)
 		if cur, err = st.Start(cur); err != nil {
 			return fmt.Errorf("stream %s: start stage %s: %w", streamID, f.Name, err)
 		}
-		c.stages = append(c.stages, st)
-		c.names = append(c.names, f.Name)
 		m := p.metrics
 		c.counts = append(c.counts, stageCounters{m.FramesIn.WithLabelValues(f.Name), m.SamplesIn.WithLabelValues(f.Name),
 			m.FramesOut.WithLabelValues(f.Name), m.SamplesOut.WithLabelValues(f.Name)})
@@ -188,4 +191,34 @@ func (p *Processor) Process(ctx context.Context, f *streams.Frame) error {
 		return nil
 	}
 	return p.sink.WriteFrame(ctx, f)
+}
+
+// Close releases what the stages of every stream hold (decoder sessions); call it once the
+// processor gets no more frames.
+func (p *Processor) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	for id, c := range p.chains {
+		c.mu.Lock()
+		errs = append(errs, c.close(p.log))
+		c.mu.Unlock()
+		delete(p.chains, id)
+	}
+	return errors.Join(errs...)
+}
+
+// close closes the chain's stages that hold resources, logging and returning what failed.
+func (c *chain) close(log *slog.Logger) error {
+	var errs []error
+	for i, st := range c.stages {
+		if cl, ok := st.(io.Closer); ok {
+			if err := cl.Close(); err != nil {
+				log.Warn("closing a stage failed", "stage", c.names[i], "err", err)
+				errs = append(errs, fmt.Errorf("close stage %s: %w", c.names[i], err))
+			}
+		}
+	}
+	c.stages = nil
+	return errors.Join(errs...)
 }

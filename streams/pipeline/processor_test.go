@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 
+	"github.com/neurostream/neurostream/decoders"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
 )
@@ -81,4 +83,64 @@ func counter(t *testing.T, m *metrics.Metrics, reason string) float64 {
 		}
 	}
 	return 0
+}
+
+// closingDecoder counts Close calls, as an ONNX session would need them.
+type closingDecoder struct {
+	closed *int
+	bindOK bool
+}
+
+func (d *closingDecoder) Name() string       { return "closing" }
+func (d *closingDecoder) WindowSamples() int { return 4 }
+func (d *closingDecoder) Bind(in streams.StreamInfo) ([]int, error) {
+	if !d.bindOK {
+		return nil, fmt.Errorf("channels do not match")
+	}
+	return []int{0}, nil
+}
+func (d *closingDecoder) Decode([][]float64, *streams.Prediction) error { return nil }
+func (d *closingDecoder) Close() error                                  { *d.closed++; return nil }
+
+// Decoders are closed: the probe load at build time, each stream's at Processor.Close, and those of
+// a chain that failed to start right away.
+func TestDecodersAreClosed(t *testing.T) {
+	closed, loads := 0, 0
+	bindOK := true
+	loaders := Loaders{"c": func(StageConfig) (decoders.WindowDecoder, error) {
+		loads++
+		return &closingDecoder{closed: &closed, bindOK: bindOK}, nil
+	}}
+	stages, err := BuildStages([]StageConfig{{Kind: "decoder", Decoder: "c"}}, loaders, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loads != 1 || closed != 1 {
+		t.Fatalf("after build: %d loads, %d closed; want the probe loaded and closed", loads, closed)
+	}
+	info := streams.StreamInfo{SampleRateHz: 250, Channels: []streams.Channel{{Name: "a"}}}
+	p, err := NewProcessor(ProcessorConfig{Name: "t", Sink: &memSink{}, Stages: stages,
+		Lookup: func(_ context.Context, id string) (streams.StreamInfo, error) { info.StreamID = id; return info, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, id := range []string{"s1", "s2"} {
+		if err := p.Process(ctx, &streams.Frame{StreamID: id, NumSamples: 1, NumChannels: 1, Samples: []float32{1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bindOK = false
+	if err := p.Process(ctx, &streams.Frame{StreamID: "bad", NumSamples: 1, NumChannels: 1, Samples: []float32{1}}); err == nil {
+		t.Fatal("a stream whose decoder cannot bind was accepted")
+	}
+	if loads != 4 || closed != 2 {
+		t.Fatalf("before Close: %d loads, %d closed; want 4 and 2 (probe + failed chain)", loads, closed)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if closed != 4 {
+		t.Fatalf("after Close: %d of 4 decoders closed", closed)
+	}
 }

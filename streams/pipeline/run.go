@@ -54,6 +54,17 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
+	var procs []*Processor
+	// On every return, consumers stop before their processors release decoder sessions.
+	defer func() {
+		cancel(nil)
+		wg.Wait()
+		for _, p := range procs {
+			if err := p.Close(); err != nil {
+				opts.Log.Warn("closing pipeline", "err", err)
+			}
+		}
+	}()
 	fail := func(err error) {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			cancel(err)
@@ -76,6 +87,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 			if err != nil {
 				return err
 			}
+			procs = append(procs, proc)
 			for r := 0; r < max(pc.Replicas, 1); r++ {
 				c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: input, GroupID: groupOf(pc), FromStart: true})
 				if err != nil {

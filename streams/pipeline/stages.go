@@ -134,6 +134,9 @@ func (s *DecoderStage) Process(ctx context.Context, f *streams.Frame, out Emitte
 	return s.decodeErr
 }
 
+// Close releases the decoder's resources (an ONNX session) if it holds any.
+func (s *DecoderStage) Close() error { return closeDecoder(s.dec) }
+
 func (s *DecoderStage) decodeWindow(window [][]float64, endSample int64) {
 	if s.decodeErr != nil {
 		return
