@@ -13,30 +13,24 @@ import (
 	"time"
 
 	"github.com/neurostream/neurostream/acquisition"
-	"github.com/neurostream/neurostream/acquisition/brainvision"
-	"github.com/neurostream/neurostream/acquisition/edf"
-	"github.com/neurostream/neurostream/acquisition/fif"
-	"github.com/neurostream/neurostream/acquisition/gdf"
+	"github.com/neurostream/neurostream/acquisition/recordings"
 	"github.com/neurostream/neurostream/acquisition/replay"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
 	"github.com/neurostream/neurostream/streams/pipeline"
 )
 
-// readRecording picks the reader by file extension.
+// readRecording reads a file holding one recording, for the commands that take exactly one
+// (train, decode); files with several numeric streams (XDF) must go through recordings.Open.
 func readRecording(path string) (*acquisition.Recording, error) {
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
-	case ".edf", ".bdf", ".rec":
-		return edf.Read(path)
-	case ".gdf":
-		return gdf.Read(path)
-	case ".vhdr", ".ahdr":
-		return brainvision.Read(path)
-	case ".fif":
-		return fif.Read(path)
-	default:
-		return nil, fmt.Errorf("%s: unknown format %q (replay reads .edf, .bdf, .gdf, .vhdr/.ahdr, .fif)", path, ext)
+	recs, err := recordings.Open(path)
+	if err != nil {
+		return nil, err
 	}
+	if len(recs) > 1 {
+		return nil, fmt.Errorf("%s holds %d numeric streams; this command takes a file with one", path, len(recs))
+	}
+	return recs[0], nil
 }
 
 func runReplay(ctx context.Context, args []string, out io.Writer) error {
