@@ -135,8 +135,10 @@ func latencyRun(ctx context.Context, nStreams int, dur time.Duration) (*latencyR
 	defer srcCancel()
 	// Sources and the pipeline run as in `neurostream run`, fused in this process.
 	go func() {
+		loaders, closeLoaders := decoderLoaders()
+		defer closeLoaders()
 		errc <- pipeline.Run(runCtx, &pipeline.Config{Kafka: cfg.Kafka, Pipelines: cfg.Pipelines}, pipeline.RunOptions{
-			Only: "pipelines", Metrics: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Loaders: decoderLoaders(), OnPrediction: onPred})
+			Only: "pipelines", Metrics: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Loaders: loaders, OnPrediction: onPred})
 	}()
 	time.Sleep(time.Second) // let the group form before frames flow
 	go func() {

@@ -75,7 +75,9 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 		// A fresh group per run, so this decoder reads the stream from its start and shares nothing.
 		Group: fmt.Sprintf("neurostream-%s-%d", name, time.Now().UnixNano()),
 	}}}
-	opts := pipeline.RunOptions{Metrics: metrics.New(), Log: log, Loaders: decoderLoaders()}
+	loaders, closeLoaders := decoderLoaders()
+	defer closeLoaders()
+	opts := pipeline.RunOptions{Metrics: metrics.New(), Log: log, Loaders: loaders}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

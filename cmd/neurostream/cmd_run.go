@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +13,10 @@ import (
 	"sync"
 
 	"github.com/neurostream/neurostream/acquisition/synthetic"
+	"github.com/neurostream/neurostream/decoders"
 	"github.com/neurostream/neurostream/decoders/alpha"
+	"github.com/neurostream/neurostream/decoders/onnx"
+	"github.com/neurostream/neurostream/internal/shareddata"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
 	"github.com/neurostream/neurostream/streams/pipeline"
@@ -56,13 +60,42 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 	if err := serveMetrics(ctx, m, cfg.Metrics.Listen, *metricsAddr, out); err != nil {
 		return err
 	}
-	return pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: *only, Pipeline: *name, Metrics: m, Log: log, Loaders: decoderLoaders()})
+	loaders, closeLoaders := decoderLoaders()
+	defer closeLoaders()
+	return pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: *only, Pipeline: *name, Metrics: m, Log: log, Loaders: loaders})
 }
 
-// decoderLoaders lists every decoder kind a pipeline config may name.
-func decoderLoaders() pipeline.Loaders {
+// decoderLoaders lists every decoder kind a pipeline config may name: the pure-Go ones and onnx.
+// Call closeLoaders once the pipelines that use them have stopped: it releases the ONNX Runtime,
+// which the first onnx stage starts (configs without one never need its shared library, and a
+// missing library fails only the stages that ask for it, saying how to install it).
+func decoderLoaders() (loaders pipeline.Loaders, closeLoaders func() error) {
 	l := pipeline.DefaultLoaders()
-	return l
+	ox := onnx.NewLoader(onnx.Config{})
+	l["onnx"] = func(sc pipeline.StageConfig) (decoders.WindowDecoder, error) { return loadONNX(ox, sc) }
+	return l, ox.Close
+}
+
+// loadONNX opens a decoder: onnx stage's model with its bank, top_k, subject and threads.
+func loadONNX(l *onnx.Loader, sc pipeline.StageConfig) (decoders.WindowDecoder, error) {
+	if sc.Model == "" {
+		return nil, errors.New("decoder onnx: no model file; set model: path/to/model.onnx in the stage")
+	}
+	opts := []onnx.Option{onnx.WithThreads(sc.Threads)}
+	if sc.Bank != "" {
+		opts = append(opts, onnx.WithBank(sc.Bank))
+	}
+	if sc.TopK != 0 {
+		opts = append(opts, onnx.WithTopK(sc.TopK))
+	}
+	if sc.Subject != "" {
+		opts = append(opts, onnx.WithSubject(sc.Subject))
+	}
+	d, err := l.Load(sc.Model, opts...)
+	if err != nil {
+		return nil, err // a nil interface, not a nil *onnx.Decoder
+	}
+	return d, nil
 }
 
 func serveMetrics(ctx context.Context, m *metrics.Metrics, configured, flagValue string, out io.Writer) error {
@@ -141,8 +174,15 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	finish := registerSynthetic(fs, &sc)
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "serve Prometheus /metrics here (\"off\" disables)")
 	verbose := fs.Bool("v", false, "verbose logs")
+	mi := fs.Bool("motor-imagery", false, "instead: train CSP+LDA on PhysioNet S001 R04 (imagined left/right fist) and decode\n"+
+		"a replay of R08 through Kafka, then compare the online per-trial decisions with the offline ones")
+	dataDir := fs.String("data", shareddata.Dir(), "with --motor-imagery: the shared data directory holding physionet_eegmmidb_S001")
+	replaySpeed := fs.Float64("replay-speed", 10, "with --motor-imagery: replay speed (1 = real time, 0 = as fast as possible)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *mi {
+		return demoMotorImagery(ctx, kf, *dataDir, *replaySpeed, out)
 	}
 	finish()
 	sc.Realtime = true
@@ -213,8 +253,10 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "t=%7.2fs  %-11s P(closed)=%.2f  truth %-11s %s  latency %6.2f ms  running accuracy %.3f\n",
 			float64(end)/sc.SampleRateHz, p.Label, p.Scores[1].Value, truth, mark, float64(p.LatencyNs)/1e6, acc)
 	}
+	loaders, closeLoaders := decoderLoaders()
+	defer closeLoaders()
 	err = pipeline.Run(ctx, cfg, pipeline.RunOptions{Sources: []pipeline.Source{src}, Metrics: m, Log: log,
-		Loaders: decoderLoaders(), OnPrediction: show})
+		Loaders: loaders, OnPrediction: show})
 	mu.Lock()
 	fmt.Fprintf(out, "demo stopped: %d of %d unambiguous windows decoded correctly\n", right, scored)
 	mu.Unlock()
@@ -278,4 +320,35 @@ func calibrateOnSynthetic(sc synthetic.Config, seconds float64) (*alpha.Model, f
 	acc, err := m.Calibrate(open, closed)
 	m.CalibratedOn = fmt.Sprintf("synthetic %d ch %g Hz seed %d, %g s", len(info.Channels), info.SampleRateHz, sc.Seed, seconds)
 	return &m, acc, err
+}
+
+// demoMotorImagery trains a motor-imagery model on one recorded run and decodes another, replayed
+// as a live stream, with the same commands a user would type (train, then decode --replay).
+func demoMotorImagery(ctx context.Context, kf kafkaFlags, dataDir string, speed float64, out io.Writer) error {
+	dir := filepath.Join(dataDir, "physionet_eegmmidb_S001")
+	trainRun, testRun := filepath.Join(dir, "S001R04.edf"), filepath.Join(dir, "S001R08.edf")
+	for _, p := range []string{trainRun, testRun} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("demo --motor-imagery needs the PhysioNet EEG Motor Movement/Imagery recordings of subject S001: %w\n"+
+				"(pass --data DIR or set NEUROSTREAM_DATA to the directory holding physionet_eegmmidb_S001)", err)
+		}
+	}
+	tmp, err := os.MkdirTemp("", "neurostream-demo-")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	modelPath := filepath.Join(tmp, "csp-lda-R04.json")
+	fmt.Fprintf(out, "$ neurostream train --decoder csp-lda --events T1=left,T2=right --out %s %s\n", modelPath, trainRun)
+	if err := runTrain(ctx, []string{"--decoder", "csp-lda", "--events", "T1=left,T2=right", "--out", modelPath, trainRun}, out); err != nil {
+		return err
+	}
+	// A window ends on every sample (--step 0), so one ends exactly where each trial's epoch does; too
+	// many to print, the per-trial comparison at the end shows them.
+	args := []string{"--model", modelPath, "--replay", testRun, "--speed", fmt.Sprint(speed), "--step", "0", "--quiet", "--namespace", kf.namespace}
+	if kf.brokers != "" {
+		args = append(args, "--brokers", kf.brokers)
+	}
+	fmt.Fprintf(out, "\n$ neurostream decode %s\n", strings.Join(args, " "))
+	return runDecode(ctx, args, out)
 }

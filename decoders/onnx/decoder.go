@@ -22,6 +22,7 @@ type options struct {
 	bank     *retrieval.Bank
 	topK     int
 	subject  string
+	threads  int
 }
 
 // WithBank ranks the model's output embedding against the candidate bank in a file (speech segments for a
@@ -38,6 +39,11 @@ func WithTopK(k int) Option { return func(o *options) { o.topK = k } }
 // StreamInfo.Subject. Without it Bind uses the stream's subject, or the only subject of a
 // single-subject model.
 func WithSubject(name string) Option { return func(o *options) { o.subject = name } }
+
+// WithThreads sets this decoder's ONNX Runtime intra-op threads, overriding the Runtime's
+// Config.IntraOpThreads (0 keeps it), so that one Runtime can serve a light model on one thread and
+// a heavy one on two.
+func WithThreads(n int) Option { return func(o *options) { o.threads = n } }
 
 // Decoder runs one ONNX model as a decoders.WindowDecoder. It is not safe for concurrent use: the
 // pipeline gives each stream its own decoder.
@@ -69,6 +75,9 @@ func Load(rt *Runtime, modelPath string, opts ...Option) (*Decoder, error) {
 	if o.topK < 0 {
 		return nil, fmt.Errorf("onnx decoder: top-k %d is negative", o.topK)
 	}
+	if o.threads < 0 {
+		return nil, fmt.Errorf("onnx decoder: %d threads is negative; use 0 for the runtime's default", o.threads)
+	}
 	if o.bank == nil && o.bankPath != "" {
 		b, err := retrieval.Load(o.bankPath)
 		if err != nil {
@@ -76,7 +85,7 @@ func Load(rt *Runtime, modelPath string, opts ...Option) (*Decoder, error) {
 		}
 		o.bank = b
 	}
-	m, err := rt.OpenModel(modelPath)
+	m, err := rt.openModel(modelPath, o.threads)
 	if err != nil {
 		return nil, err
 	}

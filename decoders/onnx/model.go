@@ -18,8 +18,11 @@ type Model struct {
 }
 
 // OpenModel loads an ONNX file and its contract (metadata, else the sidecar file) and checks that the
-// graph's input and output shapes agree with the contract.
-func (r *Runtime) OpenModel(path string) (*Model, error) {
+// graph's input and output shapes agree with the contract. The session uses the Runtime's threads.
+func (r *Runtime) OpenModel(path string) (*Model, error) { return r.openModel(path, 0) }
+
+// openModel is OpenModel with intra intra-op threads for this session (0: the Runtime's).
+func (r *Runtime) openModel(path string, intra int) (*Model, error) {
 	contract, err := readContract(path)
 	if err != nil {
 		return nil, err
@@ -59,7 +62,7 @@ func (r *Runtime) OpenModel(path string) (*Model, error) {
 		inNames = append(inNames, "subject")
 		inValues = append(inValues, m.subject)
 	}
-	opts, err := r.sessionOptions()
+	opts, err := r.sessionOptions(intra)
 	if err != nil {
 		m.Close()
 		return nil, err

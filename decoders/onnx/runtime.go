@@ -101,7 +101,11 @@ func (r *Runtime) Close() error {
 	return nil
 }
 
-func (r *Runtime) sessionOptions() (*ort.SessionOptions, error) {
+// sessionOptions configures a session with intra intra-op threads (0: the Runtime's default).
+func (r *Runtime) sessionOptions(intra int) (*ort.SessionOptions, error) {
+	if intra <= 0 {
+		intra = r.intra
+	}
 	r.mu.Lock()
 	closed := r.closed
 	r.mu.Unlock()
@@ -112,9 +116,9 @@ func (r *Runtime) sessionOptions() (*ort.SessionOptions, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnx runtime: session options: %w", err)
 	}
-	if err := opts.SetIntraOpNumThreads(r.intra); err != nil {
+	if err := opts.SetIntraOpNumThreads(intra); err != nil {
 		opts.Destroy()
-		return nil, fmt.Errorf("onnx runtime: setting %d intra-op threads: %w", r.intra, err)
+		return nil, fmt.Errorf("onnx runtime: setting %d intra-op threads: %w", intra, err)
 	}
 	if err := opts.SetInterOpNumThreads(r.inter); err != nil {
 		opts.Destroy()
