@@ -174,8 +174,8 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	finish := registerSynthetic(fs, &sc)
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "serve Prometheus /metrics here (\"off\" disables)")
 	verbose := fs.Bool("v", false, "verbose logs")
-	mi := fs.Bool("motor-imagery", false, "instead: train CSP+LDA on PhysioNet S001 R04 (imagined left/right fist) and decode\n"+
-		"a replay of R08 through Kafka, then compare the online per-trial decisions with the offline ones")
+	mi := fs.Bool("motor-imagery", false, "instead: train CSP+LDA on PhysioNet S001 R06 (imagined both fists vs both feet) and\n"+
+		"decode a replay of R10 through Kafka, then compare the online per-trial decisions with the offline ones")
 	dataDir := fs.String("data", shareddata.Dir(), "with --motor-imagery: the shared data directory holding physionet_eegmmidb_S001")
 	replaySpeed := fs.Float64("replay-speed", 10, "with --motor-imagery: replay speed (1 = real time, 0 = as fast as possible)")
 	if err := fs.Parse(args); err != nil {
@@ -326,7 +326,7 @@ func calibrateOnSynthetic(sc synthetic.Config, seconds float64) (*alpha.Model, f
 // as a live stream, with the same commands a user would type (train, then decode --replay).
 func demoMotorImagery(ctx context.Context, kf kafkaFlags, dataDir string, speed float64, out io.Writer) error {
 	dir := filepath.Join(dataDir, "physionet_eegmmidb_S001")
-	trainRun, testRun := filepath.Join(dir, "S001R04.edf"), filepath.Join(dir, "S001R08.edf")
+	trainRun, testRun := filepath.Join(dir, "S001R06.edf"), filepath.Join(dir, "S001R10.edf")
 	for _, p := range []string{trainRun, testRun} {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("demo --motor-imagery needs the PhysioNet EEG Motor Movement/Imagery recordings of subject S001: %w\n"+
@@ -338,9 +338,10 @@ func demoMotorImagery(ctx context.Context, kf kafkaFlags, dataDir string, speed 
 		return fmt.Errorf("demo: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	modelPath := filepath.Join(tmp, "csp-lda-R04.json")
-	fmt.Fprintf(out, "$ neurostream train --decoder csp-lda --events T1=left,T2=right --out %s %s\n", modelPath, trainRun)
-	if err := runTrain(ctx, []string{"--decoder", "csp-lda", "--events", "T1=left,T2=right", "--out", modelPath, trainRun}, out); err != nil {
+	modelPath := filepath.Join(tmp, "csp-lda-R06.json")
+	train := []string{"--decoder", "csp-lda", "--events", "T1=fists,T2=feet", "--out", modelPath, trainRun}
+	fmt.Fprintf(out, "$ neurostream train %s\n", strings.Join(train, " "))
+	if err := runTrain(ctx, train, out); err != nil {
 		return err
 	}
 	// A window ends on every sample (--step 0), so one ends exactly where each trial's epoch does; too
