@@ -12,6 +12,7 @@ import (
 	"github.com/neurostream/neurostream/decoders"
 	"github.com/neurostream/neurostream/decoders/alpha"
 	"github.com/neurostream/neurostream/decoders/model"
+	"github.com/neurostream/neurostream/features"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
 )
@@ -52,7 +53,7 @@ type PipelineConfig struct {
 
 // StageConfig is one stage of a pipeline.
 type StageConfig struct {
-	Kind string `yaml:"kind"` // bandpass, notch, decoder
+	Kind string `yaml:"kind"` // bandpass, notch, reference, features, decoder
 	// bandpass
 	LowHz  float64 `yaml:"low_hz"`
 	HighHz float64 `yaml:"high_hz"`
@@ -73,6 +74,14 @@ type StageConfig struct {
 	Subject string `yaml:"subject"`
 	// Threads is the decoder's intra-op thread count where it has one (ONNX Runtime; default 1).
 	Threads int `yaml:"threads"`
+	// reference: RefChannels names the reference channels (their mean is subtracted); empty means
+	// the common average. Exclude names channels neither averaged nor changed (bad, EOG).
+	RefChannels []string `yaml:"ref_channels"`
+	Exclude     []string `yaml:"exclude"`
+	// features: a window of WindowSec seconds every StepSec seconds (step_sec above), and the
+	// extractors computed on it, in order (see features.ExtractorConfig for their fields).
+	WindowSec  float64                    `yaml:"window_sec"`
+	Extractors []features.ExtractorConfig `yaml:"extractors"`
 }
 
 // DecoderLoader builds a decoder from its stage config (kind, model file and options); callers
@@ -153,6 +162,28 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]S
 				q = 30
 			}
 			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewNotch(f, q), nil }})
+		case "reference":
+			refs, exclude := sc.RefChannels, sc.Exclude
+			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewReferenceStage(refs, exclude), nil }})
+		case "features":
+			win, step, ex := sc.WindowSec, sc.StepSec, sc.Extractors
+			if win == 0 {
+				win = 2
+			}
+			if step == 0 {
+				step = 0.5
+			}
+			if err := checkFeatureTiming(win, step); err != nil {
+				return nil, fmt.Errorf("stage %s: %w", name, err)
+			}
+			if len(ex) == 0 {
+				return nil, fmt.Errorf("stage %s: no extractors listed", name)
+			}
+			// Build once here so an unknown kind or a bad option fails at start, not on the first frame.
+			if _, err := features.Build(ex); err != nil {
+				return nil, fmt.Errorf("stage %s: %w", name, err)
+			}
+			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewFeatureStage(win, step, ex), nil }})
 		case "decoder":
 			load, ok := loaders[sc.Decoder]
 			if !ok {
@@ -181,7 +212,7 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]S
 				return NewDecoderStage(d, step, m), nil
 			}})
 		default:
-			return nil, fmt.Errorf("stage %s: unknown kind %q (known: bandpass, notch, decoder)", name, sc.Kind)
+			return nil, fmt.Errorf("stage %s: unknown kind %q (known: bandpass, notch, reference, features, decoder)", name, sc.Kind)
 		}
 	}
 	return out, nil
