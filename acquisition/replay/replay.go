@@ -86,6 +86,9 @@ func New(rec *acquisition.Recording, cfg Config) (*Source, error) {
 // Info describes the replayed stream.
 func (s *Source) Info() streams.StreamInfo { return s.info }
 
+// NumSamples returns the samples per channel of one pass through the recording.
+func (s *Source) NumSamples() int { return s.rec.NumSamples() }
+
 // Next fills f with the next frame; io.EOF at the end unless looping.
 func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 	if err := ctx.Err(); err != nil {

@@ -37,17 +37,22 @@ func runReplay(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("replay", "[flags] FILE...",
 		"Replays recorded sessions as live streams: frames and markers (annotations, trigger events) to the raw\n"+
 			"topic, paced by the file's clock (--speed 1), N times faster, or as fast as possible (--fast).\n"+
-			"Several files play one after the other as one stream each, or together with --parallel.")
+			"Several files play one after the other as one stream each, or together with --parallel; the numeric\n"+
+			"streams of one XDF file always play together, each as its own stream, with the file's marker streams\n"+
+			"as their markers. Reads "+strings.Join(recordings.Extensions(), " ")+".")
 	fs.SetOutput(out)
 	var kf kafkaFlags
 	kf.register(fs)
-	speed := fs.Float64("speed", 1, "replay speed: 1 = real time, 10 = ten times faster")
+	var o replayOptions
+	fs.Float64Var(&o.Speed, "speed", 1, "replay speed: 1 = real time, 10 = ten times faster")
 	fast := fs.Bool("fast", false, "as fast as possible (bulk batches)")
-	frame := fs.Int("frame", 8, "samples per frame")
+	fs.IntVar(&o.FrameSamples, "frame", 8, "samples per frame")
 	chans := fs.String("channels", "", "comma-separated channel names to replay (default all)")
-	loop := fs.Bool("loop", false, "start each file again at its end, until Ctrl-C")
-	parallel := fs.Bool("parallel", false, "replay all files at once, as separate streams")
-	stream := fs.String("stream", "", "stream id (default: the file name; with several files, a suffix is added)")
+	fs.BoolVar(&o.Loop, "loop", false, "start each file again at its end, until Ctrl-C")
+	fs.BoolVar(&o.Parallel, "parallel", false, "replay all files at once, as separate streams")
+	fs.StringVar(&o.StreamID, "stream", "", "stream id (default: the file name; with several files, a suffix is added;\n"+
+		"an XDF file's streams get \"-<XDF stream name>\" appended)")
+	fs.StringVar(&o.XDFStream, "xdf-stream", "", "replay only the XDF stream with this name (default: every numeric stream)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -57,7 +62,10 @@ func runReplay(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("replay: name at least one recording")
 	}
 	if *fast {
-		*speed = 0
+		o.Speed = 0
+	}
+	if *chans != "" {
+		o.Channels = strings.Split(*chans, ",")
 	}
 	log := newLogger(os.Stderr, false)
 	kc, stop, err := kf.connect(ctx, streams.Config{}, log)
@@ -65,63 +73,136 @@ func runReplay(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer stop()
+	bar := newProgress(os.Stderr, *quiet || o.Loop)
+	defer bar.finish()
+	return replayFiles(ctx, kc, fs.Args(), o, bar, os.Stderr)
+}
+
+// replayOptions are the replay command's settings; tests and benchmarks drive replayFiles with them.
+type replayOptions struct {
+	Speed        float64  // 1 = real time, N = N times faster, 0 = as fast as possible
+	FrameSamples int      // samples per frame
+	Channels     []string // replay only these channels (default all)
+	Loop         bool     // start each recording again at its end, until ctx ends
+	Parallel     bool     // play all files at once instead of one after the other
+	StreamID     string   // stream id; default the file name (see streamIDs)
+	XDFStream    string   // play only the XDF stream of this name
+}
+
+// replayFiles publishes the recordings in paths to kc's raw topic (stream info first), as replayOptions
+// say, and returns when they have all been played or ctx ends. bar counts samples; status lines go to
+// logw.
+func replayFiles(ctx context.Context, kc streams.Config, paths []string, o replayOptions, bar *progress, logw io.Writer) error {
 	topics := kc.Topics()
 	if err := streams.EnsureTopics(ctx, kc, topics, 8, 1); err != nil {
 		return err
 	}
-	mode, batch := streams.LowLatency, 1
-	if *speed == 0 {
-		mode, batch = streams.Bulk, 256
-	}
-	prod, err := streams.NewProducer(kc, mode)
+	prod, err := newReplayProducer(kc, o.Speed)
 	if err != nil {
 		return err
 	}
 	defer prod.Close()
 	m := metrics.New()
 
-	play := func(i int, path string, bar *progress) error {
-		rec, err := readRecording(path)
+	// playFile plays every selected stream of one file at once: streams of one file were recorded together.
+	playFile := func(i int, path string) error {
+		srcs, err := replaySources(path, i, len(paths), o)
 		if err != nil {
 			return err
 		}
-		cfg := replay.Config{FrameSamples: *frame, Speed: *speed, Loop: *loop}
-		cfg.StreamID = *stream
-		if cfg.StreamID == "" {
-			cfg.StreamID = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-		} else if fs.NArg() > 1 {
-			cfg.StreamID = fmt.Sprintf("%s-%d", cfg.StreamID, i+1)
-		}
-		if *chans != "" {
-			cfg.Channels = strings.Split(*chans, ",")
-		}
-		src, err := replay.New(rec, cfg)
-		if err != nil {
-			return err
-		}
-		bar.add(int64(rec.NumSamples()))
-		info := src.Info()
-		fmt.Fprintf(os.Stderr, "replaying %s as %s: %d channels, %g Hz, %.1f s\n", path, info.StreamID, len(info.Channels), info.SampleRateHz, rec.DurationSec())
-		return pipeline.Publish(ctx, &counting{Source: src, bar: bar}, prod, topics, topics.Raw, batch, m)
-	}
-	bar := newProgress(os.Stderr, *quiet || *loop)
-	defer bar.finish()
-	if *parallel {
+		errs := make([]error, len(srcs))
 		var wg sync.WaitGroup
-		errs := make([]error, fs.NArg())
-		for i, p := range fs.Args() {
+		for k, src := range srcs {
+			bar.add(int64(src.NumSamples()))
+			info := src.Info()
+			fmt.Fprintf(logw, "replaying %s as %s: %d channels, %g Hz, %.1f s\n", path, info.StreamID, len(info.Channels),
+				info.SampleRateHz, float64(src.NumSamples())/info.SampleRateHz)
 			wg.Add(1)
-			go func() { defer wg.Done(); errs[i] = play(i, p, bar) }()
+			go func() {
+				defer wg.Done()
+				errs[k] = publishReplay(ctx, prod, topics, &counting{Source: src, bar: bar}, o.Speed, m)
+			}()
 		}
 		wg.Wait()
 		return errors.Join(errs...)
 	}
-	for i, p := range fs.Args() {
-		if err := play(i, p, bar); err != nil {
+	if o.Parallel {
+		var wg sync.WaitGroup
+		errs := make([]error, len(paths))
+		for i, p := range paths {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = playFile(i, p) }()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
+	}
+	for i, p := range paths {
+		if err := playFile(i, p); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// newReplayProducer returns the producer replay publishes with at speed (0: as fast as possible).
+func newReplayProducer(kc streams.Config, speed float64) (*streams.Producer, error) {
+	mode := streams.LowLatency
+	if speed == 0 {
+		mode = streams.Bulk
+	}
+	return streams.NewProducer(kc, mode)
+}
+
+// publishReplay publishes one replayed stream to the raw topic until it ends.
+func publishReplay(ctx context.Context, prod *streams.Producer, topics streams.Topics, src pipeline.Source, speed float64, m *metrics.Metrics) error {
+	batch := 1
+	if speed == 0 {
+		batch = 256
+	}
+	return pipeline.Publish(ctx, src, prod, topics, topics.Raw, batch, m)
+}
+
+// replaySources reads file i of n and prepares one replay source per numeric stream it holds (one,
+// except for XDF). Stream ids: o.StreamID or the file name, "-<i+1>" appended when o.StreamID names
+// several files, "-<stream name>" appended when the file holds several streams.
+func replaySources(path string, i, n int, o replayOptions) ([]*replay.Source, error) {
+	recs, err := recordings.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if o.XDFStream != "" && strings.EqualFold(filepath.Ext(path), ".xdf") {
+		var names []string
+		var picked []*acquisition.Recording
+		for _, r := range recs {
+			names = append(names, r.Info.StreamID)
+			if r.Info.StreamID == o.XDFStream {
+				picked = append(picked, r)
+			}
+		}
+		if len(picked) == 0 {
+			return nil, fmt.Errorf("%s: no numeric XDF stream named %q (streams: %v)", path, o.XDFStream, names)
+		}
+		recs = picked
+	}
+	base := o.StreamID
+	if base == "" {
+		base = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	} else if n > 1 {
+		base = fmt.Sprintf("%s-%d", base, i+1)
+	}
+	var srcs []*replay.Source
+	for _, rec := range recs {
+		cfg := replay.Config{FrameSamples: o.FrameSamples, Speed: o.Speed, Loop: o.Loop, Channels: o.Channels, StreamID: base}
+		if len(recs) > 1 {
+			cfg.StreamID = base + "-" + rec.Info.StreamID
+		}
+		src, err := replay.New(rec, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		srcs = append(srcs, src)
+	}
+	return srcs, nil
 }
 
 // counting passes frames through and advances the progress bar.

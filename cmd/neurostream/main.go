@@ -30,6 +30,7 @@ func commands() []command {
 		{"broker", "run a standalone Kafka-protocol broker (embedded kfake), optionally persistent", runBroker},
 		{"acquire", "publish a synthetic EEG stream (or other source) to the raw topic", runAcquire},
 		{"replay", "replay recorded sessions (EDF/BDF/GDF/BrainVision/FIF) as live streams", runReplay},
+		{"record", "record one stream from Kafka to an EDF+/BDF+/XDF file with its markers", runRecord},
 		{"run", "run a pipeline described by a YAML config", runPipeline},
 		{"calibrate-alpha", "calibrate the eyes-open/closed alpha decoder on recordings or synthetic data", runCalibrateAlpha},
 		{"consume", "print messages from a neurostream topic (pretty or --json)", runConsume},

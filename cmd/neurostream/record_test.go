@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/neurostream/neurostream/streams"
+)
+
+// publishGappy publishes, on kc's raw topic, stream "g" (2 channels, 100 Hz, 4-sample frames, seq
+// 0..19 without 10..12, a marker "stim" at frame 15 sample 2) interleaved with frames of another
+// stream "other" that the recorder must ignore. Sample s of channel c of "g" is s + 1000c (no unit,
+// so that one EDF range of +-2000 holds both channels).
+func publishGappy(t *testing.T, ctx context.Context, kc streams.Config) {
+	t.Helper()
+	topics := kc.Topics()
+	if err := streams.EnsureTopics(ctx, kc, topics, 4, 1); err != nil {
+		t.Fatal(err)
+	}
+	p, err := streams.NewProducer(kc, streams.LowLatency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, id := range []string{"g", "other"} {
+		info := streams.StreamInfo{SchemaVersion: streams.SchemaVersion, StreamID: id, SampleRateHz: 100,
+			Channels: []streams.Channel{{Name: "A", Type: streams.ChannelEEG}, {Name: "B", Type: streams.ChannelMisc}}}
+		if err := p.PublishStreamInfo(ctx, topics, "raw", &info); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for seq := range 20 {
+		other := &streams.Frame{StreamID: "other", Seq: uint64(seq), NumSamples: 4, NumChannels: 2, Samples: make([]float32, 8)}
+		for i := range other.Samples {
+			other.Samples[i] = -1
+		}
+		if err := p.PublishFrames(ctx, topics.Raw, other); err != nil {
+			t.Fatal(err)
+		}
+		if seq >= 10 && seq <= 12 {
+			continue // lost on the way
+		}
+		f := &streams.Frame{StreamID: "g", Seq: uint64(seq), SourceTimeNs: int64(seq) * 40e6, NumSamples: 4, NumChannels: 2}
+		for s := range 4 {
+			n := float32(4*seq + s)
+			f.Samples = append(f.Samples, n, n+1000)
+		}
+		if seq == 15 {
+			f.Markers = []streams.Marker{{SampleOffset: 2, Code: 7, Label: "stim"}}
+		}
+		if err := p.PublishFrames(ctx, topics.Raw, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRecordGapsAndInterrupt records a stream with a sequence gap and stops it by cancelling the
+// context (Ctrl-C) once everything was received: the file is complete, the gap is counted, filled with
+// the last values and annotated, and the marker after the gap keeps its sample.
+func TestRecordGapsAndInterrupt(t *testing.T) {
+	kc := startBroker(t, "gap")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	publishGappy(t, ctx, kc)
+	for _, file := range []string{"g.xdf", "g.bdf", "g.edf"} {
+		t.Run(file, func(t *testing.T) {
+			rctx, interrupt := context.WithCancel(ctx)
+			defer interrupt()
+			o := recordOptions{StreamID: "g", OutPath: filepath.Join(t.TempDir(), file), FromStart: true, PhysicalMaxEDF: 2000,
+				Progress: func(s *recordSummary) {
+					if s.Samples == 80 {
+						interrupt()
+					}
+				}}
+			sum, err := recordStream(rctx, kc, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.StopReason != "interrupted" || sum.Frames != 17 || sum.Samples != 80 || sum.Gaps != 1 || sum.MissingFrames != 3 ||
+				sum.FilledSamples != 12 || sum.Markers != 1 || sum.Rejected != 0 || sum.Duplicates != 0 {
+				t.Fatalf("summary %+v", sum)
+			}
+			got, half := readBack(t, o.OutPath)
+			if got.NumSamples() < 80 || len(got.Data) != 2 {
+				t.Fatalf("read back %d channels x %d samples", len(got.Data), got.NumSamples())
+			}
+			for s := range 80 {
+				want := float64(s)
+				if s >= 40 && s < 52 {
+					want = 39 // held through the gap
+				}
+				for c := range 2 {
+					tol := 0.0
+					if half != nil {
+						tol = half[c] * (1 + 1e-9)
+					}
+					if d := got.Data[c][s] - (want + 1000*float64(c)); d > tol || d < -tol {
+						t.Fatalf("channel %d sample %d: %v, want %v (tolerance %v)", c, s, got.Data[c][s], want+1000*float64(c), tol)
+					}
+				}
+			}
+			var marks []string
+			for _, a := range got.Annotations {
+				if a.Description != "neurostream padding" {
+					marks = append(marks, a.Description+"@"+strconv.FormatInt(a.OnsetSample, 10))
+				}
+			}
+			if strings.Join(marks, ",") != "neurostream gap: 3 frames missing@40,stim@62" {
+				t.Fatalf("markers %v", marks)
+			}
+		})
+	}
+}
