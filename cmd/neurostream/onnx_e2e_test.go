@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -241,4 +243,157 @@ func TestONNXMotorImageryThroughKafka(t *testing.T) {
 	if same != len(trials) {
 		t.Fatalf("online and offline decisions agree on only %d/%d trials", same, len(trials))
 	}
+}
+
+// Speech and visual retrieval end to end: a recording simulated in Go from the forward model the
+// shipped speech-sim / visual-sim models were trained on (testdata/<task>-sim.forward.json; 200 trials
+// back to back, each with a known latent: the speech segment's or the image's embedding) is replayed
+// through an embedded Kafka broker into configs/onnx-retrieval-sim.yaml's pipeline, with the 200 true
+// embeddings as the candidate bank. The top-k read back from the predictions topic for the window of
+// each trial must be the offline ranking (the same decoder on the same samples, no Kafka), so the
+// top-1 / top-10 accuracies are equal; they must also be far above chance (the simulation is new data
+// for the model: PyTorch's accuracy on its own held-out simulated set is logged beside them).
+func TestONNXRetrievalThroughKafka(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays simulated recordings through Kafka")
+	}
+	needONNXRuntime(t)
+	for i, task := range []string{"speech", "visual"} {
+		t.Run(task, func(t *testing.T) {
+			testdata := filepath.Join(repoRoot, "decoders", "onnx", "testdata")
+			fwd, err := readSimForward(filepath.Join(testdata, task+"-sim.forward.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const nTrials = 200
+			sr, err := simulateRecording(fwd, uint64(i+1), "sim-"+task, "sim01", nTrials)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bank := filepath.Join(t.TempDir(), task+".bank.json")
+			if err := writeBank(bank, sr.ids, sr.embs); err != nil {
+				t.Fatal(err)
+			}
+			cfg := onnxConfig(t, "onnx-retrieval-sim.yaml")
+			var pc *pipeline.PipelineConfig
+			for j := range cfg.Pipelines {
+				if cfg.Pipelines[j].Name == task+"-retrieval" {
+					pc = &cfg.Pipelines[j]
+				}
+			}
+			if pc == nil {
+				t.Fatalf("configs/onnx-retrieval-sim.yaml has no %s-retrieval pipeline", task)
+			}
+			cfg.Pipelines = []pipeline.PipelineConfig{*pc}
+			dec := &cfg.Pipelines[0].Stages[len(pc.Stages)-1]
+			dec.Bank = bank
+
+			// Offline: the stage's decoder on each trial's window, straight from the recording.
+			l := onnx.NewLoader(onnx.Config{})
+			defer l.Close()
+			d, err := l.Load(dec.Model, onnx.WithBank(bank), onnx.WithTopK(dec.TopK))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			idx, err := d.Bind(sr.rec.Info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			offline := make([]streams.Prediction, nTrials)
+			window := make([][]float64, len(idx))
+			for k := range nTrials {
+				for c, j := range idx {
+					window[c] = sr.rec.Data[j][k*sr.width : (k+1)*sr.width]
+				}
+				var p streams.Prediction
+				if err := d.Decode(window, &p); err != nil {
+					t.Fatal(err)
+				}
+				offline[k] = p
+			}
+
+			src, err := replay.New(sr.rec, replay.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := src.Info().StreamID
+			got := runAndReadPredictions(t, cfg, []pipeline.Source{src}, map[string]int64{id: int64(nTrials * sr.width)})[id]
+
+			var on, off [2]int // top-1, top-10 hits
+			for k := range nTrials {
+				p, ok := got[int64((k+1)*sr.width)]
+				if !ok {
+					t.Fatalf("trial %d: no prediction for its window (ending at sample %d) read back from Kafka", k, (k+1)*sr.width)
+				}
+				o := offline[k]
+				if len(p.TopK) != dec.TopK || len(o.TopK) != dec.TopK {
+					t.Fatalf("trial %d: %d ranked candidates online, %d offline, want %d", k, len(p.TopK), len(o.TopK), dec.TopK)
+				}
+				for r := range p.TopK {
+					if p.TopK[r].ID != o.TopK[r].ID || math.Abs(p.TopK[r].Score-o.TopK[r].Score) > 1e-9 {
+						t.Fatalf("trial %d rank %d: online %+v, offline %+v", k, r, p.TopK[r], o.TopK[r])
+					}
+				}
+				if task == "visual" {
+					if len(p.Embedding) != fwd.embeddingSize() {
+						t.Fatalf("trial %d: the visual prediction carries %d embedding values, want %d", k, len(p.Embedding), fwd.embeddingSize())
+					}
+					for j := range p.Embedding {
+						if p.Embedding[j] != o.Embedding[j] {
+							t.Fatalf("trial %d: embedding value %d online %v, offline %v", k, j, p.Embedding[j], o.Embedding[j])
+						}
+					}
+				}
+				hits(&on, p.TopK, sr.ids[k])
+				hits(&off, o.TopK, sr.ids[k])
+			}
+			t.Logf("%s: %d simulated trials through Kafka (%d predictions read back): top-1 %d/%d, top-10 %d/%d online; "+
+				"offline top-1 %d, top-10 %d; chance %.3f / %.3f; PyTorch on its own held-out simulation: %s",
+				task, nTrials, len(got), on[0], nTrials, on[1], nTrials, off[0], off[1], 1.0/nTrials, 10.0/nTrials, pytorchSimAccuracy(t, testdata, task))
+			if on != off {
+				t.Fatalf("online accuracy %v differs from offline %v", on, off)
+			}
+			if float64(on[1])/nTrials < 2*10.0/nTrials {
+				t.Fatalf("top-10 accuracy %d/%d is not above twice chance: the Go simulation does not match the model's", on[1], nTrials)
+			}
+		})
+	}
+}
+
+// hits counts whether want is ranked first (h[0]) and within the ranking (h[1]).
+func hits(h *[2]int, topK []streams.Ranked, want string) {
+	for r, c := range topK {
+		if c.ID == want {
+			if r == 0 {
+				h[0]++
+			}
+			h[1]++
+		}
+	}
+}
+
+func (f *simForward) embeddingSize() int {
+	if f.Task == "speech" {
+		return len(f.Readout)
+	}
+	return len(f.Centres[0])
+}
+
+// pytorchSimAccuracy is the top-1 / top-10 accuracy train_retrieval.py measured on its held-out set.
+func pytorchSimAccuracy(t *testing.T, testdata, task string) string {
+	b, err := os.ReadFile(filepath.Join(testdata, task+"-sim.sim.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx struct {
+		Accuracy struct {
+			Top1  float64 `json:"test_top1"`
+			Top10 float64 `json:"test_top10"`
+		} `json:"accuracy"`
+	}
+	if err := json.Unmarshal(b, &fx); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("top-1 %.3f, top-10 %.3f", fx.Accuracy.Top1, fx.Accuracy.Top10)
 }
