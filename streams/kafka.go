@@ -17,9 +17,15 @@ const (
 	// LowLatency sends every message as soon as it is written: batches of one, acknowledged by all
 	// replicas (FINDINGS: ~0.1-0.3 ms on loopback; kafka-go's defaults wait up to 1 s per write).
 	LowLatency Mode = iota
-	// Bulk batches up to 1000 messages or 10 ms, for replaying files as fast as possible.
+	// Bulk batches up to 1000 messages, maxBatchBytes or 1 ms, for replaying files as fast as
+	// possible; a synchronous write of fewer messages than a full batch waits out the 1 ms.
 	Bulk
 )
+
+// maxBatchBytes bounds a bulk producer's batches below the 1,048,588-byte record-batch limit that
+// Kafka brokers (and kfake) apply by default (message.max.bytes): a bigger batch is refused whole
+// ("Message Size Too Large"), which is what replaying a 376-channel MEG file with 16 MiB batches hit.
+const maxBatchBytes = 1_000_000
 
 // HeaderType is the record header that names the message type.
 const HeaderType = "ns-type"
@@ -30,6 +36,7 @@ const (
 	TypeStreamInfo = "stream-info"
 	TypePrediction = "prediction"
 	TypeFeatures   = "features"
+	TypeTokens     = "tokens"
 )
 
 // Read-only header slices shared by every message of a type; kafka-go does not modify them.
@@ -38,6 +45,7 @@ var (
 	streamInfoHeaders = []kafka.Header{{Key: HeaderType, Value: []byte(TypeStreamInfo)}}
 	predictionHeaders = []kafka.Header{{Key: HeaderType, Value: []byte(TypePrediction)}}
 	featureHeaders    = []kafka.Header{{Key: HeaderType, Value: []byte(TypeFeatures)}}
+	tokenHeaders      = []kafka.Header{{Key: HeaderType, Value: []byte(TypeTokens)}}
 )
 
 // Producer publishes neurostream messages to any topic, keyed by stream id. It is safe for
@@ -76,8 +84,8 @@ func NewProducer(cfg Config, mode Mode) (*Producer, error) {
 	case LowLatency:
 		w.BatchSize, w.BatchTimeout = 1, time.Millisecond
 	case Bulk:
-		w.BatchSize, w.BatchTimeout, w.BatchBytes = 1000, 10*time.Millisecond, 16<<20
-		w.Compression = kafka.Lz4
+		w.BatchSize, w.BatchTimeout, w.BatchBytes = 1000, time.Millisecond, maxBatchBytes
+		// w.Compression = kafka.Lz4
 	default:
 		return nil, fmt.Errorf("producer: unknown mode %d", mode)
 	}
@@ -159,6 +167,28 @@ func (p *Producer) PublishFeatures(ctx context.Context, topic string, v *Feature
 	}
 	if err := p.w.WriteMessages(ctx, kafka.Message{Topic: topic, Key: []byte(v.StreamID), Value: b, Headers: featureHeaders}); err != nil {
 		return fmt.Errorf("publish features of %s to %s: %w", v.StreamID, topic, err)
+	}
+	return nil
+}
+
+// PublishTokens writes one tokens message as JSON, reusing the frame encode buffers.
+func (p *Producer) PublishTokens(ctx context.Context, topic string, t *Tokens) error {
+	b, _ := p.batches.Get().(*frameBatch)
+	if b == nil {
+		b = new(frameBatch)
+	}
+	if len(b.bufs) == 0 {
+		b.bufs = append(b.bufs, make([]byte, 0, 4096))
+		b.keys = append(b.keys, make([]byte, 0, 32))
+	}
+	b.bufs[0] = t.AppendJSON(b.bufs[0][:0])
+	b.keys[0] = append(b.keys[0][:0], t.StreamID...)
+	b.msgs = append(b.msgs[:0], kafka.Message{Topic: topic, Key: b.keys[0], Value: b.bufs[0], Headers: tokenHeaders})
+	err := p.w.WriteMessages(ctx, b.msgs...)
+	clear(b.msgs)
+	p.batches.Put(b)
+	if err != nil {
+		return fmt.Errorf("publish tokens of %s to %s: %w", t.StreamID, topic, err)
 	}
 	return nil
 }

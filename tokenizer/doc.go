@@ -1,0 +1,12 @@
+// Package tokenizer turns cleaned M/EEG streams into discrete tokens, the input of brain-signal
+// language models (Du-IN, Zheng et al. 2024; BrainOmni, Xiao et al. 2025; MEG-GPT, Huang et al.
+// 2025). Those tokenizers cut each channel's signal into short patches and replace every patch by
+// the index of its nearest entry in a learnt codebook (the vector-quantisation bottleneck of a
+// VQ-VAE). Here the codebook is learnt by k-means (Lloyd's algorithm, as scikit-learn's KMeans) on
+// amplitude-normalised patches of recorded sessions, and each token travels with the patch's mean
+// and standard deviation, so a consumer can reconstruct the signal or ignore amplitude.
+//
+// Data flow: a pipeline's tokenizer stage (streams/pipeline) feeds cleaned frames to a Tokenizer,
+// which emits one streams.Tokens message per patch on the tokens topic; `neurostream
+// train-tokenizer` learns the Codebook file from recordings (acquisition readers).
+package tokenizer

@@ -1,0 +1,145 @@
+package tokenizer
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/neurostream/neurostream/acquisition"
+	"github.com/neurostream/neurostream/dsp"
+)
+
+// TrainConfig configures Train.
+type TrainConfig struct {
+	Name         string
+	PatchSec     float64    // patch length (default 0.2 s)
+	Codewords    int        // codebook size K (default 256)
+	BandHz       [2]float64 // causal Butterworth band-pass applied first, as the online stage chain does; 0, 0 for none
+	Order        int        // band-pass order (default 4)
+	MaxPatches   int        // train on at most this many patches, drawn at random (default 200,000)
+	MaxIter      int        // Lloyd iterations (default 300)
+	Seed         uint64
+	Progress     func(iter int, inertia float64)
+	ChannelTypes []string // channel types to learn from (default: all)
+}
+
+// Train learns a codebook from recordings of one sampling rate: it band-passes every channel causally
+// (steady-state start), cuts z-scored patches, and clusters them with k-means (greedy k-means++ start).
+func Train(ctx context.Context, recs []*acquisition.Recording, names []string, cfg TrainConfig) (*Codebook, error) {
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("train tokenizer: no recordings")
+	}
+	cfg = cfg.withDefaults()
+	rate := recs[0].Info.SampleRateHz
+	p := int(cfg.PatchSec*rate + 0.5)
+	if p < 2 {
+		return nil, fmt.Errorf("train tokenizer: a %g s patch is %d samples at %g Hz: want at least 2", cfg.PatchSec, p, rate)
+	}
+	var x []float64
+	for i, rec := range recs {
+		if rec.Info.SampleRateHz != rate {
+			return nil, fmt.Errorf("train tokenizer: %s runs at %g Hz, %s at %g Hz: learn one codebook per rate", names[i], rec.Info.SampleRateHz, names[0], rate)
+		}
+		data, err := selectAndFilter(rec, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("train tokenizer: %s: %w", names[i], err)
+		}
+		x = Patches(x, data, p)
+	}
+	n := len(x) / p
+	if n < cfg.Codewords {
+		return nil, fmt.Errorf("train tokenizer: %d non-flat patches for %d codewords: use more data or fewer codewords", n, cfg.Codewords)
+	}
+	if n > cfg.MaxPatches {
+		x = subsample(x, p, cfg.MaxPatches, cfg.Seed)
+		n = cfg.MaxPatches
+	}
+	res, err := KMeans(ctx, x, p, KMeansConfig{K: cfg.Codewords, MaxIter: cfg.MaxIter, Seed: cfg.Seed, Progress: cfg.Progress})
+	if err != nil {
+		return nil, fmt.Errorf("train tokenizer: %w", err)
+	}
+	cb := &Codebook{Version: FormatVersion, Name: cfg.Name, SampleRateHz: rate, PatchSamples: p, Normalisation: PatchZScore, BandHz: cfg.BandHz,
+		Training: TrainingInfo{Recordings: names, Patches: n, Iterations: res.Iterations, Inertia: res.Inertia, Seed: cfg.Seed}}
+	if cb.Name == "" {
+		cb.Name = fmt.Sprintf("kmeans-%d", cfg.Codewords)
+	}
+	for k := range cfg.Codewords {
+		cb.Codewords = append(cb.Codewords, res.Centers[k*p:(k+1)*p])
+	}
+	return cb, nil
+}
+
+func (cfg TrainConfig) withDefaults() TrainConfig {
+	if cfg.PatchSec == 0 {
+		cfg.PatchSec = 0.2
+	}
+	if cfg.Codewords == 0 {
+		cfg.Codewords = 256
+	}
+	if cfg.Order == 0 {
+		cfg.Order = 4
+	}
+	if cfg.MaxPatches == 0 {
+		cfg.MaxPatches = 200_000
+	}
+	return cfg
+}
+
+func selectAndFilter(rec *acquisition.Recording, cfg TrainConfig) ([][]float64, error) {
+	var data [][]float64
+	for c, ch := range rec.Info.Channels {
+		if len(cfg.ChannelTypes) == 0 || contains(cfg.ChannelTypes, string(ch.Type)) {
+			data = append(data, rec.Data[c])
+		}
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("no channel of type %v", cfg.ChannelTypes)
+	}
+	if cfg.BandHz == [2]float64{} {
+		return data, nil
+	}
+	sos, err := dsp.Butter(cfg.Order, cfg.BandHz[:], dsp.Bandpass, rec.Info.SampleRateHz)
+	if err != nil {
+		return nil, fmt.Errorf("band-pass %v Hz: %w", cfg.BandHz, err)
+	}
+	out := make([][]float64, len(data))
+	for c, row := range data {
+		f := dsp.NewSOSFilter(sos, 1)
+		if err := f.Err(); err != nil {
+			return nil, err
+		}
+		y := append([]float64(nil), row...)
+		if len(y) > 0 {
+			f.SteadyState(y[:1])
+		}
+		f.ProcessInterleaved(y)
+		out[c] = y
+	}
+	return out, nil
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// subsample keeps m of the patches of x, chosen uniformly without replacement, in their order.
+func subsample(x []float64, p, m int, seed uint64) []float64 {
+	n := len(x) / p
+	perm := rand.New(rand.NewPCG(seed, 0x73756273)).Perm(n)[:m]
+	keep := make([]bool, n)
+	for _, i := range perm {
+		keep[i] = true
+	}
+	out := x[:0]
+	for i := range n {
+		if keep[i] {
+			out = append(out, x[i*p:(i+1)*p]...)
+		}
+	}
+	return out
+}
