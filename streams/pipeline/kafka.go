@@ -62,6 +62,11 @@ func (k *KafkaSink) EmitFeatures(ctx context.Context, v *streams.FeatureVector) 
 	return k.count("publish-features", k.Producer.PublishFeatures(ctx, k.Topics.Features, v))
 }
 
+// EmitTokens publishes a tokenizer's patch tokens on the tokens topic.
+func (k *KafkaSink) EmitTokens(ctx context.Context, t *streams.Tokens) error {
+	return k.count("publish-tokens", k.Producer.PublishTokens(ctx, k.Topics.Tokens, t))
+}
+
 func (k *KafkaSink) count(op string, err error) error {
 	if err != nil && k.Metrics != nil {
 		k.Metrics.KafkaErrors.WithLabelValues(op).Inc()
