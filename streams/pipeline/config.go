@@ -15,6 +15,7 @@ import (
 	"github.com/neurostream/neurostream/features"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
+	"github.com/neurostream/neurostream/tokenizer"
 )
 
 // Config is a whole deployment described in YAML (see configs/*.yaml): where Kafka is, which sources
@@ -53,7 +54,7 @@ type PipelineConfig struct {
 
 // StageConfig is one stage of a pipeline.
 type StageConfig struct {
-	Kind string `yaml:"kind"` // bandpass, notch, reference, features, decoder
+	Kind string `yaml:"kind"` // bandpass, notch, reference, features, decoder, tokenizer
 	// bandpass
 	LowHz  float64 `yaml:"low_hz"`
 	HighHz float64 `yaml:"high_hz"`
@@ -63,7 +64,7 @@ type StageConfig struct {
 	Q      float64 `yaml:"q"`
 	// decoder
 	Decoder string  `yaml:"decoder"` // alpha, native, onnx, or a kind registered by the caller
-	Model   string  `yaml:"model"`   // model file
+	Model   string  `yaml:"model"`   // model file (decoder), codebook file (tokenizer)
 	StepSec float64 `yaml:"step_sec"`
 	// Bank is the candidate-embedding file a retrieval decoder (speech segments, gallery images)
 	// ranks; TopK how many of them a prediction carries.
@@ -211,8 +212,14 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]S
 				}
 				return NewDecoderStage(d, step, m), nil
 			}})
+		case "tokenizer":
+			cb, err := tokenizer.Load(sc.Model)
+			if err != nil {
+				return nil, fmt.Errorf("stage %s: %w", name, err)
+			}
+			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewTokenizerStage(cb), nil }})
 		default:
-			return nil, fmt.Errorf("stage %s: unknown kind %q (known: bandpass, notch, reference, features, decoder)", name, sc.Kind)
+			return nil, fmt.Errorf("stage %s: unknown kind %q (known: bandpass, notch, reference, features, decoder, tokenizer)", name, sc.Kind)
 		}
 	}
 	return out, nil
