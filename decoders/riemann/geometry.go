@@ -6,6 +6,10 @@ import (
 	"runtime"
 	"sync"
 
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -18,6 +22,14 @@ type MeanOptions struct {
 
 // MeanRiemann returns the affine-invariant Riemannian (Karcher) mean of SPD matrices by the
 // gradient descent with adaptive step of pyRiemann's mean_riemann, started at the arithmetic mean.
+//
+// pyRiemann whitens each matrix by C^(-1/2) of the current estimate C and steps to
+// C^(1/2) exp(ν Σ wᵢ log(C^(-1/2) Cᵢ C^(-1/2))) C^(1/2). Any W with W C Wᵀ = I gives the same step,
+// W = Q C^(-1/2) for an orthogonal Q that cancels between the logarithms and the exponential, so
+// this uses the Cholesky factor C = L Lᵀ, W = L⁻¹: the new estimate is L exp(ν J) Lᵀ with
+// J = Σ wᵢ log(L⁻¹ Cᵢ L⁻ᵀ) and ‖J‖ (the stopping criterion) unchanged. With Cᵢ = Lᵢ Lᵢᵀ factored once,
+// L⁻¹ Cᵢ L⁻ᵀ = (L⁻¹Lᵢ)(L⁻¹Lᵢ)ᵀ is a product of triangular matrices: a sixth of the two dense products
+// a congruence by C^(-1/2) takes, and no matrix square roots per iteration.
 func MeanRiemann(covs []*mat.SymDense, opt MeanOptions) (*mat.SymDense, error) {
 	if len(covs) == 0 {
 		return nil, fmt.Errorf("riemannian mean: no matrices")
@@ -39,67 +51,80 @@ func MeanRiemann(covs []*mat.SymDense, opt MeanOptions) (*mat.SymDense, error) {
 		if m.SymmetricDim() != n {
 			return nil, fmt.Errorf("riemannian mean: matrix %d is %dx%d, matrix 0 is %dx%d", i, m.SymmetricDim(), m.SymmetricDim(), n, n)
 		}
-		c.AddSym(c, scaled(m, w[i]))
+		addScaled(c, w[i], m)
 	}
-	ws := NewWorkspace(n)
-	c12, cm12 := mat.NewSymDense(n, nil), mat.NewSymDense(n, nil)
-	j, e := mat.NewSymDense(n, nil), mat.NewSymDense(n, nil)
 	// The matrix logarithms of an iteration are independent; workers each keep a workspace and a
 	// partial sum, combined in worker order so the result does not depend on scheduling.
 	nw := min(runtime.GOMAXPROCS(0), len(covs))
 	type worker struct {
-		ws       *Workspace
-		t, lg, s *mat.SymDense
-		err      error
+		eig     *eigenSolver
+		p, m, s []float64
+		err     error
 	}
 	workers := make([]worker, nw)
 	for i := range workers {
-		workers[i] = worker{ws: NewWorkspace(n), t: mat.NewSymDense(n, nil), lg: mat.NewSymDense(n, nil), s: mat.NewSymDense(n, nil)}
+		workers[i] = worker{eig: newEigenSolver(n), p: make([]float64, n*n), m: make([]float64, n*n), s: make([]float64, n*n)}
 	}
+	factors := make([][]float64, len(covs))
+	err = parallelFor(len(covs), nw, func(_, i int) error {
+		factors[i] = make([]float64, n*n)
+		if err := cholesky(factors[i], covs[i]); err != nil {
+			return fmt.Errorf("matrix %d: %w", i, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("riemannian mean: %w", err)
+	}
+	l, g := make([]float64, n*n), make([]float64, n*n)
+	j, e := make([]float64, n*n), make([]float64, n*n)
+	expSolver := newEigenSolver(n)
 	nu, tau := 1.0, math.MaxFloat64
 	for it := 0; it < maxIter; it++ {
-		if err := ws.Sqrt(c12, c); err != nil {
+		if err := cholesky(l, c); err != nil {
 			return nil, fmt.Errorf("riemannian mean: iteration %d: %w", it, err)
 		}
-		if err := ws.InvSqrt(cm12, c); err != nil {
-			return nil, fmt.Errorf("riemannian mean: iteration %d: %w", it, err)
+		copy(g, l)
+		if !lapack64.Trtri(blas64.Triangular{Uplo: blas.Lower, Diag: blas.NonUnit, N: n, Stride: n, Data: g}) {
+			return nil, fmt.Errorf("riemannian mean: iteration %d: estimate is singular", it)
 		}
-		var wg sync.WaitGroup
-		for wi := range workers {
-			wg.Add(1)
-			go func(wk *worker, first int) {
-				defer wg.Done()
-				wk.s.Zero()
-				wk.err = nil
-				for i := first; i < len(covs); i += nw {
-					if err := wk.ws.Congruence(wk.t, cm12, covs[i]); err != nil {
-						wk.err = err
-						return
-					}
-					if err := wk.ws.Log(wk.lg, wk.t); err != nil {
-						wk.err = fmt.Errorf("matrix %d: %w", i, err)
-						return
-					}
-					addScaled(wk.s, w[i], wk.lg)
-				}
-			}(&workers[wi], wi)
-		}
-		wg.Wait()
-		j.Zero()
-		for wi := range workers {
-			if workers[wi].err != nil {
-				return nil, fmt.Errorf("riemannian mean: iteration %d: %w", it, workers[wi].err)
+		err := parallelFor(len(covs), nw, func(wi, i int) error {
+			wk := &workers[wi]
+			whitenTriangular(wk.m, wk.p, g, factors[i], n)
+			if err := wk.eig.decompose(wk.m, n); err != nil {
+				return fmt.Errorf("matrix %d: %w", i, err)
 			}
-			j.AddSym(j, workers[wi].s)
+			if err := wk.eig.apply(wk.s, n, w[i], 1, math.Log, true); err != nil {
+				return fmt.Errorf("matrix %d: %w", i, err)
+			}
+			return nil
+		}, func(wi int) { clear(workers[wi].s) })
+		if err != nil {
+			return nil, fmt.Errorf("riemannian mean: iteration %d: %w", it, err)
 		}
-		crit := mat.Norm(j, 2)
+		clear(j)
+		for wi := range workers {
+			floats.Add(j, workers[wi].s)
+		}
+		crit := floats.Norm(j, 2)
 		h := nu * crit
-		j.ScaleSym(nu, j)
-		if err := ws.Exp(e, j); err != nil {
+		floats.Scale(nu, j)
+		if err := expSolver.decompose(j, n); err != nil {
+			return nil, fmt.Errorf("riemannian mean: iteration %d: %w", it, err)
+		}
+		if err := expSolver.apply(e, n, 1, 0, math.Exp, false); err != nil {
 			return nil, err
 		}
-		if err := ws.Congruence(c, c12, e); err != nil {
-			return nil, err
+		// c = L e Lᵀ
+		lt := blas64.Triangular{Uplo: blas.Lower, Diag: blas.NonUnit, N: n, Stride: n, Data: l}
+		ge := blas64.General{Rows: n, Cols: n, Stride: n, Data: e}
+		blas64.Trmm(blas.Left, blas.NoTrans, 1, lt, ge)
+		blas64.Trmm(blas.Right, blas.Trans, 1, lt, ge)
+		raw := c.RawSymmetric()
+		for r := 0; r < n; r++ {
+			for k := r; k < n; k++ {
+				raw.Data[r*raw.Stride+k] = 0.5 * (e[r*n+k] + e[k*n+r])
+			}
 		}
 		if crit <= tol || nu <= tol {
 			break
@@ -112,6 +137,75 @@ func MeanRiemann(covs []*mat.SymDense, opt MeanOptions) (*mat.SymDense, error) {
 		}
 	}
 	return c, nil
+}
+
+// cholesky writes the lower Cholesky factor of the SPD matrix a into l (n x n, row-major, zero
+// above the diagonal).
+func cholesky(l []float64, a *mat.SymDense) error {
+	n := a.SymmetricDim()
+	raw := a.RawSymmetric()
+	for r := 0; r < n; r++ {
+		for k := 0; k < r; k++ {
+			l[r*n+k] = raw.Data[k*raw.Stride+r]
+		}
+		for k := r; k < n; k++ {
+			l[r*n+k] = 0
+		}
+		l[r*n+r] = raw.Data[r*raw.Stride+r]
+	}
+	if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: n, Stride: n, Data: l}); !ok {
+		return fmt.Errorf("cholesky factorisation of a %dx%d matrix failed: not positive definite; regularise the covariance first", n, n)
+	}
+	return nil
+}
+
+// whitenTriangular sets m (n x n, full) to (g lᵢ)(g lᵢ)ᵀ for lower-triangular g and lᵢ, using p as
+// scratch for the lower-triangular product g lᵢ.
+func whitenTriangular(m, p, g, li []float64, n int) {
+	for r := 0; r < n; r++ {
+		pr := p[r*n : r*n+r+1]
+		clear(pr)
+		for k := 0; k <= r; k++ {
+			floats.AddScaled(pr[:k+1], g[r*n+k], li[k*n:k*n+k+1])
+		}
+	}
+	for r := 0; r < n; r++ {
+		pr := p[r*n : r*n+r+1]
+		for k := r; k < n; k++ {
+			v := floats.Dot(pr, p[k*n:k*n+r+1])
+			m[r*n+k], m[k*n+r] = v, v
+		}
+	}
+}
+
+// parallelFor runs fn(worker, i) for i in [0, n) on nw workers (worker w takes i = w, w+nw, ...),
+// after start(w) when given, and returns the first error in worker order.
+func parallelFor(n, nw int, fn func(worker, i int) error, start ...func(worker int)) error {
+	nw = max(1, min(nw, n))
+	errs := make([]error, nw)
+	var wg sync.WaitGroup
+	for w := 0; w < nw; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for _, s := range start {
+				s(w)
+			}
+			for i := w; i < n; i += nw {
+				if err := fn(w, i); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // addScaled adds w·m to dst (upper triangles).
@@ -159,35 +253,44 @@ func normWeights(n int, w []float64) ([]float64, error) {
 }
 
 // Distance computes the affine-invariant Riemannian distance between SPD matrices, as
-// pyRiemann's distance_riemann: sqrt(Σ log² λᵢ) with λ the eigenvalues of b^(-1/2) a b^(-1/2).
-// It reuses preallocated state, so online MDM does not allocate.
+// pyRiemann's distance_riemann: sqrt(Σ log² λᵢ) with λ the eigenvalues of b^(-1/2) a b^(-1/2),
+// which are those of L⁻¹ a L⁻ᵀ for the Cholesky factor b = L Lᵀ: with a = Lₐ Lₐᵀ factored per call,
+// that is a product of triangular matrices instead of two dense ones. It reuses preallocated
+// state, so online MDM does not allocate.
 type Distance struct {
-	ws     *Workspace
-	whiten *mat.SymDense
-	t      *mat.SymDense
+	n        int
+	eig      *eigenSolver
+	g        []float64 // L⁻¹, lower triangular
+	la, p, m []float64
 }
 
 // NewDistance prepares distances to the fixed reference b.
 func NewDistance(b *mat.SymDense) (*Distance, error) {
 	n := b.SymmetricDim()
-	d := &Distance{ws: NewWorkspace(n), whiten: mat.NewSymDense(n, nil), t: mat.NewSymDense(n, nil)}
-	if err := d.ws.InvSqrt(d.whiten, b); err != nil {
+	d := &Distance{n: n, eig: newEigenSolver(n), g: make([]float64, n*n), la: make([]float64, n*n), p: make([]float64, n*n), m: make([]float64, n*n)}
+	if err := cholesky(d.g, b); err != nil {
 		return nil, fmt.Errorf("riemannian distance reference: %w", err)
+	}
+	if !lapack64.Trtri(blas64.Triangular{Uplo: blas.Lower, Diag: blas.NonUnit, N: n, Stride: n, Data: d.g}) {
+		return nil, fmt.Errorf("riemannian distance reference: singular matrix")
 	}
 	return d, nil
 }
 
 // To returns the distance from a to the reference.
 func (d *Distance) To(a *mat.SymDense) (float64, error) {
-	if err := d.ws.Congruence(d.t, d.whiten, a); err != nil {
-		return 0, err
+	if a.SymmetricDim() != d.n {
+		return 0, fmt.Errorf("riemannian distance: matrix is %dx%d, reference is %dx%d", a.SymmetricDim(), a.SymmetricDim(), d.n, d.n)
 	}
-	vals, err := d.ws.Eigenvalues(d.t)
-	if err != nil {
+	if err := cholesky(d.la, a); err != nil {
+		return 0, fmt.Errorf("riemannian distance: %w", err)
+	}
+	whitenTriangular(d.m, d.p, d.g, d.la, d.n)
+	if err := d.eig.values(d.m, d.n); err != nil {
 		return 0, err
 	}
 	s := 0.0
-	for _, v := range vals {
+	for _, v := range d.eig.w {
 		if !(v > 0) {
 			return 0, fmt.Errorf("riemannian distance: matrix is not positive definite (eigenvalue %g)", v)
 		}

@@ -8,8 +8,6 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/floats"
-	"gonum.org/v1/gonum/lapack"
-	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -129,21 +127,16 @@ func GenEigSym(a, b mat.Symmetric) (vals []float64, vecs *mat.Dense, err error) 
 // Workspace holds the buffers for matrix functions of n x n SPD matrices, so that online decoding
 // (one eigendecomposition per window) does not allocate. A Workspace is not safe for concurrent use.
 type Workspace struct {
-	n    int
-	a    []float64 // input copy, overwritten by Syev with the eigenvectors
-	w    []float64 // eigenvalues
-	vf   []float64 // eigenvectors scaled by f(eigenvalue)
-	tmp  []float64 // n x n product scratch
-	work []float64
+	n   int
+	eig *eigenSolver
+	sq  []float64 // full square copy of a symmetric operand
+	vf  []float64 // eigenvectors scaled by f(eigenvalue), or a second full operand
+	tmp []float64 // n x n product scratch
 }
 
 // NewWorkspace makes a workspace for n x n matrices.
 func NewWorkspace(n int) *Workspace {
-	ws := &Workspace{n: n, a: make([]float64, n*n), w: make([]float64, n), vf: make([]float64, n*n), tmp: make([]float64, n*n)}
-	var query [1]float64
-	lapack64.Syev(lapack.EVCompute, blas64.Symmetric{N: n, Stride: n, Uplo: blas.Upper, Data: ws.a}, ws.w, query[:], -1)
-	ws.work = make([]float64, int(query[0]))
-	return ws
+	return &Workspace{n: n, eig: newEigenSolver(n), sq: make([]float64, n*n), vf: make([]float64, n*n), tmp: make([]float64, n*n)}
 }
 
 // Size is the matrix dimension the workspace serves.
@@ -158,48 +151,18 @@ func (ws *Workspace) check(ms ...*mat.SymDense) error {
 	return nil
 }
 
-// eigen decomposes the symmetric matrix a into ws.a (eigenvectors, column j for ws.w[j]).
-func (ws *Workspace) eigen(a *mat.SymDense) error { return ws.decompose(a, lapack.EVCompute) }
-
-// decompose runs Syev on a copy of a; with lapack.EVNone only ws.w is meaningful, which skips the
-// costly accumulation of eigenvectors.
-func (ws *Workspace) decompose(a *mat.SymDense, job lapack.EVJob) error {
-	n := ws.n
-	raw := a.RawSymmetric()
-	for i := 0; i < n; i++ {
-		copy(ws.a[i*n+i:(i+1)*n], raw.Data[i*raw.Stride+i:i*raw.Stride+n])
-	}
-	if !lapack64.Syev(job, blas64.Symmetric{N: n, Stride: n, Uplo: blas.Upper, Data: ws.a}, ws.w, ws.work, len(ws.work)) {
-		return fmt.Errorf("eigendecomposition of a %dx%d matrix did not converge (non-finite values?)", n, n)
-	}
-	return nil
-}
-
 // Func sets dst = V f(Λ) Vᵀ where a = V Λ Vᵀ. f receives each eigenvalue; for log, sqrt and inverse
 // sqrt a non-positive eigenvalue is an error naming the matrix as not positive definite.
 func (ws *Workspace) Func(dst, a *mat.SymDense, f func(float64) float64, needPositive bool) error {
 	if err := ws.check(dst, a); err != nil {
 		return err
 	}
-	if err := ws.eigen(a); err != nil {
+	raw := a.RawSymmetric()
+	if err := ws.eig.decompose(raw.Data, raw.Stride); err != nil {
 		return err
 	}
-	n := ws.n
-	for j := 0; j < n; j++ {
-		if needPositive && !(ws.w[j] > 0) {
-			return fmt.Errorf("matrix is not positive definite (eigenvalue %g); regularise the covariance first", ws.w[j])
-		}
-		fj := f(ws.w[j])
-		for i := 0; i < n; i++ {
-			ws.vf[i*n+j] = ws.a[i*n+j] * fj
-		}
-	}
 	out := dst.RawSymmetric()
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1,
-		blas64.General{Rows: n, Cols: n, Stride: n, Data: ws.vf},
-		blas64.General{Rows: n, Cols: n, Stride: n, Data: ws.a},
-		0, blas64.General{Rows: n, Cols: n, Stride: out.Stride, Data: out.Data})
-	return nil
+	return ws.eig.apply(out.Data, out.Stride, 1, 0, f, needPositive)
 }
 
 func invSqrt(x float64) float64 { return 1 / math.Sqrt(x) }
@@ -232,10 +195,10 @@ func (ws *Workspace) Congruence(dst, m, a *mat.SymDense) error {
 			}
 		}
 	}
-	// ws.a holds full m, ws.vf full a; tmp = m a; dst = tmp m.
-	full(m, ws.a)
+	// ws.sq holds full m, ws.vf full a; tmp = m a; dst = tmp m.
+	full(m, ws.sq)
 	full(a, ws.vf)
-	gm := blas64.General{Rows: n, Cols: n, Stride: n, Data: ws.a}
+	gm := blas64.General{Rows: n, Cols: n, Stride: n, Data: ws.sq}
 	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, gm, blas64.General{Rows: n, Cols: n, Stride: n, Data: ws.vf},
 		0, blas64.General{Rows: n, Cols: n, Stride: n, Data: ws.tmp})
 	out := dst.RawSymmetric()
@@ -250,8 +213,9 @@ func (ws *Workspace) Eigenvalues(a *mat.SymDense) ([]float64, error) {
 	if err := ws.check(a); err != nil {
 		return nil, err
 	}
-	if err := ws.decompose(a, lapack.EVNone); err != nil {
+	raw := a.RawSymmetric()
+	if err := ws.eig.values(raw.Data, raw.Stride); err != nil {
 		return nil, err
 	}
-	return ws.w, nil
+	return ws.eig.w, nil
 }
