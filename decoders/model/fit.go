@@ -34,6 +34,10 @@ type Spec struct {
 	NComponents int          // CSP components (per band for FBCSP); default 4, MNE's default
 	Bands       [][2]float64 // FBCSP bands; default 4-Hz bands across Filter.BandHz
 	NSelect     int          // FBCSP features kept by mutual information; default 8
+	// Select, when set, names the FBCSP features to keep (indices into the band-major feature
+	// vector, 0..len(Bands)·NComponents-1) instead of the mutual-information choice: to reproduce a
+	// selection made elsewhere, e.g. scikit-learn's in tools/decoders_reference.py.
+	Select []int
 	NFilter     int          // xDAWN filters per class; default 4, pyRiemann's default
 	// CSPShrinkage shrinks FBCSP's per-band class covariances (csp.FitShrunk); default 0.5.
 	// Plain CSP+LDA keeps MNE's unregularised default so that it matches MNE.
@@ -282,13 +286,21 @@ func fitFBCSP(f *File, spec Spec, epochs [][][]float64, y []int, log *slog.Logge
 		}
 		f.Bands = append(f.Bands, Band{BandHz: b, Order: order, CSP: c})
 	}
-	mi, err := csp.MutualInfo(feats, y, len(spec.Classes))
-	if err != nil {
-		return err
-	}
-	nSel := min(spec.NSelect, len(mi))
-	if f.Selected, err = csp.SelectBest(mi, nSel); err != nil {
-		return err
+	if spec.Select != nil {
+		for _, j := range spec.Select {
+			if j < 0 || j >= len(feats[0]) {
+				return fmt.Errorf("selected feature %d outside the %d filter-bank features", j, len(feats[0]))
+			}
+		}
+		f.Selected = append([]int(nil), spec.Select...)
+	} else {
+		mi, err := csp.MutualInfo(feats, y, len(spec.Classes))
+		if err != nil {
+			return err
+		}
+		if f.Selected, err = csp.SelectBest(mi, min(spec.NSelect, len(mi))); err != nil {
+			return err
+		}
 	}
 	sel := make([][]float64, len(feats))
 	for i, row := range feats {
@@ -296,6 +308,7 @@ func fitFBCSP(f *File, spec Spec, epochs [][][]float64, y []int, log *slog.Logge
 			sel[i] = append(sel[i], row[j])
 		}
 	}
+	var err error
 	f.LDA, err = lda.Fit(sel, y, len(spec.Classes), lda.Auto)
 	return err
 }
