@@ -37,8 +37,8 @@ type Spec struct {
 	// Select, when set, names the FBCSP features to keep (indices into the band-major feature
 	// vector, 0..len(Bands)·NComponents-1) instead of the mutual-information choice: to reproduce a
 	// selection made elsewhere, e.g. scikit-learn's in tools/decoders_reference.py.
-	Select []int
-	NFilter     int          // xDAWN filters per class; default 4, pyRiemann's default
+	Select  []int
+	NFilter int // xDAWN filters per class; default 4, pyRiemann's default
 	// CSPShrinkage shrinks FBCSP's per-band class covariances (csp.FitShrunk); default 0.5.
 	// Plain CSP+LDA keeps MNE's unregularised default so that it matches MNE.
 	CSPShrinkage float64
