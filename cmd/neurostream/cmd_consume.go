@@ -15,12 +15,12 @@ import (
 
 func runConsume(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("consume", "[flags]",
-		"Prints messages from a neurostream topic: predictions (JSON), frames, features or stream info,\n"+
+		"Prints messages from a neurostream topic: predictions, frames, features, tokens or stream info,\n"+
 			"decoded from the wire schema. Pretty by default, one JSON object per line with --json.")
 	fs.SetOutput(out)
 	var kf kafkaFlags
 	kf.register(fs)
-	topic := fs.String("topic", "predictions", "raw, clean, features, predictions, stream-info, or a full topic name")
+	topic := fs.String("topic", "predictions", "raw, clean, features, tokens, predictions, stream-info, or a full topic name")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
 	fromStart := fs.Bool("from-start", false, "start at the oldest retained message instead of new ones")
 	stream := fs.String("stream", "", "only this stream id")
@@ -93,6 +93,18 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 				return err
 			}
 			v = fv
+		case streams.TypeTokens:
+			tk, err := streams.UnmarshalTokens(m.Value)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "skipping undecodable tokens at %s[%d]@%d: %v\n", m.Topic, m.Partition, m.Offset, err)
+				continue
+			}
+			if *asJSON {
+				fmt.Fprintln(out, string(m.Value))
+				continue
+			}
+			fmt.Fprintf(out, "%s %s patch ending at sample %d: %s\n", tk.StreamID, tk.Tokenizer, tk.PatchEndSample, fmtTokens(tk.Tokens, 16))
+			continue
 		default: // predictions and anything JSON
 			var p streams.Prediction
 			if err := json.Unmarshal(m.Value, &p); err != nil {
@@ -124,6 +136,21 @@ func fmtScores(s []streams.Score) string {
 			b.WriteByte(' ')
 		}
 		fmt.Fprintf(&b, "%s=%.2f", x.Label, x.Value)
+	}
+	return b.String()
+}
+
+// fmtTokens prints the first n tokens (one per channel) and how many more there are.
+func fmtTokens(t []uint16, n int) string {
+	var b strings.Builder
+	for i, v := range t[:min(n, len(t))] {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprint(&b, v)
+	}
+	if len(t) > n {
+		fmt.Fprintf(&b, " ... (%d channels)", len(t))
 	}
 	return b.String()
 }

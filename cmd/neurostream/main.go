@@ -35,6 +35,7 @@ func commands() []command {
 		{"calibrate-alpha", "calibrate the eyes-open/closed alpha decoder on recordings or synthetic data", runCalibrateAlpha},
 		{"consume", "print messages from a neurostream topic (pretty or --json)", runConsume},
 		{"train", "train a native decoder (CSP+LDA, FBCSP, MDM, tangent space, xDAWN) from annotated recordings", runTrain},
+		{"train-tokenizer", "learn a tokenizer codebook (k-means patch shapes) from recordings or synthetic EEG", runTrainTokenizer},
 		{"decode", "decode a stream online with a trained native model (optionally replaying a recording)", runDecode},
 		{"bench", "run benchmarks and print ratios against reference implementations", runBench},
 		{"version", "print the version and wire-schema version", runVersion},

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/neurostream/neurostream/acquisition"
+	"github.com/neurostream/neurostream/acquisition/recordings"
+	"github.com/neurostream/neurostream/acquisition/synthetic"
+	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/tokenizer"
+)
+
+func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlagSet("train-tokenizer", "[flags] RECORDING... | --synthetic SECONDS",
+		"Learns a tokenizer codebook: band-passes every channel causally (as the online stages do), cuts it\n"+
+			"into patches, z-scores each, and clusters the patch shapes with k-means; the codebook file is what a\n"+
+			"pipeline's `kind: tokenizer` stage loads. Filter the online stream with the same --band.")
+	fs.SetOutput(out)
+	patch := fs.Float64("patch", 0.2, "patch length, seconds")
+	k := fs.Int("codewords", 256, "codebook size (tokens per channel patch: 0..codewords-1)")
+	band := fs.String("band", "1,40", `band-pass LOW,HIGH in Hz applied before patching, or "none"`)
+	order := fs.Int("order", 4, "band-pass order")
+	maxPatches := fs.Int("max-patches", 200_000, "learn from at most this many patches (drawn at random)")
+	maxIter := fs.Int("max-iter", 300, "k-means iterations at most")
+	seed := fs.Uint64("seed", 1, "random seed (k-means++ start and patch sampling)")
+	synth := fs.Float64("synthetic", 0, "learn from this many seconds of the synthetic EEG source instead of recordings")
+	synthChannels := fs.Int("synthetic-channels", 32, "with --synthetic: montage size")
+	synthRate := fs.Float64("synthetic-rate", 250, "with --synthetic: sampling rate, Hz")
+	name := fs.String("name", "", "codebook name (default kmeans-<codewords>)")
+	outPath := fs.String("out", "codebook.json", "codebook file to write")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (fs.NArg() == 0) == (*synth == 0) {
+		fs.Usage()
+		return fmt.Errorf("train-tokenizer: name recordings or give --synthetic SECONDS (one of the two)")
+	}
+	cfg := tokenizer.TrainConfig{Name: *name, PatchSec: *patch, Codewords: *k, Order: *order, MaxPatches: *maxPatches, MaxIter: *maxIter, Seed: *seed}
+	if *band != "none" {
+		lo, hi, err := parseBand(*band)
+		if err != nil {
+			return fmt.Errorf("train-tokenizer: --band: %w", err)
+		}
+		cfg.BandHz = [2]float64{lo, hi}
+	}
+	var recs []*acquisition.Recording
+	var names []string
+	if *synth > 0 {
+		rec, err := synthesize(ctx, synthetic.Config{Channels: *synthChannels, SampleRateHz: *synthRate, Seed: *seed + 7, DurationSec: *synth})
+		if err != nil {
+			return fmt.Errorf("train-tokenizer: %w", err)
+		}
+		recs, names = append(recs, rec), append(names, fmt.Sprintf("synthetic:%gs", *synth))
+	}
+	for _, p := range fs.Args() {
+		rs, err := recordings.Open(p)
+		if err != nil {
+			return fmt.Errorf("train-tokenizer: %w", err)
+		}
+		for _, r := range rs {
+			recs, names = append(recs, r), append(names, p)
+			fmt.Fprintf(out, "  %s: %d channels x %d samples at %g Hz\n", p, len(r.Info.Channels), r.NumSamples(), r.Info.SampleRateHz)
+		}
+	}
+	start := time.Now()
+	cfg.Progress = func(iter int, inertia float64) {
+		fmt.Fprintf(out, "\rk-means iteration %d, inertia %.6g   ", iter, inertia)
+	}
+	cb, err := tokenizer.Train(ctx, recs, names, cfg)
+	fmt.Fprintln(out)
+	if err != nil {
+		return err
+	}
+	cb.Training.CreatedAt = time.Now().UTC().Format(time.RFC3339)
+	if err := cb.Save(*outPath); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "learnt %d codewords of %d samples (%.3g s at %g Hz) from %d patches in %d iterations (%v); wrote %s\n",
+		len(cb.Codewords), cb.PatchSamples, cb.PatchSec(), cb.SampleRateHz, cb.Training.Patches, cb.Training.Iterations,
+		time.Since(start).Round(time.Millisecond), *outPath)
+	return nil
+}
+
+// synthesize records seconds of the synthetic source into memory, as fast as it generates.
+func synthesize(ctx context.Context, sc synthetic.Config) (*acquisition.Recording, error) {
+	sc.Realtime = false
+	if sc.StreamID == "" {
+		sc.StreamID = "synthetic"
+	}
+	src, err := synthetic.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	info := src.Info()
+	rec := &acquisition.Recording{Info: info, Data: make([][]float64, len(info.Channels))}
+	var f streams.Frame
+	for {
+		err := src.Next(ctx, &f)
+		if errors.Is(err, io.EOF) {
+			return rec, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for s := 0; s < f.NumSamples; s++ {
+			for c := range rec.Data {
+				rec.Data[c] = append(rec.Data[c], float64(f.Samples[s*f.NumChannels+c]))
+			}
+		}
+	}
+}

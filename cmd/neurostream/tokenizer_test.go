@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/neurostream/neurostream/internal/shareddata"
+	"github.com/neurostream/neurostream/tokenizer"
+)
+
+// train-tokenizer writes a codebook the tokenizer stage loads, from synthetic EEG or a recording,
+// and refuses to run with neither.
+func TestTrainTokenizerCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var out bytes.Buffer
+	synth := filepath.Join(dir, "synth.json")
+	if err := runTrainTokenizer(ctx, []string{"--synthetic", "20", "--codewords", "8", "--out", synth}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	cb, err := tokenizer.Load(synth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cb.Codewords) != 8 || cb.PatchSamples != 50 || cb.SampleRateHz != 250 || cb.BandHz != [2]float64{1, 40} {
+		t.Fatalf("codebook: %d codewords of %d samples at %g Hz, band %v", len(cb.Codewords), cb.PatchSamples, cb.SampleRateHz, cb.BandHz)
+	}
+	if err := runTrainTokenizer(ctx, nil, &out); err == nil || !strings.Contains(err.Error(), "--synthetic") {
+		t.Fatalf("no input: err %v", err)
+	}
+	edfPath := shareddata.Path(t, filepath.Join("physionet_eegmmidb_S001", "S001R01.edf"))
+	rec := filepath.Join(dir, "r01.json")
+	if err := runTrainTokenizer(ctx, []string{"--codewords", "16", "--band", "none", "--out", rec, edfPath}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if cb, err = tokenizer.Load(rec); err != nil || cb.PatchSamples != 32 || cb.SampleRateHz != 160 {
+		t.Fatalf("codebook from R01: %v %+v", err, cb)
+	}
+}

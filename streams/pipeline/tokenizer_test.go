@@ -1,0 +1,146 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/neurostream/neurostream/acquisition/synthetic"
+	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/pipeline"
+)
+
+const tokenizerConfig = "../../configs/tokenizer.yaml"
+
+// tokenSink keeps tokens in memory, for running the same stages offline.
+type tokenSink struct{ tokens []streams.Tokens }
+
+func (s *tokenSink) EmitPrediction(context.Context, *streams.Prediction) error  { return nil }
+func (s *tokenSink) EmitFeatures(context.Context, *streams.FeatureVector) error { return nil }
+func (s *tokenSink) WriteStreamInfo(context.Context, *streams.StreamInfo) error { return nil }
+func (s *tokenSink) WriteFrame(context.Context, *streams.Frame) error           { return nil }
+func (s *tokenSink) EmitTokens(_ context.Context, t *streams.Tokens) error {
+	c := *t
+	c.Tokens = append([]uint16(nil), t.Tokens...)
+	c.Offsets = append([]float32(nil), t.Offsets...)
+	c.Scales = append([]float32(nil), t.Scales...)
+	s.tokens = append(s.tokens, c)
+	return nil
+}
+
+// configs/tokenizer.yaml run through the embedded broker publishes one tokens message per 0.2-s
+// patch, equal to what the same stages produce on the same frames in memory, in order; a sink that
+// cannot carry tokens is a clear error.
+func TestTokenizerConfigThroughBroker(t *testing.T) {
+	conf, err := pipeline.LoadConfig(tokenizerConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := conf.Pipelines[0].Stages
+	for i := range stages {
+		if stages[i].Model != "" {
+			stages[i].Model = "../../" + stages[i].Model
+		}
+	}
+	const durSec = 10.0
+	sc := conf.Sources[0].Synthetic
+	sc.DurationSec, sc.Realtime = durSec, false
+	newSource := func() pipeline.Source {
+		src, err := synthetic.New(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return src
+	}
+
+	// Offline: the same stages in a processor writing to memory.
+	factories, err := pipeline.BuildStages(stages, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newSource()
+	info := src.Info()
+	mem := &tokenSink{}
+	proc, err := pipeline.NewProcessor(pipeline.ProcessorConfig{Name: "offline", Stages: factories, Sink: mem,
+		Lookup: func(context.Context, string) (streams.StreamInfo, error) { return info, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var f streams.Frame
+	for {
+		err := src.Next(ctx, &f)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proc.Process(ctx, &f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := int(durSec*info.SampleRateHz) / 50
+	if len(mem.tokens) != want {
+		t.Fatalf("offline: %d patches, want %d", len(mem.tokens), want)
+	}
+
+	// Online, through Kafka.
+	kc := startBroker(t)
+	conf.Kafka, conf.Metrics.Listen = kc, ""
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- pipeline.Run(runCtx, conf, pipeline.RunOptions{Sources: []pipeline.Source{newSource()},
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Partitions: 2})
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: kc.Topics().Tokens, GroupID: "check-tokens", FromStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range want {
+		m, err := c.Fetch(ctx)
+		if err != nil {
+			t.Fatalf("tokens message %d of %d: %v", i, want, err)
+		}
+		if streams.MessageType(m) != streams.TypeTokens || string(m.Key) != info.StreamID {
+			t.Fatalf("message %d: type %q key %q", i, streams.MessageType(m), m.Key)
+		}
+		got, err := streams.UnmarshalTokens(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := mem.tokens[i]
+		got.AcquiredAtNs, w.AcquiredAtNs = 0, 0
+		if !reflect.DeepEqual(*got, w) {
+			t.Fatalf("patch %d through Kafka:\n%+v\nin memory:\n%+v", i, *got, w)
+		}
+	}
+
+	// A sink without EmitTokens is refused with the reason.
+	bad, _ := pipeline.NewProcessor(pipeline.ProcessorConfig{Name: "bad", Stages: factories, Sink: &featureOnlySink{},
+		Lookup: func(context.Context, string) (streams.StreamInfo, error) { return info, nil }})
+	f.Seq = 0
+	if err := bad.Process(ctx, &f); err == nil {
+		t.Fatal("a tokenizer stage ran on a sink that cannot carry tokens")
+	}
+}
+
+type featureOnlySink struct{}
+
+func (featureOnlySink) EmitPrediction(context.Context, *streams.Prediction) error  { return nil }
+func (featureOnlySink) EmitFeatures(context.Context, *streams.FeatureVector) error { return nil }
+func (featureOnlySink) WriteStreamInfo(context.Context, *streams.StreamInfo) error { return nil }
+func (featureOnlySink) WriteFrame(context.Context, *streams.Frame) error           { return nil }
