@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-
-	"gonum.org/v1/gonum/dsp/fourier"
 )
 
 // WelchConfig configures Welch's averaged-periodogram estimate, with scipy.signal.welch's parameters.
@@ -31,8 +29,8 @@ type Welch struct {
 	win      []float64
 	scale    float64
 	freqs    []float64
-	fft      *fourier.FFT
-	seg      []float64 // windowed, detrended, zero-padded segment
+	fft      *realFFT
+	seg      []float64 // windowed, detrended, zero-padded segment (linear detrend and no-detrend paths)
 	coefX    []complex128
 	coefY    []complex128
 	accRe    []float64 // running sum per frequency (mean) ...
@@ -108,9 +106,13 @@ func NewWelch(cfg WelchConfig) (*Welch, error) {
 		scale = 1 / (s * s)
 	}
 	nf := cfg.NFFT/2 + 1
+	fft, err := newRealFFT(cfg.NFFT)
+	if err != nil {
+		return nil, fmt.Errorf("welch: %w", err)
+	}
 	w := &Welch{
 		cfg: cfg, nfft: cfg.NFFT, step: cfg.NPerSeg - cfg.NOverlap, win: win, scale: scale,
-		freqs: make([]float64, nf), fft: fourier.NewFFT(cfg.NFFT), seg: make([]float64, cfg.NFFT),
+		freqs: make([]float64, nf), fft: fft, seg: make([]float64, cfg.NFFT),
 		coefX: make([]complex128, nf), coefY: make([]complex128, nf),
 		accRe: make([]float64, nf), accIm: make([]float64, nf),
 		pxx: make([]float64, nf), pyy: make([]float64, nf), pxy: make([]complex128, nf),
@@ -211,10 +213,27 @@ func (w *Welch) spectrum(x, y []float64, psd []float64, csd []complex128) error 
 	for s := 0; s < nseg; s++ {
 		off := s * w.step
 		w.prepare(x[off : off+nper])
-		w.fft.Coefficients(w.coefX, w.seg)
+		w.fft.transform(w.coefX)
 		if cross {
 			w.prepare(y[off : off+nper])
-			w.fft.Coefficients(w.coefY, w.seg)
+			w.fft.transform(w.coefY)
+		}
+		if !cross && !median {
+			// The common case, without per-bin branches. Doubling is exact, so scaling by 2·scale
+			// rounds exactly as scaling and then doubling does.
+			acc, coef := w.accRe[:nf], w.coefX[:nf]
+			z := coef[0]
+			acc[0] += (real(z)*real(z) + imag(z)*imag(z)) * w.scale
+			sc2 := 2 * w.scale
+			for k := 1; k < last; k++ {
+				z := coef[k]
+				acc[k] += (real(z)*real(z) + imag(z)*imag(z)) * sc2
+			}
+			if last < nf {
+				z := coef[last]
+				acc[last] += (real(z)*real(z) + imag(z)*imag(z)) * w.scale
+			}
+			continue
 		}
 		for k := 0; k < nf; k++ {
 			var re, im float64
@@ -276,10 +295,10 @@ func (w *Welch) spectrum(x, y []float64, psd []float64, csd []complex128) error 
 	return nil
 }
 
-// prepare detrends one segment, applies the window and zero-pads it into w.seg.
+// prepare detrends one segment, applies the window and zero-pads it into the FFT's packed input.
+// Constant detrending (the default) is fused into the packing; the other modes go through w.seg.
 func (w *Welch) prepare(seg []float64) {
 	n := len(seg)
-	out := w.seg
 	switch w.cfg.Detrend {
 	case "constant":
 		var sum float64
@@ -287,9 +306,23 @@ func (w *Welch) prepare(seg []float64) {
 			sum += v
 		}
 		mean := sum / float64(n)
-		for i, v := range seg {
-			out[i] = (v - mean) * w.win[i]
+		in := w.fft.input()
+		win := w.win[:n]
+		if w.nfft%2 == 1 || n != w.nfft {
+			out := w.seg
+			for i, v := range seg {
+				out[i] = (v - mean) * win[i]
+			}
+			clear(out[n:])
+			w.fft.pack(out)
+			return
 		}
+		// Even length, no padding: pairs of samples straight into the complex input.
+		for m := range in {
+			i := 2 * m
+			in[m] = complex((seg[i]-mean)*win[i], (seg[i+1]-mean)*win[i+1])
+		}
+		return
 	case "linear":
 		// Least-squares line against the centred sample index: the same fit scipy's detrend solves with
 		// lstsq, in closed form.
@@ -310,14 +343,15 @@ func (w *Welch) prepare(seg []float64) {
 			slope = stx / stt
 		}
 		for i, v := range seg {
-			out[i] = (v - mean - slope*(float64(i)-c)) * w.win[i]
+			w.seg[i] = (v - mean - slope*(float64(i)-c)) * w.win[i]
 		}
 	default:
 		for i, v := range seg {
-			out[i] = v * w.win[i]
+			w.seg[i] = v * w.win[i]
 		}
 	}
-	clear(out[n:])
+	clear(w.seg[n:])
+	w.fft.pack(w.seg)
 }
 
 // medianBias is scipy's _median_bias: the expected ratio of the median to the mean of n chi-squared(2)
@@ -372,7 +406,7 @@ func (w *Welch) SegmentSpectra(x []float64, dst []complex128) (int, error) {
 	for s := 0; s < nseg; s++ {
 		off := s * w.step
 		w.prepare(x[off : off+nper])
-		w.fft.Coefficients(dst[s*nf:(s+1)*nf], w.seg)
+		w.fft.transform(dst[s*nf : (s+1)*nf])
 	}
 	return nseg, nil
 }
