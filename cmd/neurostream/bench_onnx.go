@@ -20,7 +20,9 @@ import (
 // decoders/onnx/testdata decodes its parity-fixture window (the same input PyTorch is timed on), through
 // the full WindowDecoder path (normalisation, one ONNX Runtime run with 1 intra-op and 1 inter-op
 // thread, softmax or top-k ranking over the model's bank). If tools/models/export_fullsize_brain_module.py
-// has put a brain module of the published size into .cache/onnx-bench/, it is timed too.
+// has put a brain module of the published size into .cache/onnx-bench/, it is timed too, as exported
+// and with its linear front end folded for one subject (nets.FoldedBrainModule; PyTorch times the
+// folded network too).
 func benchONNX(ctx context.Context, r *benchRun) error {
 	testdata := filepath.Join(r.toolsDir, "..", "decoders", "onnx", "testdata")
 	large := filepath.Join(r.toolsDir, "..", ".cache", "onnx-bench")
@@ -34,9 +36,10 @@ func benchONNX(ctx context.Context, r *benchRun) error {
 		fmt.Fprintf(r.out, "PyTorch reference unavailable: %v\n", refErr)
 	}
 	targets := map[string]string{
-		"eegnet-imagined-lr":    "<= 0.5ms, 0 allocs",
-		"speech-sim":            "<= 15ms, 0 allocs",
-		"brain-module-fullsize": "<= 15ms, 0 allocs",
+		"eegnet-imagined-lr":           "<= 0.5ms, 0 allocs",
+		"speech-sim":                   "<= 15ms, 0 allocs",
+		"brain-module-fullsize":        "<= 15ms, 0 allocs",
+		"brain-module-fullsize-folded": "<= 15ms, 0 allocs",
 	}
 	r.Header()
 	paths, _ := filepath.Glob(filepath.Join(testdata, "*.fixture.json"))

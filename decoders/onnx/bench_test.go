@@ -69,6 +69,12 @@ func BenchmarkDecodeBrainModuleFullSize(b *testing.B) {
 	benchmarkDecode(b, filepath.Join("..", "..", ".cache", "onnx-bench"), "brain-module-fullsize")
 }
 
+// The same network with its linear front end (spatial attention, merge conv, subject layer, input conv)
+// folded into one 1x1 conv for the subject at export (tools/models/nets.FoldedBrainModule).
+func BenchmarkDecodeBrainModuleFullSizeFolded(b *testing.B) {
+	benchmarkDecode(b, filepath.Join("..", "..", ".cache", "onnx-bench"), "brain-module-fullsize-folded")
+}
+
 // The same with 2 intra-op threads: the published size needs more than one core for a 15 ms budget.
 func BenchmarkDecodeBrainModuleFullSize2Threads(b *testing.B) {
 	benchmarkDecodeWith(b, Config{IntraOpThreads: 2}, filepath.Join("..", "..", ".cache", "onnx-bench"), "brain-module-fullsize")

@@ -13,12 +13,16 @@ import (
 )
 
 // Every shipped model must reproduce its PyTorch output through ONNX Runtime to 1e-5.
+//
+// Besides the shipped models it checks the benchmark-only full-size brain modules that
+// tools/models/export_fullsize_brain_module.py puts in the ignored .cache/onnx-bench/, when present.
 func TestParityWithPyTorch(t *testing.T) {
 	rt := testRuntime(t)
-	for _, path := range fixtures(t) {
+	bench, _ := filepath.Glob(filepath.Join("..", "..", ".cache", "onnx-bench", "*.fixture.json"))
+	for _, path := range append(fixtures(t), bench...) {
 		f, in := readFixture(t, path)
 		t.Run(f.Model, func(t *testing.T) {
-			m, err := rt.OpenModel(filepath.Join("testdata", f.Model))
+			m, err := rt.OpenModel(filepath.Join(filepath.Dir(path), f.Model))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -31,6 +31,8 @@ def build(name, c, t):
         "visual-sim": lambda: nets.BrainModule(pos, t, 1, 32, d1=48, hidden=48, n_blocks=2, time_bins=6),
         # Must match tools/models/export_fullsize_brain_module.py.
         "brain-module-fullsize": lambda: nets.BrainModule(pos, t, 1, 64, d1=270, hidden=320, n_blocks=5, time_bins=12),
+        "brain-module-fullsize-folded": lambda: nets.FoldedBrainModule(
+            nets.BrainModule(pos, t, 1, 64, d1=270, hidden=320, n_blocks=5, time_bins=12), 0),
     }[name]()
 
 

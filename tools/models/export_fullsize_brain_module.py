@@ -6,6 +6,9 @@ machine; this one has the paper's proportions (273 MEG sensors, 270 spatial-atte
 "<= 15 ms per 3-s window" target is checked on a realistic size. It is ~15 MB and is NOT committed:
 the output goes to an ignored directory (default .cache/onnx-bench/), where the Go benchmark
 BenchmarkDecodeBrainModuleFullSize and `neurostream bench onnx` pick it up if present.
+It also exports brain-module-fullsize-folded: the same network with its linear front end (spatial
+attention, merge conv, subject layer, input conv) folded into one 1x1 conv for the subject
+(nets.FoldedBrainModule), after checking in PyTorch that its output equals the unfolded one's.
 Usage: /usr/bin/python3 tools/models/export_fullsize_brain_module.py [out-dir]
 """
 import json
@@ -29,6 +32,8 @@ def main():
     t = int(FS_HZ * WINDOW_SEC)
     pos = torch.rand(N_SENSORS, 2)
     model = nets.BrainModule(pos, t, 1, EMB, d1=270, hidden=320, n_blocks=5, time_bins=12).eval()
+    with torch.no_grad():  # a subject layer that is not the identity, so folding it is tested
+        model.subject_layers.add_(0.1 * torch.randn_like(model.subject_layers))
     names = [f"MEG{i:03d}" for i in range(N_SENSORS)]
     contract = {
         "format": "neurostream-onnx-contract/1",
@@ -46,11 +51,25 @@ def main():
     name = "brain-module-fullsize"
     export.export(model, [torch.zeros(1, N_SENSORS, t), torch.zeros(1, dtype=torch.int64)], ["input", "subject"],
                   "embedding", contract, os.path.join(out, name + ".onnx"), os.path.join(out, name + ".fixture.json"))
+    folded = nets.FoldedBrainModule(model, 0).eval()
+    x = torch.randn(4, N_SENSORS, t)
+    with torch.no_grad():
+        ref, got = model(x, torch.zeros(4, dtype=torch.int64)), folded(x)
+    diff = float((ref - got).abs().max())
+    print("folded vs unfolded, PyTorch: max abs diff %.2g (outputs up to %.2g)" % (diff, float(ref.abs().max())))
+    if diff > 1e-5:
+        raise SystemExit("folding changed the output by more than 1e-5")
+    fc = dict(contract, name="brain-module-fullsize-folded-random", description="random weights, front end folded for "
+              "subject 'bench', for benchmarking only")
+    del fc["subjects"]
+    export.export(folded, [torch.zeros(1, N_SENSORS, t)], ["input"], "embedding", fc,
+                  os.path.join(out, name + "-folded.onnx"), os.path.join(out, name + "-folded.fixture.json"))
     rng = np.random.default_rng(0)
     bank = {"format": "neurostream-embedding-bank/1", "dim": EMB,
             "items": [{"id": f"seg-{i:04d}", "embedding": rng.standard_normal(EMB).round(5).tolist()} for i in range(1000)]}
-    with open(os.path.join(out, name + ".bank.json"), "w") as f:
-        json.dump(bank, f)
+    for n in (name, name + "-folded"):
+        with open(os.path.join(out, n + ".bank.json"), "w") as f:
+            json.dump(bank, f)
     print(os.path.join(out, name + ".onnx"), sum(p.numel() for p in model.parameters()), "parameters")
 
 

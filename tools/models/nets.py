@@ -224,3 +224,35 @@ def clip_loss(pred, target, temperature=0.1):
     logits = p @ t.T / temperature
     labels = torch.arange(len(p))
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+
+
+class FoldedBrainModule(nn.Module):
+    """Inference form of a trained BrainModule for one subject. Once trained, the spatial attention is a
+    fixed [D, C] matrix (its softmax weights depend on the sensor positions, not on the signal), and it,
+    the 1x1 merge conv, the chosen subject's layer and the 1x1 input conv are consecutive linear maps of
+    the sensors: they fold into one 1x1 conv (sensors -> hidden), computed here in float64. The output
+    equals BrainModule(x, subject) up to float32 rounding, with a quarter of the front end's
+    multiply-adds at the published size and no subject input (export one model per subject)."""
+
+    def __init__(self, m, subject):
+        super().__init__()
+        with torch.no_grad():
+            a = m.attention
+            att = torch.softmax((a.z @ a.feats).double(), dim=-1)                      # [D, C]
+            wm, bm = m.merge.weight[:, :, 0].double(), m.merge.bias.double()           # [D, D], [D]
+            s = m.subject_layers[subject].double()                                     # [D, D]
+            wi, bi = m.inp.weight[:, :, 0].double(), m.inp.bias.double()               # [H, D], [H]
+            w = wi @ s @ wm @ att                                                      # [H, C]
+            b = wi @ s @ bm + bi
+        self.front = nn.Conv1d(w.shape[1], w.shape[0], 1)
+        with torch.no_grad():
+            self.front.weight.copy_(w.float().unsqueeze(-1))
+            self.front.bias.copy_(b.float())
+        self.convs, self.norms, self.glu, self.pool, self.out = m.convs, m.norms, m.glu, m.pool, m.out
+
+    def forward(self, x):
+        h = self.front(x)
+        for conv, norm in zip(self.convs, self.norms):
+            h = h + F.gelu(norm(conv(h)))
+        h = F.glu(self.glu(h), dim=1)
+        return self.out(self.pool(h).flatten(1))
