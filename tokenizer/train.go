@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/dsp"
@@ -88,7 +89,7 @@ func (cfg TrainConfig) withDefaults() TrainConfig {
 func selectAndFilter(rec *acquisition.Recording, cfg TrainConfig) ([][]float64, error) {
 	var data [][]float64
 	for c, ch := range rec.Info.Channels {
-		if len(cfg.ChannelTypes) == 0 || contains(cfg.ChannelTypes, string(ch.Type)) {
+		if len(cfg.ChannelTypes) == 0 || slices.Contains(cfg.ChannelTypes, string(ch.Type)) {
 			data = append(data, rec.Data[c])
 		}
 	}
@@ -116,15 +117,6 @@ func selectAndFilter(rec *acquisition.Recording, cfg TrainConfig) ([][]float64, 
 		out[c] = y
 	}
 	return out, nil
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // subsample keeps m of the patches of x, chosen uniformly without replacement, in their order.
