@@ -85,7 +85,7 @@ func NewProducer(cfg Config, mode Mode) (*Producer, error) {
 		w.BatchSize, w.BatchTimeout = 1, time.Millisecond
 	case Bulk:
 		w.BatchSize, w.BatchTimeout, w.BatchBytes = 1000, time.Millisecond, maxBatchBytes
-		// w.Compression = kafka.Lz4
+		w.Compression = kafka.Lz4
 	default:
 		return nil, fmt.Errorf("producer: unknown mode %d", mode)
 	}
