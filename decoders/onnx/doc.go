@@ -11,6 +11,9 @@
 // d, err := Load(rt, "model.onnx", WithBank("segments.json"), WithTopK(10)); d.Bind(info); d.Decode(...);
 // d.Close(). Load returns *Decoder, which satisfies decoders.WindowDecoder and io.Closer; when adapting
 // it to a func returning decoders.WindowDecoder, return a nil interface on error, not a nil *Decoder.
+// A program that may or may not need ONNX (a pipeline config) uses a Loader instead: it starts one
+// shared Runtime on the first Load and releases it on Close; `decoder: onnx` stages in configs go through
+// one (cmd/neurostream; configs/onnx-*.yaml and tools/models/README.md show how to run them).
 //
 // The ONNX Runtime shared library is loaded at run time, so building and vetting never need it. NewRuntime
 // looks for it in this order: Config.LibraryPath, $NEUROSTREAM_ONNXRUNTIME, $ONNXRUNTIME_LIB, the
