@@ -8,6 +8,7 @@ import (
 
 	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/dsp"
+	"github.com/neurostream/neurostream/streams"
 )
 
 // TrainConfig configures Train.
@@ -21,7 +22,9 @@ type TrainConfig struct {
 	MaxIter      int        // Lloyd iterations (default 300)
 	Seed         uint64
 	Progress     func(iter int, inertia float64)
-	ChannelTypes []string // channel types to learn from (default: all)
+	// ChannelTypes are the channel types to learn from (default: every type but stim channels,
+	// whose values are trigger codes, not signal).
+	ChannelTypes []streams.ChannelType
 }
 
 // Train learns a codebook from recordings of one sampling rate: it band-passes every channel causally
@@ -89,7 +92,7 @@ func (cfg TrainConfig) withDefaults() TrainConfig {
 func selectAndFilter(rec *acquisition.Recording, cfg TrainConfig) ([][]float64, error) {
 	var data [][]float64
 	for c, ch := range rec.Info.Channels {
-		if len(cfg.ChannelTypes) == 0 || slices.Contains(cfg.ChannelTypes, string(ch.Type)) {
+		if len(cfg.ChannelTypes) == 0 && ch.Type != streams.ChannelStim || slices.Contains(cfg.ChannelTypes, ch.Type) {
 			data = append(data, rec.Data[c])
 		}
 	}

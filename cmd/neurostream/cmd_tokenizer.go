@@ -30,6 +30,7 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 	synth := fs.Float64("synthetic", 0, "learn from this many seconds of the synthetic EEG source instead of recordings")
 	synthChannels := fs.Int("synthetic-channels", 32, "with --synthetic: montage size")
 	synthRate := fs.Float64("synthetic-rate", 250, "with --synthetic: sampling rate, Hz")
+	types := fs.String("types", "", "comma-separated channel types to learn from: eeg, mag, grad, eog, ... (default: all but stim)")
 	name := fs.String("name", "", "codebook name (default kmeans-<codewords>)")
 	outPath := fs.String("out", "codebook.json", "codebook file to write")
 	if err := fs.Parse(args); err != nil {
@@ -46,6 +47,15 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 			return fmt.Errorf("train-tokenizer: --band: %w", err)
 		}
 		cfg.BandHz = [2]float64{lo, hi}
+	}
+	if *types != "" {
+		for _, t := range splitList(*types) {
+			ct, err := streams.ParseChannelType(t)
+			if err != nil {
+				return fmt.Errorf("train-tokenizer: --types: %w", err)
+			}
+			cfg.ChannelTypes = append(cfg.ChannelTypes, ct)
+		}
 	}
 	var recs []*acquisition.Recording
 	var names []string
