@@ -120,7 +120,8 @@ func replayFiles(ctx context.Context, kc streams.Config, paths []string, o repla
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[k] = publishReplay(ctx, prod, topics, &counting{Source: src, bar: bar}, o.Speed, m)
+				batch := replayBatch(o.Speed, info.SampleRateHz, o.FrameSamples)
+				errs[k] = pipeline.Publish(ctx, &counting{Source: src, bar: bar}, prod, topics, topics.Raw, batch, m)
 			}()
 		}
 		wg.Wait()
@@ -144,22 +145,34 @@ func replayFiles(ctx context.Context, kc streams.Config, paths []string, o repla
 	return nil
 }
 
-// newReplayProducer returns the producer replay publishes with at speed (0: as fast as possible).
+// newReplayProducer returns the producer replay publishes with: one write per frame (lowest latency)
+// up to real time, bulk batches when replaying faster (see replayBatch).
 func newReplayProducer(kc streams.Config, speed float64) (*streams.Producer, error) {
-	mode := streams.LowLatency
-	if speed == 0 {
-		mode = streams.Bulk
+	mode := streams.Bulk
+	if speed > 0 && speed <= 1 {
+		mode = streams.LowLatency
 	}
 	return streams.NewProducer(kc, mode)
 }
 
-// publishReplay publishes one replayed stream to the raw topic until it ends.
-func publishReplay(ctx context.Context, prod *streams.Producer, topics streams.Topics, src pipeline.Source, speed float64, m *metrics.Metrics) error {
-	batch := 1
-	if speed == 0 {
-		batch = 256
+// paceBatchWall is how much wall-clock time of frames a paced replay faster than real time publishes
+// in one write. One synchronous write per frame costs ~0.1-0.3 ms on loopback (FINDINGS), so a
+// 1 kHz stream in 8-sample frames at 100x (12,500 frames/s) cannot be written frame by frame.
+const paceBatchWall = 5 * time.Millisecond
+
+// replayBatch returns how many frames replay publishes per write: 256 as fast as possible, one at up
+// to real time, and the frames due within paceBatchWall in between (at least one).
+func replayBatch(speed, rateHz float64, frameSamples int) int {
+	switch {
+	case speed == 0:
+		return 256
+	case speed <= 1:
+		return 1
 	}
-	return pipeline.Publish(ctx, src, prod, topics, topics.Raw, batch, m)
+	if frameSamples <= 0 {
+		frameSamples = 8
+	}
+	return max(1, int(speed*paceBatchWall.Seconds()*rateHz/float64(frameSamples)))
 }
 
 // replaySources reads file i of n and prepares one replay source per numeric stream it holds (one,
