@@ -13,15 +13,15 @@ import (
 
 // TrainConfig configures Train.
 type TrainConfig struct {
-	Name         string
-	PatchSec     float64    // patch length (default 0.2 s)
-	Codewords    int        // codebook size K (default 256)
-	BandHz       [2]float64 // causal Butterworth band-pass applied first, as the online stage chain does; 0, 0 for none
-	Order        int        // band-pass order (default 4)
-	MaxPatches   int        // train on at most this many patches, drawn at random (default 200,000)
-	MaxIter      int        // Lloyd iterations (default 300)
-	Seed         uint64
-	Progress     func(iter int, inertia float64)
+	Name       string
+	PatchSec   float64    // patch length (default 0.2 s)
+	Codewords  int        // codebook size K (default 256)
+	BandHz     [2]float64 // causal Butterworth band-pass applied first, as the online stage chain does; 0, 0 for none
+	Order      int        // band-pass order (default 4)
+	MaxPatches int        // train on at most this many patches, drawn at random (default 200,000)
+	MaxIter    int        // Lloyd iterations (default 300)
+	Seed       uint64
+	Progress   func(iter int, inertia float64)
 	// ChannelTypes are the channel types to learn from (default: every type but stim channels,
 	// whose values are trigger codes, not signal).
 	ChannelTypes []streams.ChannelType
