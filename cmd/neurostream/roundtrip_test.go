@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -132,6 +133,10 @@ func TestRoundTripPhysioNet(t *testing.T) {
 	}
 	n := want.NumSamples()
 	dir := t.TempDir()
+	// tools/record_check.py opens the recorded files with MNE-Python and biosig when they are kept here.
+	if keep := os.Getenv("NEUROSTREAM_RECORD_CHECK_DIR"); keep != "" {
+		dir = keep
+	}
 	for _, c := range []struct {
 		file string
 		end  recordOptions // how the recording ends: at the recording's length, or when the stream is idle
