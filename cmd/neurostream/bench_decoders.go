@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/neurostream/neurostream/acquisition/edf"
@@ -86,6 +88,9 @@ func benchDecoders(ctx context.Context, r *benchRun) error {
 	fmt.Fprintf(r.out, "workload: S001 R03+R07, %d epochs x %d ch x %d samples, butter(4, [8, 30]) causal; "+
 		"reference: MNE CSP + sklearn LDA, numpy tangent space / MDM + sklearn LR\n",
 		len(ds.Epochs), len(ds.Channels), len(ds.Epochs[0][0]))
+	fmt.Fprintf(r.out, "both sides: plain fit on the same %d epochs (covariances included, no CV), predict one window; "+
+		"Python times exclude import and file reading; Go GOMAXPROCS=%d; load average at the end %s\n",
+		len(ds.Epochs), runtime.GOMAXPROCS(0), loadAverage())
 	r.Header()
 	for _, res := range results {
 		r.Compare("fit "+string(res.kind), res.fit, ref["fit-"+string(res.kind)], res.fitTarget)
@@ -94,4 +99,17 @@ func benchDecoders(ctx context.Context, r *benchRun) error {
 		r.Compare("predict one window "+string(res.kind), res.pred, ref["predict-"+string(res.kind)], res.predTarget)
 	}
 	return nil
+}
+
+// loadAverage is the 1-minute load average (Linux), "n/a" elsewhere: timings on a shared machine
+// are only comparable within one run, and the load says how far to trust them.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "n/a"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "n/a"
 }
