@@ -196,14 +196,42 @@ func (f *SOSFilter) ProcessInterleaved(x []float64) {
 	}
 }
 
-// processBlock runs the sections two at a time (ten coefficients fit in registers), which halves the
-// loads and stores of the signal compared with one pass per section; each section's arithmetic is
-// unchanged, so the result stays bit-identical.
+// processBlock runs the sections over a float64 block in place, two at a time (see cascadePass).
 func (f *SOSFilter) processBlock(x []float64) {
-	nc := f.nChannels
+	for s := 0; s < len(f.sos); s += 2 {
+		cascadePass(f, s, x, x)
+	}
+}
+
+// sample is a frame value type: the pipeline's float32 frames or float64 arrays.
+type sample interface{ ~float32 | ~float64 }
+
+// cascadeBlock runs every section over one block of whole frames, from src to dst (which may be the
+// same slice). State and intermediate values are float64: the first pass widens src as it reads it
+// and the last pass rounds into dst as it writes, so a float32 frame costs no separate conversion
+// passes. mid (len(src) values) holds the block between the first and the last pass.
+func cascadeBlock[I, O sample](f *SOSFilter, dst []O, src []I, mid []float64) {
 	nSec := len(f.sos)
-	s := 0
-	for ; s+1 < nSec; s += 2 {
+	if nSec <= 2 {
+		cascadePass(f, 0, dst, src)
+		return
+	}
+	cascadePass(f, 0, mid, src)
+	s := 2
+	for ; s+2 < nSec; s += 2 {
+		cascadePass(f, s, mid, mid)
+	}
+	cascadePass(f, s, dst, mid)
+}
+
+// cascadePass runs section s and, if there is one, section s+1 over src into dst (which may be the
+// same slice: each value is read before it is written). Two sections per pass (ten coefficients fit
+// in registers) halve the loads and stores of the signal compared with one pass per section; each
+// section's arithmetic is scipy's, so the result stays bit-identical to sosfilt.
+func cascadePass[I, O sample](f *SOSFilter, s int, dst []O, src []I) {
+	nc := f.nChannels
+	dst = dst[:len(src)]
+	if s+1 < len(f.sos) {
 		p, q := &f.sos[s], &f.sos[s+1]
 		pb0, pb1, pb2, pa1, pa2 := p[0], p[1], p[2], p[4], p[5]
 		qb0, qb1, qb2, qa1, qa2 := q[0], q[1], q[2], q[4], q[5]
@@ -211,43 +239,47 @@ func (f *SOSFilter) processBlock(x []float64) {
 		pz2 := f.z2[s*nc : s*nc+nc]
 		qz1 := f.z1[(s+1)*nc : (s+1)*nc+nc]
 		qz2 := f.z2[(s+1)*nc : (s+1)*nc+nc]
-		for off := 0; off+nc <= len(x); off += nc {
-			frame := x[off : off+nc]
-			pz1, pz2 := pz1[:len(frame)], pz2[:len(frame)]
-			qz1, qz2 := qz1[:len(frame)], qz2[:len(frame)]
-			for ch, xc := range frame {
+		for off := 0; off+nc <= len(src); off += nc {
+			in := src[off : off+nc]
+			out := dst[off : off+nc]
+			pz1, pz2 := pz1[:len(in)], pz2[:len(in)]
+			qz1, qz2 := qz1[:len(in)], qz2[:len(in)]
+			for ch, v := range in {
+				xc := float64(v)
 				xp := pb0*xc + pz1[ch]
 				pz1[ch] = pb1*xc - pa1*xp + pz2[ch]
 				pz2[ch] = pb2*xc - pa2*xp
 				xq := qb0*xp + qz1[ch]
 				qz1[ch] = qb1*xp - qa1*xq + qz2[ch]
 				qz2[ch] = qb2*xp - qa2*xq
-				frame[ch] = xq
+				out[ch] = O(xq)
 			}
 		}
+		return
 	}
-	if s < nSec {
-		c := &f.sos[s]
-		b0, b1, b2, a1, a2 := c[0], c[1], c[2], c[4], c[5]
-		z1 := f.z1[s*nc : s*nc+nc]
-		z2 := f.z2[s*nc : s*nc+nc]
-		for off := 0; off+nc <= len(x); off += nc {
-			frame := x[off : off+nc]
-			z1, z2 := z1[:len(frame)], z2[:len(frame)]
-			for ch, xc := range frame {
-				xn := b0*xc + z1[ch]
-				z1[ch] = b1*xc - a1*xn + z2[ch]
-				z2[ch] = b2*xc - a2*xn
-				frame[ch] = xn
-			}
+	c := &f.sos[s]
+	b0, b1, b2, a1, a2 := c[0], c[1], c[2], c[4], c[5]
+	z1 := f.z1[s*nc : s*nc+nc]
+	z2 := f.z2[s*nc : s*nc+nc]
+	for off := 0; off+nc <= len(src); off += nc {
+		in := src[off : off+nc]
+		out := dst[off : off+nc]
+		z1, z2 := z1[:len(in)], z2[:len(in)]
+		for ch, v := range in {
+			xc := float64(v)
+			xn := b0*xc + z1[ch]
+			z1[ch] = b1*xc - a1*xn + z2[ch]
+			z2[ch] = b2*xc - a2*xn
+			out[ch] = O(xn)
 		}
 	}
 }
 
 // ProcessInterleaved32 filters float32 frames from src into dst (which may be src itself), computing
 // and keeping state in float64 so that rounding to float32 happens once, at the output: the result is
-// ProcessInterleaved's on the widened input, rounded. Only min(len(dst), len(src)) values, in whole
-// frames, are processed.
+// ProcessInterleaved's on the widened input, rounded. The first pass of sections widens the input as
+// it reads it and the last rounds as it writes. Only min(len(dst), len(src)) values, in whole frames,
+// are processed.
 func (f *SOSFilter) ProcessInterleaved32(dst, src []float32) {
 	if f.err != nil {
 		return
@@ -257,14 +289,6 @@ func (f *SOSFilter) ProcessInterleaved32(dst, src []float32) {
 	block := blockFrames * nc
 	for off := 0; off < n; off += block {
 		end := min(off+block, n)
-		buf := f.scratch[:end-off]
-		for i, v := range src[off:end] {
-			buf[i] = float64(v)
-		}
-		f.processBlock(buf)
-		out := dst[off:end]
-		for i, v := range buf[:len(out)] {
-			out[i] = float32(v)
-		}
+		cascadeBlock(f, dst[off:end], src[off:end], f.scratch[:end-off])
 	}
 }

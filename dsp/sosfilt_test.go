@@ -3,6 +3,7 @@ package dsp
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -198,5 +199,42 @@ func TestSOSFilterNoAllocs(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(100, func() { f.ProcessInterleaved32(x32, x32) }); a != 0 {
 		t.Errorf("ProcessInterleaved32 allocates %v per frame block", a)
+	}
+}
+
+// ProcessInterleaved32 is exactly ProcessInterleaved on the widened input, rounded once, for every
+// section count (one pass, two, a middle pass, an odd last section) and in place or not.
+func TestSOSFilterFloat32EqualsFloat64Rounded(t *testing.T) {
+	const nc = 5
+	rng := rand.New(rand.NewPCG(5, 6))
+	src := make([]float32, 203*nc+2) // a trailing partial frame is left alone
+	for i := range src {
+		src[i] = float32(rng.NormFloat64())
+	}
+	for order := 1; order <= 10; order++ {
+		sos, err := Butter(order, []float64{0.1}, Lowpass, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float64, len(src))
+		for i, v := range src {
+			want[i] = float64(v)
+		}
+		f64 := NewSOSFilter(sos, nc)
+		f64.ProcessInterleaved(want)
+		f32 := NewSOSFilter(sos, nc)
+		dst := make([]float32, len(src))
+		inPlace := append([]float32(nil), src...)
+		f32b := NewSOSFilter(sos, nc)
+		for off := 0; off < len(src); off += 7 * nc {
+			end := min(off+7*nc, len(src))
+			f32.ProcessInterleaved32(dst[off:end], src[off:end])
+			f32b.ProcessInterleaved32(inPlace[off:end], inPlace[off:end])
+		}
+		for i := range src[:len(src)/nc*nc] {
+			if dst[i] != float32(want[i]) || inPlace[i] != dst[i] {
+				t.Fatalf("%d sections, value %d: float32 path %v (in place %v), float64 path rounded %v", len(sos), i, dst[i], inPlace[i], float32(want[i]))
+			}
+		}
 	}
 }
