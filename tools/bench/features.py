@@ -9,6 +9,9 @@ Workload: the 64 channels of PhysioNet S001R01 (volts, read with MNE) treated as
                         butter(4, [1, 40]) per frame, common average, and per 2-s window every 0.5 s the
                         band power above plus sklearn LedoitWolf on the window
 
+Each is timed as wall time and, under "<key>-cpu", as process CPU time (time.process_time, all threads),
+which other load on the machine hardly changes.
+
 usage: /usr/bin/python3 tools/bench/features.py [shared data dir]
 """
 import json
@@ -43,24 +46,24 @@ def bandpower(x):
     return ab, ab / tot
 
 
-def best_of(fn, min_time=1.0):
-    """Seconds per call: the best of 3 batches that each run at least min_time/3."""
+def best_of(fn, min_time=1.0, clock=time.perf_counter):
+    """Seconds per call on clock: the best of 3 batches that each run at least min_time/3."""
     fn()
     n, t = 1, 0.0
     while True:
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(n):
             fn()
-        t = time.perf_counter() - t0
+        t = clock() - t0
         if t > min_time / 3:
             break
         n *= 2
     best = t / n
     for _ in range(2):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(n):
             fn()
-        best = min(best, (time.perf_counter() - t0) / n)
+        best = min(best, (clock() - t0) / n)
     return best
 
 
@@ -94,5 +97,8 @@ res = {
     "welch-psd-64ch": best_of(lambda: ss.welch(window, fs=FS, nperseg=250)),
     "welch-bandpower-64ch": best_of(lambda: bandpower(window)),
     "chain-30s": best_of(chain, min_time=2.0),
+    "welch-psd-64ch-cpu": best_of(lambda: ss.welch(window, fs=FS, nperseg=250), clock=time.process_time),
+    "welch-bandpower-64ch-cpu": best_of(lambda: bandpower(window), clock=time.process_time),
+    "chain-30s-cpu": best_of(chain, min_time=2.0, clock=time.process_time),
 }
 print(json.dumps(res))
