@@ -25,6 +25,7 @@ type Covariance struct {
 	estimator string
 	centred   [][]float64
 	cov       []float64 // p x p, row-major
+	sumSq     []float64 // per sample, Σ over channels of the centred value squared (Ledoit-Wolf)
 	nOut      int
 }
 
@@ -52,6 +53,7 @@ func (e *Covariance) Configure(info streams.StreamInfo, windowSamples int) ([]st
 		e.centred[i] = make([]float64, windowSamples)
 	}
 	e.cov = make([]float64, p*p)
+	e.sumSq = make([]float64, windowSamples)
 	var names []string
 	for i := 0; i < p; i++ {
 		for j := i; j < p; j++ {
@@ -79,18 +81,7 @@ func (e *Covariance) Extract(window [][]float64, dst []float64) error {
 			e.centred[i][s] = v - mean
 		}
 	}
-	for i := 0; i < p; i++ {
-		xi := e.centred[i]
-		for j := i; j < p; j++ {
-			xj := e.centred[j]
-			var s float64
-			for t := range xi {
-				s += xi[t] * xj[t]
-			}
-			e.cov[i*p+j] = s / n
-			e.cov[j*p+i] = s / n
-		}
-	}
+	e.gram(n)
 	var shrinkage, mu float64
 	switch e.estimator {
 	case "ledoit_wolf":
@@ -117,6 +108,66 @@ func (e *Covariance) Extract(window [][]float64, dst []float64) error {
 	return nil
 }
 
+// gram fills e.cov with the centred channels' dot products divided by n. Each dot product is summed
+// over the samples in order, as a plain loop would (so the result does not depend on the blocking),
+// but two rows are paired with four columns at a time: eight independent sums hide the addition
+// latency and each loaded sample serves two or four products. The lower triangle is mirrored.
+func (e *Covariance) gram(n float64) {
+	x, p := e.centred, len(e.centred)
+	put := func(i, j int, s float64) {
+		e.cov[i*p+j] = s / n
+		e.cov[j*p+i] = s / n
+	}
+	i := 0
+	for ; i+1 < p; i += 2 {
+		a := x[i]
+		b := x[i+1][:len(a)]
+		j := i
+		for ; j+3 < p; j += 4 {
+			c0, c1, c2, c3 := x[j][:len(a)], x[j+1][:len(a)], x[j+2][:len(a)], x[j+3][:len(a)]
+			var s00, s01, s02, s03, s10, s11, s12, s13 float64
+			for t, va := range a {
+				vb := b[t]
+				w0, w1, w2, w3 := c0[t], c1[t], c2[t], c3[t]
+				s00 += va * w0
+				s01 += va * w1
+				s02 += va * w2
+				s03 += va * w3
+				s10 += vb * w0
+				s11 += vb * w1
+				s12 += vb * w2
+				s13 += vb * w3
+			}
+			put(i, j, s00)
+			put(i, j+1, s01)
+			put(i, j+2, s02)
+			put(i, j+3, s03)
+			put(i+1, j, s10)
+			put(i+1, j+1, s11)
+			put(i+1, j+2, s12)
+			put(i+1, j+3, s13)
+		}
+		for ; j < p; j++ {
+			c := x[j][:len(a)]
+			var sa, sb float64
+			for t, va := range a {
+				sa += va * c[t]
+				sb += b[t] * c[t]
+			}
+			put(i, j, sa)
+			put(i+1, j, sb)
+		}
+	}
+	if i < p {
+		a := x[i]
+		var s float64
+		for _, v := range a {
+			s += v * v
+		}
+		put(i, i, s)
+	}
+}
+
 // ledoitWolf returns scikit-learn's ledoit_wolf_shrinkage on the centred window and μ = trace/p.
 func (e *Covariance) ledoitWolf() (shrinkage, mu float64) {
 	p, n := len(e.idx), float64(e.nWindow)
@@ -128,14 +179,18 @@ func (e *Covariance) ledoitWolf() (shrinkage, mu float64) {
 		traceSum += e.cov[i*p+i]
 	}
 	mu = traceSum / float64(p)
-	// beta_ = Σ_ij (X2ᵀX2)_ij = Σ_t (Σ_i x_ti²)²; delta_ = Σ_ij (XᵀX)_ij² / n².
-	for t := 0; t < e.nWindow; t++ {
-		var r float64
-		for i := 0; i < p; i++ {
-			v := e.centred[i][t]
-			r += v * v
+	// beta_ = Σ_ij (X2ᵀX2)_ij = Σ_t (Σ_i x_ti²)²; delta_ = Σ_ij (XᵀX)_ij² / n². The row sums of
+	// squares are accumulated channel by channel, reading memory in order (same sums, same order).
+	r := e.sumSq
+	clear(r)
+	for _, row := range e.centred {
+		row = row[:len(r)]
+		for t, v := range row {
+			r[t] += v * v
 		}
-		beta_ += r * r
+	}
+	for _, v := range r {
+		beta_ += v * v
 	}
 	for _, c := range e.cov {
 		delta_ += c * n * c * n

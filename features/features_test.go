@@ -213,3 +213,30 @@ func TestBadConfigAndInputAreErrors(t *testing.T) {
 		t.Error("Extract accepted an output of the wrong length")
 	}
 }
+
+// The blocked Gram product equals the plain dot-product loop exactly, for every channel count around
+// the 2x4 blocking (odd rows, partial column blocks).
+func TestCovarianceGramEqualsPlainLoop(t *testing.T) {
+	const n = 37
+	for p := 1; p <= 11; p++ {
+		e := &Covariance{centred: make([][]float64, p), cov: make([]float64, p*p)}
+		for i := range e.centred {
+			e.centred[i] = make([]float64, n)
+			for s := range e.centred[i] {
+				e.centred[i][s] = math.Sin(float64(i*n+s)*0.7) * float64(i+1)
+			}
+		}
+		e.gram(n)
+		for i := 0; i < p; i++ {
+			for j := 0; j < p; j++ {
+				var s float64
+				for t := 0; t < n; t++ {
+					s += e.centred[i][t] * e.centred[j][t]
+				}
+				if got := e.cov[i*p+j]; got != s/n {
+					t.Fatalf("p=%d: cov[%d][%d] = %v, plain loop %v", p, i, j, got, s/n)
+				}
+			}
+		}
+	}
+}
