@@ -195,3 +195,46 @@ func (c *benchChain) Push(frame []float32) {
 	}
 	c.win.Push(frame, c.onWindow)
 }
+
+// BenchmarkSpectralSet / Separate: one op = band power, aperiodic fit and peak alpha frequency of a
+// 2-s window on 64 channels, as a Set (one shared Welch spectrum) and as three extractors run alone.
+func BenchmarkSpectralSet(b *testing.B)      { benchSpectral(b, true) }
+func BenchmarkSpectralSeparate(b *testing.B) { benchSpectral(b, false) }
+
+func benchSpectral(b *testing.B, shared bool) {
+	data := benchRecording(b)
+	window := make([][]float64, benchChannels)
+	for c := range window {
+		window[c] = data[c][:benchWindow]
+	}
+	cfg := []ExtractorConfig{{Kind: "bandpower"}, {Kind: "aperiodic"}, {Kind: "peak_alpha"}}
+	var ex []Extractor
+	if shared {
+		set, err := NewSet(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ex = []Extractor{set}
+	} else {
+		var err error
+		if ex, err = Build(cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var dst [][]float64
+	for _, e := range ex {
+		names, err := e.Configure(benchInfo(), benchWindow)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dst = append(dst, make([]float64, len(names)))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, e := range ex {
+			if err := e.Extract(window, dst[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

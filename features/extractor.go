@@ -221,3 +221,64 @@ func validRange(kind, what string, r [2]float64) error {
 	}
 	return nil
 }
+
+// Set runs several extractors on the same windows as one Extractor: its names and values are theirs
+// concatenated in order. Spectral extractors in it that ask for the same Welch spectrum (segment
+// length, overlap, window, averaging) of the same channel share one computation per window, so
+// listing band power, aperiodic fit and peak alpha frequency costs one Welch pass, not three; the
+// values are exactly those of the extractors run on their own.
+type Set struct {
+	cfg        []ExtractorConfig
+	extractors []Extractor
+	offsets    []int // extractor i writes dst[offsets[i]:offsets[i+1]]
+	spectra    *spectrumCache
+}
+
+// spectrumSharer is implemented by the extractors that embed a psdBank.
+type spectrumSharer interface{ useSpectrumCache(*spectrumCache) }
+
+// NewSet builds the extractors described by cfg (as Build does).
+func NewSet(cfg []ExtractorConfig) (*Set, error) {
+	ex, err := Build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Set{cfg: cfg, extractors: ex}, nil
+}
+
+// Configure implements Extractor: it configures every extractor of the set for the stream.
+func (s *Set) Configure(info streams.StreamInfo, windowSamples int) ([]string, error) {
+	s.spectra = &spectrumCache{}
+	s.offsets = s.offsets[:0]
+	var names []string
+	for i, e := range s.extractors {
+		if sh, ok := e.(spectrumSharer); ok {
+			sh.useSpectrumCache(s.spectra)
+		}
+		s.offsets = append(s.offsets, len(names))
+		n, err := e.Configure(info, windowSamples)
+		if err != nil {
+			return nil, fmt.Errorf("features[%d] (%s): %w", i, s.cfg[i].Kind, err)
+		}
+		names = append(names, n...)
+	}
+	s.offsets = append(s.offsets, len(names))
+	return names, nil
+}
+
+// Extract implements Extractor.
+func (s *Set) Extract(window [][]float64, dst []float64) error {
+	if s.spectra == nil {
+		return fmt.Errorf("feature set: Extract called before Configure")
+	}
+	if n := s.offsets[len(s.offsets)-1]; len(dst) != n {
+		return fmt.Errorf("feature set: output has %d values, want %d (the names Configure returned)", len(dst), n)
+	}
+	s.spectra.window++
+	for i, e := range s.extractors {
+		if err := e.Extract(window, dst[s.offsets[i]:s.offsets[i+1]]); err != nil {
+			return fmt.Errorf("features[%d] (%s): %w", i, s.cfg[i].Kind, err)
+		}
+	}
+	return nil
+}

@@ -240,3 +240,71 @@ func TestCovarianceGramEqualsPlainLoop(t *testing.T) {
 		}
 	}
 }
+
+// A Set returns exactly the values of its extractors run one by one, on every fixture window (real
+// EEG) and twice in a row (the spectra of the first window must not leak into the second), while
+// spectral extractors with the same Welch parameters share one spectrum and different ones do not.
+func TestSetEqualsExtractorsAlone(t *testing.T) {
+	r := loadFeatureRef(t)
+	info := r.info()
+	half := 0.25
+	cfg := []ExtractorConfig{
+		{Kind: "bandpower"},
+		{Kind: "aperiodic"},
+		{Kind: "peak_alpha", Channels: r.Channels[:2]},
+		{Kind: "spectral_edge", Welch: WelchParams{OverlapFrac: &half}},
+		{Kind: "covariance"},
+		{Kind: "hjorth"},
+		{Kind: "bandpower", Welch: WelchParams{SegmentSec: 0.5}},
+	}
+	set, err := NewSet(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(r.Windows[0].Data[0])
+	names, err := set.Configure(info, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(set.spectra.entries); got != 3 {
+		t.Errorf("%d distinct spectra, want 3 (default, 25%% overlap, 0.5-s segments)", got)
+	}
+	got := make([]float64, len(names))
+	for rep := 0; rep < 2; rep++ {
+		for wi, w := range r.Windows {
+			if len(w.Data[0]) != n {
+				continue
+			}
+			if err := set.Extract(w.Data, got); err != nil {
+				t.Fatal(err)
+			}
+			off := 0
+			for i, c := range cfg {
+				e, err := New(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				en, err := e.Configure(info, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := make([]float64, len(en))
+				if err := e.Extract(w.Data, want); err != nil {
+					t.Fatal(err)
+				}
+				for k, v := range want {
+					if g := got[off+k]; g != v && !(math.IsNaN(g) && math.IsNaN(v)) {
+						t.Fatalf("window %d, extractor %d (%s): %s = %v in the set, %v alone", wi, i, c.Kind, names[off+k], g, v)
+					}
+				}
+				off += len(en)
+			}
+			if off != len(names) {
+				t.Fatalf("set has %d names, extractors alone %d", len(names), off)
+			}
+		}
+	}
+	if err := set.Extract(r.Windows[0].Data, got[1:]); err == nil {
+		t.Error("short output accepted")
+	}
+}

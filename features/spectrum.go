@@ -9,15 +9,22 @@ import (
 	"github.com/neurostream/neurostream/streams"
 )
 
-// psdBank holds one Welch estimator and a PSD per used channel; spectral extractors embed it.
+// psdBank holds one Welch estimator and a PSD per used channel; spectral extractors embed it. Inside
+// a Set it takes its spectra from the set's spectrumCache, so extractors asking for the same spectrum
+// of the same channel share one computation per window.
 type psdBank struct {
 	channelSet
 	params WelchParams
 	welch  *spectral.Welch
 	freqs  []float64
 	dfHz   float64
-	psd    [][]float64 // psd[i] for used channel i
+	psd    [][]float64 // psd[i] for used channel i (shared with the cache's entry inside a Set)
+	cache  *spectrumCache
+	shared *sharedSpectrum
 }
+
+// useSpectrumCache makes the bank take its spectra from c; a Set calls it before Configure.
+func (b *psdBank) useSpectrumCache(c *spectrumCache) { b.cache = c }
 
 func (b *psdBank) configureWelch(kind string, info streams.StreamInfo, windowSamples int) error {
 	if err := b.configure(kind, info, windowSamples, 8); err != nil {
@@ -36,16 +43,31 @@ func (b *psdBank) configureWelch(kind string, info streams.StreamInfo, windowSam
 	if !(frac >= 0 && frac < 1) {
 		return fmt.Errorf("%s: welch overlap_frac %v, want 0 <= overlap_frac < 1", kind, frac)
 	}
-	w, err := spectral.NewWelch(spectral.WelchConfig{
+	wc := spectral.WelchConfig{
 		FsHz: fs, NPerSeg: nper, NOverlap: int(math.Floor(frac * float64(nper))),
 		Window: b.params.Window, Average: b.params.Average,
-	})
+	}
+	b.dfHz = fs / float64(nper)
+	b.psd = make([][]float64, len(b.idx))
+	if b.cache != nil {
+		sh, err := b.cache.spectrum(wc, b.nStream)
+		if err != nil {
+			return fmt.Errorf("%s: %w", kind, err)
+		}
+		b.shared, b.welch, b.freqs = sh, sh.welch, sh.welch.Freqs()
+		for i, c := range b.idx {
+			if sh.psd[c] == nil {
+				sh.psd[c] = make([]float64, len(b.freqs))
+			}
+			b.psd[i] = sh.psd[c]
+		}
+		return nil
+	}
+	w, err := spectral.NewWelch(wc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", kind, err)
 	}
 	b.welch, b.freqs = w, w.Freqs()
-	b.dfHz = fs / float64(nper)
-	b.psd = make([][]float64, len(b.idx))
 	for i := range b.psd {
 		b.psd[i] = make([]float64, len(b.freqs))
 	}
@@ -53,12 +75,53 @@ func (b *psdBank) configureWelch(kind string, info streams.StreamInfo, windowSam
 }
 
 func (b *psdBank) computePSDs(window [][]float64) error {
+	sh := b.shared
 	for i, c := range b.idx {
+		if sh != nil {
+			if sh.window[c] == b.cache.window {
+				continue // already computed for this window by another extractor of the set
+			}
+			sh.window[c] = b.cache.window
+		}
 		if err := b.welch.PSD(window[c], b.psd[i]); err != nil {
+			if sh != nil {
+				sh.window[c] = 0
+			}
 			return fmt.Errorf("channel %s: %w", b.names[i], err)
 		}
 	}
 	return nil
+}
+
+// spectrumCache holds the Welch spectra of the current window for the extractors of one Set: one
+// entry per distinct Welch configuration, each with a PSD per stream channel computed at most once
+// per window.
+type spectrumCache struct {
+	window  uint64 // counts the set's windows; 0 means none yet
+	entries []*sharedSpectrum
+}
+
+type sharedSpectrum struct {
+	cfg    spectral.WelchConfig
+	welch  *spectral.Welch
+	psd    [][]float64 // per stream channel; nil for channels no extractor uses
+	window []uint64    // per stream channel, the window its psd was computed for
+}
+
+// spectrum returns the entry for cfg, creating it on first use.
+func (c *spectrumCache) spectrum(cfg spectral.WelchConfig, nStream int) (*sharedSpectrum, error) {
+	for _, e := range c.entries {
+		if e.cfg == cfg {
+			return e, nil
+		}
+	}
+	w, err := spectral.NewWelch(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &sharedSpectrum{cfg: cfg, welch: w, psd: make([][]float64, nStream), window: make([]uint64, nStream)}
+	c.entries = append(c.entries, e)
+	return e, nil
 }
 
 // binRange returns the PSD bins [k0, k1) whose frequencies lie in [loHz, hiHz) — or [loHz, hiHz] when

@@ -12,7 +12,8 @@ import (
 
 // FeatureStage slides a window over the (cleaned) stream and, for every window, runs a list of
 // feature extractors and emits one streams.FeatureVector holding all their values, in the order the
-// extractors are listed. Frames pass through unchanged.
+// extractors are listed. The extractors run as a features.Set, so spectral ones with the same Welch
+// parameters share one spectrum per window. Frames pass through unchanged.
 //
 // The names are resolved once when the stream starts and shared by every vector; the values live in
 // one buffer reused for each window, so a window costs no allocation in the stage (what the sink does
@@ -22,11 +23,10 @@ type FeatureStage struct {
 	windowSec, stepSec float64
 	cfg                []features.ExtractorConfig
 
-	fsHz       float64
-	extractors []features.Extractor
-	offsets    []int // extractor i writes vec.Values[offsets[i]:offsets[i+1]]
-	windower   *dsp.Windower
-	vec        streams.FeatureVector
+	fsHz     float64
+	set      *features.Set
+	windower *dsp.Windower
+	vec      streams.FeatureVector
 
 	// the frame being pushed, for stamping the windows it completes
 	cur       *streams.Frame
@@ -65,35 +65,25 @@ func (s *FeatureStage) Start(in streams.StreamInfo) (streams.StreamInfo, error) 
 	if win < 1 || step < 1 {
 		return in, fmt.Errorf("features: window %g s / step %g s is under one sample at %g Hz", s.windowSec, s.stepSec, fs)
 	}
-	ex, err := features.Build(s.cfg)
+	set, err := features.NewSet(s.cfg)
 	if err != nil {
 		return in, fmt.Errorf("features: %w", err)
 	}
-	var names []string
-	offsets := make([]int, 0, len(ex)+1)
-	for i, e := range ex {
-		offsets = append(offsets, len(names))
-		n, err := e.Configure(in, win)
-		if err != nil {
-			return in, fmt.Errorf("features[%d] (%s): %w", i, s.cfg[i].Kind, err)
-		}
-		names = append(names, n...)
+	names, err := set.Configure(in, win)
+	if err != nil {
+		return in, fmt.Errorf("features: %w", err)
 	}
-	offsets = append(offsets, len(names))
 	w, err := dsp.NewWindower(len(in.Channels), win, step)
 	if err != nil {
 		return in, fmt.Errorf("features: %w", err)
 	}
-	s.fsHz, s.extractors, s.offsets, s.windower = fs, ex, offsets, w
+	s.fsHz, s.set, s.windower = fs, set, w
 	s.vec = streams.FeatureVector{StreamID: in.StreamID, Names: names, Values: make([]float64, len(names))}
 	return in, nil
 }
 
 // Names returns the feature names in the order of every emitted vector's values (after Start).
 func (s *FeatureStage) Names() []string { return s.vec.Names }
-
-// WindowSamples returns the window length in samples (after Start).
-func (s *FeatureStage) WindowSamples() int { return s.windower.WindowSamples() }
 
 // Process windows the frame; each window completed by it is turned into a feature vector, stamped
 // with the frame's acquisition time and emitted. The frame itself is left as it is.
@@ -110,11 +100,9 @@ func (s *FeatureStage) onWindow(window [][]float64, endSample int64) {
 		return
 	}
 	v := &s.vec
-	for i, e := range s.extractors {
-		if err := e.Extract(window, v.Values[s.offsets[i]:s.offsets[i+1]]); err != nil {
-			s.windowErr = fmt.Errorf("features[%d] (%s), window ending at sample %d: %w", i, s.cfg[i].Kind, endSample, err)
-			return
-		}
+	if err := s.set.Extract(window, v.Values); err != nil {
+		s.windowErr = fmt.Errorf("features of the window ending at sample %d: %w", endSample, err)
+		return
 	}
 	f := s.cur
 	v.StreamID = f.StreamID
