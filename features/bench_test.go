@@ -125,7 +125,7 @@ func BenchmarkChain(b *testing.B) {
 
 // benchChain is the stage chain the pipeline runs per stream, assembled for the benchmark.
 type benchChain struct {
-	nCh           int
+	car           *dsp.Reference
 	notch, bpass  *dsp.SOSFilter
 	win           *dsp.Windower
 	bp            *BandPower
@@ -146,11 +146,15 @@ func newBenchChain(info streams.StreamInfo, windowSamples, stepSamples int) (*be
 	if err != nil {
 		return nil, err
 	}
+	car, err := dsp.NewCommonAverage(nCh, nil)
+	if err != nil {
+		return nil, err
+	}
 	win, err := dsp.NewWindower(nCh, windowSamples, stepSamples)
 	if err != nil {
 		return nil, err
 	}
-	c := &benchChain{nCh: nCh, notch: dsp.NewSOSFilter(notch, nCh), bpass: dsp.NewSOSFilter(band, nCh), win: win,
+	c := &benchChain{car: car, notch: dsp.NewSOSFilter(notch, nCh), bpass: dsp.NewSOSFilter(band, nCh), win: win,
 		bp: NewBandPower(ExtractorConfig{}), cov: &Covariance{estimator: "ledoit_wolf"}}
 	names, err := c.bp.Configure(info, windowSamples)
 	if err != nil {
@@ -182,17 +186,7 @@ func (c *benchChain) Reset() {
 func (c *benchChain) Push(frame []float32) {
 	c.notch.ProcessInterleaved32(frame, frame)
 	c.bpass.ProcessInterleaved32(frame, frame)
-	for off := 0; off+c.nCh <= len(frame); off += c.nCh {
-		s := frame[off : off+c.nCh]
-		var sum float32
-		for _, v := range s {
-			sum += v
-		}
-		mean := sum / float32(c.nCh)
-		for i := range s {
-			s[i] -= mean
-		}
-	}
+	c.car.ProcessInterleaved32(frame)
 	c.win.Push(frame, c.onWindow)
 }
 

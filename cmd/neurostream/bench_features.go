@@ -204,7 +204,7 @@ func newYAMLChain(ctx context.Context, info streams.StreamInfo, stream []float32
 // featureChain is the per-stream stage chain of the benchmark: filters, common average, windowing,
 // band power and covariance.
 type featureChain struct {
-	nCh          int
+	car          *dsp.Reference
 	notch, bpass *dsp.SOSFilter
 	win          *dsp.Windower
 	bp, cov      features.Extractor
@@ -224,6 +224,10 @@ func newFeatureChain(info streams.StreamInfo) (*featureChain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("design band-pass: %w", err)
 	}
+	car, err := dsp.NewCommonAverage(nCh, nil)
+	if err != nil {
+		return nil, err
+	}
 	win, err := dsp.NewWindower(nCh, featBenchWindow, featBenchStep)
 	if err != nil {
 		return nil, err
@@ -232,7 +236,7 @@ func newFeatureChain(info streams.StreamInfo) (*featureChain, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &featureChain{nCh: nCh, notch: dsp.NewSOSFilter(notch, nCh), bpass: dsp.NewSOSFilter(band, nCh), win: win,
+	c := &featureChain{car: car, notch: dsp.NewSOSFilter(notch, nCh), bpass: dsp.NewSOSFilter(band, nCh), win: win,
 		bp: features.NewBandPower(features.ExtractorConfig{}), cov: cov}
 	names, err := c.bp.Configure(info, featBenchWindow)
 	if err != nil {
@@ -264,16 +268,6 @@ func (c *featureChain) reset() {
 func (c *featureChain) push(frame []float32) {
 	c.notch.ProcessInterleaved32(frame, frame)
 	c.bpass.ProcessInterleaved32(frame, frame)
-	for off := 0; off+c.nCh <= len(frame); off += c.nCh {
-		s := frame[off : off+c.nCh]
-		var sum float32
-		for _, v := range s {
-			sum += v
-		}
-		mean := sum / float32(c.nCh)
-		for i := range s {
-			s[i] -= mean
-		}
-	}
+	c.car.ProcessInterleaved32(frame)
 	c.win.Push(frame, c.onWindow)
 }
