@@ -50,12 +50,16 @@ func TestConfigsLoadAndBuild(t *testing.T) {
 type featureSink struct {
 	names   []string
 	vectors []streams.FeatureVector
+	discard bool // count nothing, keep nothing (benchmarks)
 }
 
 func (s *featureSink) EmitPrediction(context.Context, *streams.Prediction) error  { return nil }
 func (s *featureSink) WriteStreamInfo(context.Context, *streams.StreamInfo) error { return nil }
 func (s *featureSink) WriteFrame(context.Context, *streams.Frame) error           { return nil }
 func (s *featureSink) EmitFeatures(_ context.Context, v *streams.FeatureVector) error {
+	if s.discard {
+		return nil
+	}
 	if s.names == nil {
 		s.names = slices.Clone(v.Names)
 	}
@@ -140,4 +144,61 @@ func mean(xs []float64) float64 {
 		s += x
 	}
 	return s / float64(len(xs))
+}
+
+// BenchmarkNeurodynamics: one op = 30 s of the config's 64-channel synthetic stream (8-sample frames)
+// through all its stages in a Processor, in steady state; streams/core is how many such streams one
+// core sustains in real time.
+func BenchmarkNeurodynamics(b *testing.B) {
+	cfg, err := pipeline.LoadConfig("neurodynamics.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const seconds = 30
+	sc := cfg.Sources[0].Synthetic
+	sc.DurationSec, sc.Realtime = seconds, false
+	src, err := synthetic.New(sc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var frames []streams.Frame
+	for {
+		var f streams.Frame
+		if err := src.Next(ctx, &f); err == io.EOF {
+			break
+		} else if err != nil {
+			b.Fatal(err)
+		}
+		frames = append(frames, f)
+	}
+	stages, err := pipeline.BuildStages(cfg.Pipelines[0].Stages, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	info := src.Info()
+	proc, err := pipeline.NewProcessor(pipeline.ProcessorConfig{Name: "neurodynamics", Stages: stages, Sink: &featureSink{discard: true},
+		Lookup: func(context.Context, string) (streams.StreamInfo, error) { return info, nil }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := streams.Frame{StreamID: info.StreamID, NumChannels: frames[0].NumChannels}
+	seq := uint64(0)
+	run := func() {
+		for i := range frames {
+			f.NumSamples = frames[i].NumSamples
+			f.Samples = append(f.Samples[:0], frames[i].Samples...)
+			f.Seq = seq
+			seq++
+			if err := proc.Process(ctx, &f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	run() // starts the stream's stages
+	b.ReportAllocs()
+	for b.Loop() {
+		run()
+	}
+	b.ReportMetric(seconds/(b.Elapsed().Seconds()/float64(b.N)), "streams/core")
 }
