@@ -3,7 +3,9 @@ package features
 import (
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -306,5 +308,90 @@ func TestSetEqualsExtractorsAlone(t *testing.T) {
 	}
 	if err := set.Extract(r.Windows[0].Data, got[1:]); err == nil {
 		t.Error("short output accepted")
+	}
+}
+
+// lempelZiv76BitByBit is Kaspar & Schuster's published algorithm, one bit at a time: the reference
+// the word-at-a-time lempelZiv76 must agree with.
+func lempelZiv76BitByBit(s []bool) int {
+	n := len(s)
+	i, k, l, kMax, c := 0, 1, 1, 1, 1
+	for {
+		if s[i+k-1] == s[l+k-1] {
+			k++
+			if l+k > n {
+				c++
+				break
+			}
+		} else {
+			kMax = max(kMax, k)
+			i++
+			if i == l {
+				c++
+				l += kMax
+				if l+1 > n {
+					break
+				}
+				i, k, kMax = 0, 1, 1
+			} else {
+				k = 1
+			}
+		}
+	}
+	return c
+}
+
+// The packed LZ76 count equals the bit-by-bit algorithm on random, periodic, constant and
+// slowly-switching sequences of every length from 2 to 300 and some longer ones.
+func TestLempelZiv76EqualsBitByBit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	lengths := []int{}
+	for n := 2; n <= 300; n++ {
+		lengths = append(lengths, n)
+	}
+	lengths = append(lengths, 500, 512, 1000, 2047)
+	gens := map[string]func(t, n int) bool{
+		"random":   func(int, int) bool { return rng.IntN(2) == 1 },
+		"constant": func(int, int) bool { return true },
+		"period-3": func(t, _ int) bool { return t%3 == 0 },
+		"runs":     func(t, _ int) bool { return (t/17+t/5)%2 == 0 },
+		"tail":     func(t, n int) bool { return t > n/2 && rng.IntN(4) == 0 },
+	}
+	for name, gen := range gens {
+		for _, n := range lengths {
+			b := make([]bool, n)
+			packed := make([]uint64, n/64+2)
+			for t := range b {
+				b[t] = gen(t, n)
+				if b[t] {
+					packed[t>>6] |= 1 << (t & 63)
+				}
+			}
+			if got, want := lempelZiv76(packed, n), lempelZiv76BitByBit(b); got != want {
+				t.Fatalf("%s, n=%d: %d phrases, bit-by-bit %d", name, n, got, want)
+			}
+		}
+	}
+}
+
+// median equals numpy.median computed by sorting, with duplicates, odd and even lengths.
+func TestMedianBySelection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for n := 1; n <= 200; n++ {
+		for _, levels := range []int{2, 5, 1 << 30} {
+			x := make([]float64, n)
+			for i := range x {
+				x[i] = float64(rng.IntN(levels)) + 0.25
+			}
+			s := slices.Clone(x)
+			slices.Sort(s)
+			want := s[n/2]
+			if n%2 == 0 {
+				want = (s[n/2-1] + s[n/2]) / 2
+			}
+			if got := median(make([]float64, n), x); got != want {
+				t.Fatalf("n=%d levels=%d: median %v, sorted %v", n, levels, got, want)
+			}
+		}
 	}
 }
