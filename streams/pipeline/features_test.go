@@ -105,6 +105,18 @@ func TestNeurodynamicsConfigThroughBroker(t *testing.T) {
 		}
 	}
 
+	// The clean frames are the raw frames through the configured notch, band-pass and common average,
+	// recomputed here channel by channel on whole arrays (float32 between stages, as frames are).
+	raw := readChannels(ctx, t, kc, topics.Raw, nFrames, nCh)
+	want := offlineClean(t, pc.Stages, fs, raw)
+	for c := range want {
+		for s, v := range want[c] {
+			if clean[c][s] != v {
+				t.Fatalf("clean channel %d sample %d: pipeline %v, offline notch+band-pass+average %v", c, s, clean[c][s], v)
+			}
+		}
+	}
+
 	// The same extractors, offline, on the clean samples.
 	ex, err := features.Build(fstage.Extractors)
 	if err != nil {
@@ -125,7 +137,7 @@ func TestNeurodynamicsConfigThroughBroker(t *testing.T) {
 		}
 	}
 	window := make([][]float64, nCh)
-	want := make([]float64, len(wantNames))
+	wantValues := make([]float64, len(wantNames))
 	offline := func(end int) []float64 {
 		for c := range window {
 			window[c] = window[c][:0]
@@ -135,12 +147,12 @@ func TestNeurodynamicsConfigThroughBroker(t *testing.T) {
 		}
 		off := 0
 		for i, e := range ex {
-			if err := e.Extract(window, want[off:off+sizes[i]]); err != nil {
+			if err := e.Extract(window, wantValues[off:off+sizes[i]]); err != nil {
 				t.Fatal(err)
 			}
 			off += sizes[i]
 		}
-		return want
+		return wantValues
 	}
 
 	fc, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: topics.Features, GroupID: "check-features", FromStart: true})
@@ -180,6 +192,94 @@ func TestNeurodynamicsConfigThroughBroker(t *testing.T) {
 		v, _ := streams.UnmarshalFeatures(m.Value)
 		t.Fatalf("unexpected extra feature vector (window end %d)", v.WindowEndSample)
 	}
+}
+
+// readChannels reads n frames of nCh channels from topic, channel-major.
+func readChannels(ctx context.Context, t *testing.T, kc streams.Config, topic string, n, nCh int) [][]float32 {
+	t.Helper()
+	c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: topic, GroupID: "check-" + topic, FromStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	out := make([][]float32, nCh)
+	var f streams.Frame
+	for i := 0; i < n; i++ {
+		if _, _, err := c.ReadFrame(ctx, &f); err != nil {
+			t.Fatalf("%s frame %d of %d: %v", topic, i, n, err)
+		}
+		for s := 0; s < f.NumSamples; s++ {
+			for ch := range out {
+				out[ch] = append(out[ch], f.Samples[s*nCh+ch])
+			}
+		}
+	}
+	return out
+}
+
+// offlineClean applies the config's notch, band-pass (started at its first sample's steady state)
+// and common average reference to whole channels, rounding to float32 after each as frames are.
+func offlineClean(t *testing.T, stages []pipeline.StageConfig, fs float64, raw [][]float32) [][]float32 {
+	t.Helper()
+	x := make([][]float32, len(raw))
+	for c := range raw {
+		x[c] = slices.Clone(raw[c])
+	}
+	widen := func(v []float32) []float64 {
+		out := make([]float64, len(v))
+		for i, s := range v {
+			out[i] = float64(s)
+		}
+		return out
+	}
+	round := func(dst []float32, v []float64) {
+		for i, s := range v {
+			dst[i] = float32(s)
+		}
+	}
+	for _, sc := range stages {
+		switch sc.Kind {
+		case "notch":
+			sos, err := dsp.IIRNotch(sc.FreqHz, sc.Q, fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for c := range x {
+				round(x[c], dsp.SOSFilt(sos, widen(x[c])))
+			}
+		case "bandpass":
+			sos, err := dsp.Butter(sc.Order, []float64{sc.LowHz, sc.HighHz}, dsp.Bandpass, fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for c := range x {
+				f := dsp.NewSOSFilter(sos, 1)
+				f.SteadyState([]float64{float64(x[c][0])})
+				y := widen(x[c])
+				f.ProcessInterleaved(y)
+				round(x[c], y)
+			}
+		case "reference":
+			if len(sc.RefChannels) > 0 || len(sc.Exclude) > 0 {
+				t.Fatalf("offlineClean knows only the plain common average, not %+v", sc)
+			}
+			inv := 1 / float64(len(x))
+			for s := range x[0] {
+				var sum float64
+				for c := range x {
+					sum += float64(x[c][s])
+				}
+				m := sum * inv
+				for c := range x {
+					x[c][s] = float32(float64(x[c][s]) - m)
+				}
+			}
+		case "features":
+		default:
+			t.Fatalf("offlineClean does not know stage kind %q", sc.Kind)
+		}
+	}
+	return x
 }
 
 func absInt(x int64) int64 {
