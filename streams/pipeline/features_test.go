@@ -23,9 +23,10 @@ const neurodynamicsConfig = "../../configs/neurodynamics.yaml"
 
 // TestNeurodynamicsConfigThroughBroker runs configs/neurodynamics.yaml (notch, band-pass, common
 // average, features) on a finite synthetic stream through the embedded broker, then reads the clean
-// and features topics back with real consumers: one feature vector per window, named as the
-// extractors name them, whose values equal the same extractors computed offline on the clean samples
-// the pipeline published.
+// and features topics back with real consumers: the clean frames equal the raw ones through the
+// configured filters and reference recomputed offline, and there is one feature vector per window,
+// named as the extractors name them, whose values equal the same extractors computed offline on those
+// clean samples.
 func TestNeurodynamicsConfigThroughBroker(t *testing.T) {
 	conf, err := pipeline.LoadConfig(neurodynamicsConfig)
 	if err != nil {
