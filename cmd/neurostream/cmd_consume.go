@@ -90,7 +90,12 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 		case streams.TypeFeatures:
 			fv, err := streams.UnmarshalFeatures(m.Value)
 			if err != nil {
-				return err
+				fmt.Fprintf(os.Stderr, "skipping undecodable features at %s[%d]@%d: %v\n", m.Topic, m.Partition, m.Offset, err)
+				continue
+			}
+			if !*asJSON {
+				fmt.Fprintf(out, "%s window ending at sample %d: %s\n", fv.StreamID, fv.WindowEndSample, fmtFeatures(fv.Names, fv.Values, 6))
+				continue
 			}
 			v = fv
 		case streams.TypeTokens:
@@ -151,6 +156,21 @@ func fmtTokens(t []uint16, n int) string {
 	}
 	if len(t) > n {
 		fmt.Fprintf(&b, " ... (%d channels)", len(t))
+	}
+	return b.String()
+}
+
+// fmtFeatures prints the first n name=value pairs and how many more there are.
+func fmtFeatures(names []string, values []float64, n int) string {
+	var b strings.Builder
+	for i := range min(n, len(values), len(names)) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%.4g", names[i], values[i])
+	}
+	if len(values) > n {
+		fmt.Fprintf(&b, " ... (%d features)", len(values))
 	}
 	return b.String()
 }
