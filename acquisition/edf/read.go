@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -263,12 +264,7 @@ func Decode(name string, b []byte, opts ReadOptions) (*File, error) {
 		}
 		rec.Info.Channels[k] = ch
 	}
-	// One backing array for all channels: one allocation instead of one per channel.
-	backing := make([]float64, total*len(dataIdx))
-	for k := range rec.Data {
-		rec.Data[k] = backing[k*total : (k+1)*total : (k+1)*total]
-	}
-	decodeSamples(h, b, dataIdx, isStim, maxSamp, samplesBefore, rec.Data)
+	decodeSamples(h, b, dataIdx, isStim, maxSamp, samplesBefore, total, rec.Data)
 
 	// Like MNE's Raw.set_annotations, annotations are clipped to the data, [0, nSamples/rate]
 	// (PhysioNet's R01 declares a 60.2 s T0 over 60 s of data), and dropped if wholly outside.
@@ -366,9 +362,12 @@ func uniqueNames(h *Header, dataIdx []int) []string {
 	return names
 }
 
-// decodeSamples converts every data record into physical values. The arithmetic is MNE's,
-// in MNE's order ((digital * cal + offset) * unit), so that values agree to the last bit.
-func decodeSamples(h *Header, b []byte, dataIdx []int, isStim []bool, maxSamp int, samplesBefore []int, data [][]float64) {
+// decodeSamples allocates data's channels (total samples each) and converts every data record into
+// physical values. The arithmetic is MNE's, in MNE's order ((digital * cal + offset) * unit), so
+// that values agree to the last bit. Reading is bound by writing fresh memory, so channel groups
+// are decoded on all cores, each allocating (and so zeroing) its own backing array, and within a
+// group the file is read record after record, in its own order.
+func decodeSamples(h *Header, b []byte, dataIdx []int, isStim []bool, maxSamp int, samplesBefore []int, total int, data [][]float64) {
 	bps := h.Format.bytesPerSample()
 	sigOffset := make([]int, len(h.Signals)+1)
 	for i := range h.Signals {
@@ -383,41 +382,54 @@ func decodeSamples(h *Header, b []byte, dataIdx []int, isStim []bool, maxSamp in
 			fullRate = append(fullRate, k)
 		}
 	}
-	decodeChannels := func(ks []int) {
-		for _, k := range ks {
-			i := dataIdx[k]
-			s := &h.Signals[i]
-			cal, offset, unit := calibration(h, s, isStim[i])
-			dst := data[k]
-			for r := 0; r < h.NumRecords; r++ {
-				src := b[h.HeaderBytes+r*recBytes+sigOffset[i]:]
-				out := dst[samplesBefore[r] : samplesBefore[r]+maxSamp]
-				if h.Format == FormatBDF {
-					decodeBDF(src, out, cal, offset, unit)
-				} else {
-					decodeEDF(src, out, cal, offset, unit)
-				}
+	type conv struct{ cal, offset, unit float64 }
+	convs := make([]conv, len(dataIdx))
+	for k, i := range dataIdx {
+		c := &convs[k]
+		c.cal, c.offset, c.unit = calibration(h, &h.Signals[i], isStim[i])
+	}
+	decode := func(src []byte, out []float64, c conv) {
+		if h.Format == FormatBDF {
+			decodeBDF(src, out, c.cal, c.offset, c.unit)
+		} else {
+			decodeEDF(src, out, c.cal, c.offset, c.unit)
+		}
+	}
+	decodeGroup := func(ks []int) {
+		backing := make([]float64, total*len(ks))
+		for j, k := range ks {
+			data[k] = backing[j*total : (j+1)*total : (j+1)*total]
+		}
+		for r := 0; r < h.NumRecords; r++ {
+			rec := b[h.HeaderBytes+r*recBytes:]
+			for _, k := range ks {
+				i := dataIdx[k]
+				out := data[k][samplesBefore[r] : samplesBefore[r]+maxSamp]
+				decode(rec[sigOffset[i]:], out, convs[k])
 				if isStim[i] {
 					maskStim(out)
 				}
 			}
 		}
 	}
-	decodeChannels(fullRate)
+	// Groups of at least 8 channels: below that, starting goroutines costs more than it saves.
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(fullRate)/8))
+	var wg sync.WaitGroup
+	for w := range workers {
+		ks := fullRate[w*len(fullRate)/workers : (w+1)*len(fullRate)/workers]
+		wg.Add(1)
+		go func() { defer wg.Done(); decodeGroup(ks) }()
+	}
+	wg.Wait()
 	for _, k := range lowRate {
 		i := dataIdx[k]
 		s := &h.Signals[i]
-		cal, offset, unit := calibration(h, s, isStim[i])
 		raw := make([]float64, s.SamplesPerRecord*h.NumRecords)
 		for r := 0; r < h.NumRecords; r++ {
 			src := b[h.HeaderBytes+r*recBytes+sigOffset[i]:]
-			out := raw[r*s.SamplesPerRecord : (r+1)*s.SamplesPerRecord]
-			if h.Format == FormatBDF {
-				decodeBDF(src, out, cal, offset, unit)
-			} else {
-				decodeEDF(src, out, cal, offset, unit)
-			}
+			decode(src, raw[r*s.SamplesPerRecord:(r+1)*s.SamplesPerRecord], convs[k])
 		}
+		data[k] = make([]float64, total)
 		upsample(raw, s.SamplesPerRecord, maxSamp, isStim[i], data[k], samplesBefore)
 	}
 }
