@@ -75,6 +75,13 @@ func BenchmarkDecodeBrainModuleFullSizeFolded(b *testing.B) {
 	benchmarkDecode(b, filepath.Join("..", "..", ".cache", "onnx-bench"), "brain-module-fullsize-folded")
 }
 
+// The folded network with every 1-D conv written as a (1, k) 2-D conv on [B, C, 1, T]
+// (tools/models/nets.Conv2dFoldedBrainModule): ONNX Runtime's x86 CPU provider runs 2-D convs with its
+// blocked NCHWc kernels, 1-D ones with im2col + GEMM.
+func BenchmarkDecodeBrainModuleFullSizeFoldedConv2d(b *testing.B) {
+	benchmarkDecode(b, filepath.Join("..", "..", ".cache", "onnx-bench"), "brain-module-fullsize-folded-conv2d")
+}
+
 // The same with 2 intra-op threads: the published size needs more than one core for a 15 ms budget.
 func BenchmarkDecodeBrainModuleFullSize2Threads(b *testing.B) {
 	benchmarkDecodeWith(b, Config{IntraOpThreads: 2}, filepath.Join("..", "..", ".cache", "onnx-bench"), "brain-module-fullsize")

@@ -33,6 +33,8 @@ def build(name, c, t):
         "brain-module-fullsize": lambda: nets.BrainModule(pos, t, 1, 64, d1=270, hidden=320, n_blocks=5, time_bins=12),
         "brain-module-fullsize-folded": lambda: nets.FoldedBrainModule(
             nets.BrainModule(pos, t, 1, 64, d1=270, hidden=320, n_blocks=5, time_bins=12), 0),
+        "brain-module-fullsize-folded-conv2d": lambda: nets.Conv2dFoldedBrainModule(nets.FoldedBrainModule(
+            nets.BrainModule(pos, t, 1, 64, d1=270, hidden=320, n_blocks=5, time_bins=12), 0)),
     }[name]()
 
 

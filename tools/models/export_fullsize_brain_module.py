@@ -8,7 +8,10 @@ the output goes to an ignored directory (default .cache/onnx-bench/), where the 
 BenchmarkDecodeBrainModuleFullSize and `neurostream bench onnx` pick it up if present.
 It also exports brain-module-fullsize-folded: the same network with its linear front end (spatial
 attention, merge conv, subject layer, input conv) folded into one 1x1 conv for the subject
-(nets.FoldedBrainModule), after checking in PyTorch that its output equals the unfolded one's.
+(nets.FoldedBrainModule), after checking in PyTorch that its output equals the unfolded one's, and
+brain-module-fullsize-folded-conv2d: the folded network with every 1-D conv written as the 2-D conv
+of kernel (1, k) on [B, C, 1, T] (nets.Conv2dFoldedBrainModule), which ONNX Runtime's x86 CPU
+provider runs with its blocked NCHWc kernels; its PyTorch output is checked against the folded one's.
 Usage: /usr/bin/python3 tools/models/export_fullsize_brain_module.py [out-dir]
 """
 import json
@@ -64,10 +67,21 @@ def main():
     del fc["subjects"]
     export.export(folded, [torch.zeros(1, N_SENSORS, t)], ["input"], "embedding", fc,
                   os.path.join(out, name + "-folded.onnx"), os.path.join(out, name + "-folded.fixture.json"))
+    conv2d = nets.Conv2dFoldedBrainModule(folded).eval()
+    with torch.no_grad():
+        got2 = conv2d(x)
+    diff = float((got - got2).abs().max())
+    print("conv2d form vs folded, PyTorch: max abs diff %.2g" % diff)
+    if diff > 1e-5:
+        raise SystemExit("the conv2d form changed the output by more than 1e-5")
+    c2 = dict(fc, name="brain-module-fullsize-folded-conv2d-random", description=fc["description"] +
+              ", 1-D convs written as (1, k) 2-D convs")
+    export.export(conv2d, [torch.zeros(1, N_SENSORS, t)], ["input"], "embedding", c2,
+                  os.path.join(out, name + "-folded-conv2d.onnx"), os.path.join(out, name + "-folded-conv2d.fixture.json"))
     rng = np.random.default_rng(0)
     bank = {"format": "neurostream-embedding-bank/1", "dim": EMB,
             "items": [{"id": f"seg-{i:04d}", "embedding": rng.standard_normal(EMB).round(5).tolist()} for i in range(1000)]}
-    for n in (name, name + "-folded"):
+    for n in (name, name + "-folded", name + "-folded-conv2d"):
         with open(os.path.join(out, n + ".bank.json"), "w") as f:
             json.dump(bank, f)
     print(os.path.join(out, name + ".onnx"), sum(p.numel() for p in model.parameters()), "parameters")

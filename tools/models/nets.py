@@ -256,3 +256,51 @@ class FoldedBrainModule(nn.Module):
             h = h + F.gelu(norm(conv(h)))
         h = F.glu(self.glu(h), dim=1)
         return self.out(self.pool(h).flatten(1))
+
+
+def _as_conv2d(m):
+    """The 2-D equivalent of a 1-D layer acting on [B, C, T], for input [B, C, 1, T]; other modules as is."""
+    if isinstance(m, nn.Conv1d):
+        if m.padding_mode != "zeros" or isinstance(m.padding, str):
+            raise ValueError("only zero padding given as a number is supported")
+        c = nn.Conv2d(m.in_channels, m.out_channels, (1, m.kernel_size[0]), stride=(1, m.stride[0]),
+                      padding=(0, m.padding[0]), dilation=(1, m.dilation[0]), groups=m.groups, bias=m.bias is not None)
+        with torch.no_grad():
+            c.weight.copy_(m.weight.unsqueeze(2))
+            if m.bias is not None:
+                c.bias.copy_(m.bias)
+        return c
+    if isinstance(m, nn.BatchNorm1d):
+        b = nn.BatchNorm2d(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
+                           track_running_stats=m.track_running_stats)
+        b.load_state_dict(m.state_dict())
+        return b
+    if isinstance(m, nn.AvgPool1d):
+        return nn.AvgPool2d((1, m.kernel_size[0]), stride=(1, m.stride[0]), padding=(0, m.padding[0]),
+                            ceil_mode=m.ceil_mode, count_include_pad=m.count_include_pad)
+    return m
+
+
+class Conv2dFoldedBrainModule(nn.Module):
+    """A FoldedBrainModule computed on [B, C, 1, T]: every Conv1d, BatchNorm1d and AvgPool1d becomes the
+    Conv2d, BatchNorm2d and AvgPool2d with a (1, k) kernel, (1, d) dilation and (0, p) padding and the
+    same weights; GELU, the residual sums, the GLU (over channels) and the flatten (of [B, H, 1, bins],
+    the same order as [B, H, bins]) are unchanged. Same input [B, C, T] and output, same arithmetic:
+    it exists because ONNX Runtime's x86 CPU provider runs 2-D convolutions with its blocked NCHWc
+    kernels and 1-D ones with a generic im2col + GEMM path."""
+
+    def __init__(self, folded):
+        super().__init__()
+        self.front = _as_conv2d(folded.front)
+        self.convs = nn.ModuleList(_as_conv2d(c) for c in folded.convs)
+        self.norms = nn.ModuleList(_as_conv2d(n) for n in folded.norms)
+        self.glu = _as_conv2d(folded.glu)
+        self.pool = _as_conv2d(folded.pool)
+        self.out = folded.out
+
+    def forward(self, x):  # x [B, C, T]
+        h = self.front(x.unsqueeze(2))
+        for conv, norm in zip(self.convs, self.norms):
+            h = h + F.gelu(norm(conv(h)))
+        h = F.glu(self.glu(h), dim=1)
+        return self.out(self.pool(h).flatten(1))
