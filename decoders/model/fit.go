@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
-	"sync"
 
 	"gonum.org/v1/gonum/mat"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/neurostream/neurostream/decoders/riemann"
 	"github.com/neurostream/neurostream/decoders/xdawn"
 	"github.com/neurostream/neurostream/dsp"
+	"github.com/neurostream/neurostream/internal/parallel"
 )
 
 // Spec says what to fit: the decoder kind, its options and the metadata the model file carries.
@@ -175,36 +175,9 @@ func Fit(spec Spec, epochs [][][]float64, y []int, log *slog.Logger) (*File, err
 	return f, nil
 }
 
-// parallelFor runs fn(worker, i) for i in [0, n) on GOMAXPROCS workers (worker w takes
-// i = w, w+W, ...) and returns the first error by index order of workers.
-func parallelFor(n int, fn func(worker, i int) error) error {
-	nw := max(1, min(runtime.GOMAXPROCS(0), n))
-	errs := make([]error, nw)
-	var wg sync.WaitGroup
-	for w := 0; w < nw; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < n; i += nw {
-				if err := fn(w, i); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func covariances(epochs [][][]float64, log *slog.Logger) ([]*mat.SymDense, error) {
 	covs := make([]*mat.SymDense, len(epochs))
-	err := parallelFor(len(epochs), func(_, i int) error {
+	err := parallel.For(len(epochs), runtime.GOMAXPROCS(0), func(_, i int) error {
 		covs[i] = mat.NewSymDense(len(epochs[i]), nil)
 		if err := riemann.Cov(covs[i], epochs[i]); err != nil {
 			return fmt.Errorf("covariance of epoch %d: %w", i, err)
@@ -227,7 +200,7 @@ func fitTangentLR(f *File, covs []*mat.SymDense, y []int, k int) error {
 		}
 	}
 	x := make([][]float64, len(covs))
-	err = parallelFor(len(covs), func(w, i int) error {
+	err = parallel.For(len(covs), runtime.GOMAXPROCS(0), func(w, i int) error {
 		x[i] = make([]float64, riemann.TangentDim(ref.SymmetricDim()))
 		if err := spaces[w].Transform(x[i], covs[i]); err != nil {
 			return fmt.Errorf("tangent vector of epoch %d: %w", i, err)

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 
+	"github.com/neurostream/neurostream/internal/parallel"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/floats"
@@ -66,7 +66,7 @@ func MeanRiemann(covs []*mat.SymDense, opt MeanOptions) (*mat.SymDense, error) {
 		workers[i] = worker{eig: newEigenSolver(n), p: make([]float64, n*n), m: make([]float64, n*n), s: make([]float64, n*n)}
 	}
 	factors := make([][]float64, len(covs))
-	err = parallelFor(len(covs), nw, func(_, i int) error {
+	err = parallel.For(len(covs), nw, func(_, i int) error {
 		factors[i] = make([]float64, n*n)
 		if err := cholesky(factors[i], covs[i]); err != nil {
 			return fmt.Errorf("matrix %d: %w", i, err)
@@ -88,7 +88,7 @@ func MeanRiemann(covs []*mat.SymDense, opt MeanOptions) (*mat.SymDense, error) {
 		if !lapack64.Trtri(blas64.Triangular{Uplo: blas.Lower, Diag: blas.NonUnit, N: n, Stride: n, Data: g}) {
 			return nil, fmt.Errorf("riemannian mean: iteration %d: estimate is singular", it)
 		}
-		err := parallelFor(len(covs), nw, func(wi, i int) error {
+		err := parallel.For(len(covs), nw, func(wi, i int) error {
 			wk := &workers[wi]
 			whitenTriangular(wk.m, wk.p, g, factors[i], n)
 			if err := wk.eig.decompose(wk.m, n); err != nil {
@@ -176,36 +176,6 @@ func whitenTriangular(m, p, g, li []float64, n int) {
 			m[r*n+k], m[k*n+r] = v, v
 		}
 	}
-}
-
-// parallelFor runs fn(worker, i) for i in [0, n) on nw workers (worker w takes i = w, w+nw, ...),
-// after start(w) when given, and returns the first error in worker order.
-func parallelFor(n, nw int, fn func(worker, i int) error, start ...func(worker int)) error {
-	nw = max(1, min(nw, n))
-	errs := make([]error, nw)
-	var wg sync.WaitGroup
-	for w := 0; w < nw; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for _, s := range start {
-				s(w)
-			}
-			for i := w; i < n; i += nw {
-				if err := fn(w, i); err != nil {
-					errs[w] = err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // addScaled adds w·m to dst (upper triangles).
