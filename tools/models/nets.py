@@ -304,3 +304,79 @@ class Conv2dFoldedBrainModule(nn.Module):
             h = h + F.gelu(norm(conv(h)))
         h = F.glu(self.glu(h), dim=1)
         return self.out(self.pool(h).flatten(1))
+
+
+# Winograd F(4, 3) (Lavin & Gray 2016): 4 outputs of a 3-tap correlation from 6 inputs with 6 multiplies.
+_WINO_BT = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0],
+            [0, 4, 0, -5, 0, 1]]
+_WINO_G = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6],
+           [0, 0, 1]]
+_WINO_AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+
+
+class WinogradConv1d(nn.Module):
+    """Conv1d(C, C', 3, padding=d, dilation=d), followed by an eval-mode BatchNorm1d if given (folded into
+    the weights in float64), on time-major input [B, T, C] -> [B, T, C'], computed with Winograd F(4, 3):
+    the dilated conv is d undilated ones on the polyphase components, cut into tiles of 4 outputs (time
+    padded to whole tiles, the extra outputs dropped); each tile costs 6 channel matmuls instead of 12,
+    with the weights as the constant right operand of 6 plain 2-D MatMuls."""
+
+    def __init__(self, conv, norm, n_samples):
+        super().__init__()
+        d = conv.dilation[0]
+        if conv.kernel_size[0] != 3 or conv.padding[0] != d or conv.stride[0] != 1 or conv.groups != 1:
+            raise ValueError("only 3-tap, stride-1, 'same'-padded convs")
+        with torch.no_grad():
+            w, b = conv.weight.double(), conv.bias.double()
+            if norm is not None:
+                s = norm.weight.double() / torch.sqrt(norm.running_var.double() + norm.eps)
+                w = w * s[:, None, None]
+                b = (b - norm.running_mean.double()) * s + norm.bias.double()
+            gw = torch.einsum("jk,oik->jio", torch.tensor(_WINO_G, dtype=torch.float64), w)  # [6, C, C']
+        self.register_buffer("gw", gw.float())
+        self.register_buffer("bias", b.float())
+        self.register_buffer("bt", torch.tensor(_WINO_BT, dtype=torch.float32))
+        self.register_buffer("at", torch.tensor(_WINO_AT, dtype=torch.float32))
+        self.d = d
+        self.tiles = math.ceil(math.ceil(n_samples / d) / 4)  # per polyphase component
+
+    def forward(self, h):  # [B, T, C]
+        b, t, c = h.shape
+        d, q = self.d, self.tiles
+        n = 4 * q  # outputs per component
+        xp = F.pad(h, (0, 0, d, (n + 4) * d - t - d)).reshape(b, n + 4, d * c)
+        a = xp[:, :n].reshape(b, q, 4, d * c)                 # tile inputs 0..3
+        a2 = xp[:, 4:n + 4].reshape(b, q, 4, d * c)[:, :, :2]  # tile inputs 4, 5
+        u = self.bt @ torch.cat([a, a2], 2).permute(2, 0, 1, 3).reshape(6, -1)
+        u = u.reshape(6, b * q * d, c)
+        m = torch.stack([u[j] @ self.gw[j] for j in range(6)])  # [6, B q d, C']
+        co = m.shape[-1]
+        y = (self.at @ m.reshape(6, -1)).reshape(4, b, q, d * co).permute(1, 2, 0, 3).reshape(b, n * d, co)
+        return y[:, :t] + self.bias
+
+
+class WinogradFoldedBrainModule(nn.Module):
+    """A FoldedBrainModule computed time-major ([B, T, C] inside, same input [B, C, T] and output), with
+    the front end as one MatMul, each dilated conv + BatchNorm and the GLU conv as WinogradConv1d (half
+    the multiply-adds of a direct conv), and the time pooling as a mean over bins. Same function up to
+    float32 rounding; it exists because the direct convs already run near one core's peak in ONNX Runtime."""
+
+    def __init__(self, folded, n_samples):
+        super().__init__()
+        self.register_buffer("wf", folded.front.weight.detach()[:, :, 0].t().contiguous())
+        self.register_buffer("bf", folded.front.bias.detach().clone())
+        self.convs = nn.ModuleList(WinogradConv1d(c, nm, n_samples) for c, nm in zip(folded.convs, folded.norms))
+        self.glu = WinogradConv1d(folded.glu, None, n_samples)
+        if folded.pool.stride[0] != folded.pool.kernel_size[0] or folded.pool.padding[0] != 0:
+            raise ValueError("only non-overlapping pooling")
+        self.bins = n_samples // folded.pool.kernel_size[0]
+        self.width = folded.pool.kernel_size[0]
+        self.out = folded.out
+
+    def forward(self, x):  # x [B, C, T]
+        h = x.transpose(1, 2) @ self.wf + self.bf
+        for conv in self.convs:
+            h = h + F.gelu(conv(h))
+        h = F.glu(self.glu(h), dim=-1)
+        p = h[:, :self.bins * self.width].reshape(h.shape[0], self.bins, self.width, -1).mean(2)
+        return self.out(p.transpose(1, 2).flatten(1))
