@@ -22,8 +22,7 @@ import (
 // thread, softmax or top-k ranking over the model's bank). If tools/models/export_fullsize_brain_module.py
 // has put a brain module of the published size into .cache/onnx-bench/, it is timed too, as exported
 // and with its linear front end folded for one subject (nets.FoldedBrainModule; PyTorch times the
-// folded network too), and folded with its 1-D convs written as 2-D ones (nets.Conv2dFoldedBrainModule) or as Winograd F(4,3)
-// (nets.WinogradFoldedBrainModule).
+// folded network too), and folded with its 1-D convs written as 2-D ones (nets.Conv2dFoldedBrainModule).
 func benchONNX(ctx context.Context, r *benchRun) error {
 	testdata := filepath.Join(r.toolsDir, "..", "decoders", "onnx", "testdata")
 	large := filepath.Join(r.toolsDir, "..", ".cache", "onnx-bench")
@@ -44,8 +43,6 @@ func benchONNX(ctx context.Context, r *benchRun) error {
 		// The folded network with its 1-D convs written as (1, k) 2-D convs, which ONNX Runtime's x86
 		// CPU provider runs with its blocked NCHWc kernels (nets.Conv2dFoldedBrainModule).
 		"brain-module-fullsize-folded-conv2d": "<= 15ms, 0 allocs",
-		// The folded network time-major with Winograd F(4,3) convs (nets.WinogradFoldedBrainModule).
-		"brain-module-fullsize-folded-winograd": "<= 15ms, 0 allocs",
 	}
 	r.Header()
 	paths, _ := filepath.Glob(filepath.Join(testdata, "*.fixture.json"))

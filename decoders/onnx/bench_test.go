@@ -82,12 +82,6 @@ func BenchmarkDecodeBrainModuleFullSizeFoldedConv2d(b *testing.B) {
 	benchmarkDecode(b, filepath.Join("..", "..", ".cache", "onnx-bench"), "brain-module-fullsize-folded-conv2d")
 }
 
-// The folded network computed time-major with its 3-tap convs as Winograd F(4,3), half the
-// multiply-adds (tools/models/nets.WinogradFoldedBrainModule).
-func BenchmarkDecodeBrainModuleFullSizeFoldedWinograd(b *testing.B) {
-	benchmarkDecode(b, filepath.Join("..", "..", ".cache", "onnx-bench"), "brain-module-fullsize-folded-winograd")
-}
-
 // The same with 2 intra-op threads: the published size needs more than one core for a 15 ms budget.
 func BenchmarkDecodeBrainModuleFullSize2Threads(b *testing.B) {
 	benchmarkDecodeWith(b, Config{IntraOpThreads: 2}, filepath.Join("..", "..", ".cache", "onnx-bench"), "brain-module-fullsize")

@@ -35,8 +35,6 @@ def build(name, c, t):
             nets.BrainModule(pos, t, 1, 64, d1=270, hidden=320, n_blocks=5, time_bins=12), 0),
         "brain-module-fullsize-folded-conv2d": lambda: nets.Conv2dFoldedBrainModule(nets.FoldedBrainModule(
             nets.BrainModule(pos, t, 1, 64, d1=270, hidden=320, n_blocks=5, time_bins=12), 0)),
-        "brain-module-fullsize-folded-winograd": lambda: nets.WinogradFoldedBrainModule(nets.FoldedBrainModule(
-            nets.BrainModule(pos, t, 1, 64, d1=270, hidden=320, n_blocks=5, time_bins=12), 0), t),
     }[name]()
 
 

@@ -11,9 +11,7 @@ attention, merge conv, subject layer, input conv) folded into one 1x1 conv for t
 (nets.FoldedBrainModule), after checking in PyTorch that its output equals the unfolded one's, and
 brain-module-fullsize-folded-conv2d: the folded network with every 1-D conv written as the 2-D conv
 of kernel (1, k) on [B, C, 1, T] (nets.Conv2dFoldedBrainModule), which ONNX Runtime's x86 CPU
-provider runs with its blocked NCHWc kernels, and brain-module-fullsize-folded-winograd: the folded
-network computed time-major with its 3-tap convs as Winograd F(4,3) (nets.WinogradFoldedBrainModule,
-half the multiply-adds); their PyTorch outputs are checked against the folded one's.
+provider runs with its blocked NCHWc kernels; its PyTorch output is checked against the folded one's.
 Usage: /usr/bin/python3 tools/models/export_fullsize_brain_module.py [out-dir]
 """
 import json
@@ -80,21 +78,10 @@ def main():
               ", 1-D convs written as (1, k) 2-D convs")
     export.export(conv2d, [torch.zeros(1, N_SENSORS, t)], ["input"], "embedding", c2,
                   os.path.join(out, name + "-folded-conv2d.onnx"), os.path.join(out, name + "-folded-conv2d.fixture.json"))
-    wino = nets.WinogradFoldedBrainModule(folded, t).eval()
-    with torch.no_grad():
-        got3 = wino(x)
-    diff = float((got - got3).abs().max())
-    print("Winograd form vs folded, PyTorch: max abs diff %.2g" % diff)
-    if diff > 1e-5:
-        raise SystemExit("the Winograd form changed the output by more than 1e-5")
-    c3 = dict(fc, name="brain-module-fullsize-folded-winograd-random", description=fc["description"] +
-              ", computed time-major with Winograd F(4,3) convs")
-    export.export(wino, [torch.zeros(1, N_SENSORS, t)], ["input"], "embedding", c3,
-                  os.path.join(out, name + "-folded-winograd.onnx"), os.path.join(out, name + "-folded-winograd.fixture.json"))
     rng = np.random.default_rng(0)
     bank = {"format": "neurostream-embedding-bank/1", "dim": EMB,
             "items": [{"id": f"seg-{i:04d}", "embedding": rng.standard_normal(EMB).round(5).tolist()} for i in range(1000)]}
-    for n in (name, name + "-folded", name + "-folded-conv2d", name + "-folded-winograd"):
+    for n in (name, name + "-folded", name + "-folded-conv2d"):
         with open(os.path.join(out, n + ".bank.json"), "w") as f:
             json.dump(bank, f)
     print(os.path.join(out, name + ".onnx"), sum(p.numel() for p in model.parameters()), "parameters")
