@@ -17,8 +17,10 @@ const (
 	// LowLatency sends every message as soon as it is written: batches of one, acknowledged by all
 	// replicas (FINDINGS: ~0.1-0.3 ms on loopback; kafka-go's defaults wait up to 1 s per write).
 	LowLatency Mode = iota
-	// Bulk batches up to 1000 messages, maxBatchBytes or 1 ms, for replaying files as fast as
-	// possible; a synchronous write of fewer messages than a full batch waits out the 1 ms.
+	// Bulk batches up to 1000 messages or maxBatchBytes, lz4-compressed, for replaying files faster
+	// than real time. A write's messages go out together: the batch timeout is only long enough for
+	// one call to add them all (at 1 ms, every 32-frame write of a 100x MEG replay waited it out, and
+	// the replay reached 70-80x real time instead of ~118x).
 	Bulk
 )
 
@@ -84,7 +86,7 @@ func NewProducer(cfg Config, mode Mode) (*Producer, error) {
 	case LowLatency:
 		w.BatchSize, w.BatchTimeout = 1, time.Millisecond
 	case Bulk:
-		w.BatchSize, w.BatchTimeout, w.BatchBytes = 1000, time.Millisecond, maxBatchBytes
+		w.BatchSize, w.BatchTimeout, w.BatchBytes = 1000, 50*time.Microsecond, maxBatchBytes
 		w.Compression = kafka.Lz4
 	default:
 		return nil, fmt.Errorf("producer: unknown mode %d", mode)
