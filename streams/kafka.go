@@ -17,10 +17,13 @@ const (
 	// LowLatency sends every message as soon as it is written: batches of one, acknowledged by all
 	// replicas (FINDINGS: ~0.1-0.3 ms on loopback; kafka-go's defaults wait up to 1 s per write).
 	LowLatency Mode = iota
-	// Bulk batches up to 1000 messages or maxBatchBytes, lz4-compressed, for replaying files faster
-	// than real time. A write's messages go out together: the batch timeout is only long enough for
-	// one call to add them all (at 1 ms, every 32-frame write of a 100x MEG replay waited it out, and
-	// the replay reached 70-80x real time instead of ~118x).
+	// Bulk batches up to 1000 messages or maxBatchBytes, for replaying files faster than real
+	// time. Uncompressed: float32 MEG samples do not compress (lz4: 0.98 of the size on
+	// sample_audvis), and compressing cost a 100x replay of a 306-channel 1 kHz stream a third of its
+	// CPU, enough to fall behind (82-92x real time with lz4, 95-100x without); 16-bit EDF EEG shrinks to
+	// 0.54, but it is a hundredth of the bandwidth. A write's messages go out together: the batch
+	// timeout is only long enough for one call to add them all (at 1 ms, every 32-frame write of a
+	// 100x MEG replay waited it out, and the replay reached 70-80x real time instead of ~118x).
 	Bulk
 )
 
@@ -87,7 +90,6 @@ func NewProducer(cfg Config, mode Mode) (*Producer, error) {
 		w.BatchSize, w.BatchTimeout = 1, time.Millisecond
 	case Bulk:
 		w.BatchSize, w.BatchTimeout, w.BatchBytes = 1000, 50*time.Microsecond, maxBatchBytes
-		w.Compression = kafka.Lz4
 	default:
 		return nil, fmt.Errorf("producer: unknown mode %d", mode)
 	}
