@@ -26,10 +26,10 @@ type command struct {
 // commands lists every subcommand; a new one is added here and in its own cmd_<name>.go file.
 func commands() []command {
 	return []command{
-		{"demo", "run broker + synthetic EEG + pipeline + decoder and show live predictions", runDemo},
+		{"demo", "run broker + synthetic EEG + pipeline + decoder and show live predictions (--motor-imagery: PhysioNet)", runDemo},
 		{"broker", "run a standalone Kafka-protocol broker (embedded kfake), optionally persistent", runBroker},
 		{"acquire", "publish a synthetic EEG stream (or other source) to the raw topic", runAcquire},
-		{"replay", "replay recorded sessions (EDF/BDF/GDF/BrainVision/FIF) as live streams", runReplay},
+		{"replay", "replay recorded sessions (EDF/BDF, GDF, BrainVision, EEGLAB, FIF, XDF) as live streams", runReplay},
 		{"record", "record one stream from Kafka to an EDF+/BDF+/XDF file with its markers", runRecord},
 		{"run", "run a pipeline described by a YAML config", runPipeline},
 		{"calibrate-alpha", "calibrate the eyes-open/closed alpha decoder on recordings or synthetic data", runCalibrateAlpha},
