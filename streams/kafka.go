@@ -14,8 +14,8 @@ import (
 type Mode int
 
 const (
-	// LowLatency sends every message as soon as it is written: batches of one, acknowledged by all
-	// replicas (FINDINGS: ~0.1-0.3 ms on loopback; kafka-go's defaults wait up to 1 s per write).
+	// LowLatency sends every write at once, in the caller's goroutine, straight to the partition
+	// leader on one connection per partition, acknowledged by all replicas (see leaderConns).
 	LowLatency Mode = iota
 	// Bulk batches up to 1000 messages or maxBatchBytes, for replaying files faster than real
 	// time. Uncompressed: float32 MEG samples do not compress (lz4: 0.98 of the size on
@@ -56,8 +56,9 @@ var (
 // Producer publishes neurostream messages to any topic, keyed by stream id. It is safe for
 // concurrent use; each call blocks until the broker acknowledged its messages.
 type Producer struct {
-	w       *kafka.Writer
-	batches sync.Pool // *frameBatch, reused once a write has returned
+	w       *kafka.Writer // Bulk
+	direct  *leaderConns  // LowLatency
+	batches sync.Pool     // *frameBatch, reused once a write has returned
 }
 
 // frameBatch holds one PublishFrames call's encode buffers and messages, so that publishing a
@@ -72,11 +73,22 @@ func NewProducer(cfg Config, mode Mode) (*Producer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	switch mode {
+	case LowLatency:
+		d, err := cfg.Dialer()
+		if err != nil {
+			return nil, err
+		}
+		return &Producer{direct: newLeaderConns(d, cfg.Brokers)}, nil
+	case Bulk:
+	default:
+		return nil, fmt.Errorf("producer: unknown mode %d", mode)
+	}
 	tr, err := cfg.Transport()
 	if err != nil {
 		return nil, err
 	}
-	w := &kafka.Writer{
+	return &Producer{w: &kafka.Writer{
 		Addr:                   kafka.TCP(cfg.Brokers...),
 		Balancer:               &kafka.CRC32Balancer{}, // places keys like librdkafka/kcat
 		RequiredAcks:           kafka.RequireAll,
@@ -84,16 +96,18 @@ func NewProducer(cfg Config, mode Mode) (*Producer, error) {
 		AllowAutoTopicCreation: true,
 		WriteTimeout:           10 * time.Second,
 		ReadTimeout:            10 * time.Second,
+		BatchSize:              1000,
+		BatchTimeout:           50 * time.Microsecond,
+		BatchBytes:             maxBatchBytes,
+	}}, nil
+}
+
+// write sends msgs and returns once the broker acknowledged them.
+func (p *Producer) write(ctx context.Context, msgs ...kafka.Message) error {
+	if p.direct != nil {
+		return p.direct.write(ctx, msgs)
 	}
-	switch mode {
-	case LowLatency:
-		w.BatchSize, w.BatchTimeout = 1, time.Millisecond
-	case Bulk:
-		w.BatchSize, w.BatchTimeout, w.BatchBytes = 1000, 50*time.Microsecond, maxBatchBytes
-	default:
-		return nil, fmt.Errorf("producer: unknown mode %d", mode)
-	}
-	return &Producer{w: w}, nil
+	return p.w.WriteMessages(ctx, msgs...)
 }
 
 // PublishFrames writes frames to topic in one call (one batch in Bulk mode).
@@ -115,7 +129,7 @@ func (p *Producer) PublishFrames(ctx context.Context, topic string, frames ...*F
 		b.keys[i] = append(b.keys[i][:0], f.StreamID...)
 		b.msgs = append(b.msgs, kafka.Message{Topic: topic, Key: b.keys[i], Value: b.bufs[i], Headers: frameHeaders})
 	}
-	err := p.w.WriteMessages(ctx, b.msgs...)
+	err := p.write(ctx, b.msgs...)
 	clear(b.msgs)
 	p.batches.Put(b)
 	if err != nil {
@@ -136,7 +150,7 @@ func (p *Producer) PublishStreamInfo(ctx context.Context, topics Topics, kind st
 		return err
 	}
 	msg := kafka.Message{Topic: topics.StreamInfo, Key: []byte(StreamInfoKey(kind, info.StreamID)), Value: b, Headers: streamInfoHeaders}
-	if err := p.w.WriteMessages(ctx, msg); err != nil {
+	if err := p.write(ctx, msg); err != nil {
 		return fmt.Errorf("publish stream info of %s to %s: %w", info.StreamID, topics.StreamInfo, err)
 	}
 	return nil
@@ -157,7 +171,7 @@ func (p *Producer) PublishPredictions(ctx context.Context, topic string, preds .
 		}
 		msgs[i] = kafka.Message{Topic: topic, Key: []byte(pr.StreamID), Value: b, Headers: predictionHeaders}
 	}
-	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+	if err := p.write(ctx, msgs...); err != nil {
 		return fmt.Errorf("publish %d prediction(s) to %s: %w", len(preds), topic, err)
 	}
 	return nil
@@ -169,7 +183,7 @@ func (p *Producer) PublishFeatures(ctx context.Context, topic string, v *Feature
 	if err != nil {
 		return err
 	}
-	if err := p.w.WriteMessages(ctx, kafka.Message{Topic: topic, Key: []byte(v.StreamID), Value: b, Headers: featureHeaders}); err != nil {
+	if err := p.write(ctx, kafka.Message{Topic: topic, Key: []byte(v.StreamID), Value: b, Headers: featureHeaders}); err != nil {
 		return fmt.Errorf("publish features of %s to %s: %w", v.StreamID, topic, err)
 	}
 	return nil
@@ -188,7 +202,7 @@ func (p *Producer) PublishTokens(ctx context.Context, topic string, t *Tokens) e
 	b.bufs[0] = t.AppendJSON(b.bufs[0][:0])
 	b.keys[0] = append(b.keys[0][:0], t.StreamID...)
 	b.msgs = append(b.msgs[:0], kafka.Message{Topic: topic, Key: b.keys[0], Value: b.bufs[0], Headers: tokenHeaders})
-	err := p.w.WriteMessages(ctx, b.msgs...)
+	err := p.write(ctx, b.msgs...)
 	clear(b.msgs)
 	p.batches.Put(b)
 	if err != nil {
@@ -197,11 +211,13 @@ func (p *Producer) PublishTokens(ctx context.Context, topic string, t *Tokens) e
 	return nil
 }
 
-// Stats returns kafka-go's writer statistics since the last call (errors, retries, batch sizes).
-func (p *Producer) Stats() kafka.WriterStats { return p.w.Stats() }
-
 // Close flushes and closes the producer.
-func (p *Producer) Close() error { return p.w.Close() }
+func (p *Producer) Close() error {
+	if p.direct != nil {
+		return p.direct.close()
+	}
+	return p.w.Close()
+}
 
 // ConsumerConfig selects what a Consumer reads.
 type ConsumerConfig struct {

@@ -81,3 +81,47 @@ func TestUnknownBrokerFailsClearly(t *testing.T) {
 		t.Fatal("unknown SASL mechanism accepted")
 	}
 }
+
+// Both producer modes put a stream in the same partition (kafka-go's CRC32 placement, as kcat's).
+func TestProducerModesPlaceKeysAlike(t *testing.T) {
+	kc := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topics := kc.Topics()
+	if err := streams.EnsureTopics(ctx, kc, topics, 8, 1); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"a", "S001R04", "synthetic-1", "meg-17", "x"}
+	for _, mode := range []streams.Mode{streams.LowLatency, streams.Bulk} {
+		p, err := streams.NewProducer(kc, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, id := range ids {
+			f := &streams.Frame{StreamID: id, Seq: uint64(mode), NumSamples: 1, NumChannels: 1, Samples: []float32{float32(i)}}
+			if err := p.PublishFrames(ctx, topics.Raw, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.Close()
+	}
+	c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: topics.Raw, GroupID: "placement", FromStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	partition := map[string]int{}
+	for range 2 * len(ids) {
+		m, err := c.Fetch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := partition[string(m.Key)]; ok && p != m.Partition {
+			t.Fatalf("stream %s in partition %d by one mode, %d by the other", m.Key, p, m.Partition)
+		}
+		partition[string(m.Key)] = m.Partition
+	}
+	if len(partition) != len(ids) {
+		t.Fatalf("read %d streams, want %d", len(partition), len(ids))
+	}
+}
