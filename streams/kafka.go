@@ -225,7 +225,7 @@ type ConsumerConfig struct {
 	// GroupID makes the consumer a member of a consumer group: partitions are shared among the
 	// group's members and offsets are committed, so a restarted member resumes where it stopped.
 	GroupID string
-	// Partition is read when GroupID is empty.
+	// Partition is read when GroupID is empty (Config.PartitionOf finds a stream's).
 	Partition int
 	// FromStart reads from the oldest retained message instead of only new ones (new groups only).
 	FromStart bool
@@ -283,7 +283,15 @@ func NewConsumer(cfg Config, cc ConsumerConfig) (*Consumer, error) {
 	} else {
 		rc.Partition = cc.Partition
 	}
-	return &Consumer{r: kafka.NewReader(rc), seq: NewSequenceChecker()}, nil
+	r := kafka.NewReader(rc)
+	if cc.GroupID == "" && !cc.FromStart {
+		// StartOffset applies to groups only; a partition reader starts at the first offset unless told.
+		if err := r.SetOffset(kafka.LastOffset); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("consumer %s[%d]: %w", cc.Topic, cc.Partition, err)
+		}
+	}
+	return &Consumer{r: r, seq: NewSequenceChecker()}, nil
 }
 
 // Fetch returns the next message without committing it.

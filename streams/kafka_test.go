@@ -125,3 +125,61 @@ func TestProducerModesPlaceKeysAlike(t *testing.T) {
 		t.Fatalf("read %d streams, want %d", len(partition), len(ids))
 	}
 }
+
+// A stream's partition read without a group starts at new messages (or the oldest with FromStart),
+// at once: no group join to wait for.
+func TestPartitionConsumerOfOneStream(t *testing.T) {
+	kc := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topics := kc.Topics()
+	if err := streams.EnsureTopics(ctx, kc, topics, 8, 1); err != nil {
+		t.Fatal(err)
+	}
+	p, err := streams.NewProducer(kc, streams.LowLatency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	frame := func(seq uint64) *streams.Frame {
+		return &streams.Frame{StreamID: "rec-1", Seq: seq, NumSamples: 1, NumChannels: 1, Samples: []float32{float32(seq)}}
+	}
+	for seq := range uint64(3) {
+		if err := p.PublishFrames(ctx, topics.Raw, frame(seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	part, err := kc.PartitionOf(ctx, topics.Raw, "rec-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fromStart := range []bool{false, true} {
+		c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: topics.Raw, Partition: part, FromStart: fromStart})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f streams.Frame
+		read := make(chan error, 1)
+		go func() { _, _, err := c.ReadFrame(ctx, &f); read <- err }()
+		if !fromStart {
+			// The reader resolves "the end" on its first fetch, started just above: wait for it.
+			for c.Stats().Offset < 3 {
+				if ctx.Err() != nil {
+					t.Fatal("the reader never reached the end of the partition")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if err := p.PublishFrames(ctx, topics.Raw, frame(3)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := <-read; err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]uint64{false: 3, true: 0}[fromStart]
+		if f.StreamID != "rec-1" || f.Seq != want {
+			t.Fatalf("fromStart=%v: first frame %s#%d, want rec-1#%d", fromStart, f.StreamID, f.Seq, want)
+		}
+		c.Close()
+	}
+}

@@ -121,8 +121,7 @@ func (l *leaderConns) dial(ctx context.Context, tp topicPartition) (*kafka.Conn,
 	return nil, fmt.Errorf("connect to the leader of %s[%d]: %w", tp.topic, tp.partition, errors.Join(errs...))
 }
 
-// partitions returns the topic's partition ids, looked up once. The topic must exist (commands
-// create neurostream's topics with EnsureTopics before producing).
+// partitions returns the topic's partition ids, looked up once.
 func (l *leaderConns) partitions(ctx context.Context, topic string) ([]int, error) {
 	l.mu.Lock()
 	parts, ok := l.parts[topic]
@@ -130,27 +129,50 @@ func (l *leaderConns) partitions(ctx context.Context, topic string) ([]int, erro
 	if ok {
 		return parts, nil
 	}
+	parts, err := partitionIDs(ctx, l.dialer, l.brokers, topic)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	l.parts[topic] = parts
+	l.mu.Unlock()
+	return parts, nil
+}
+
+// partitionIDs looks up a topic's partition ids, in order (as the balancer indexes them).
+func partitionIDs(ctx context.Context, d *kafka.Dialer, brokers []string, topic string) ([]int, error) {
 	var errs []error
-	for _, b := range l.brokers {
-		ps, err := l.dialer.LookupPartitions(ctx, "tcp", b, topic)
+	for _, b := range brokers {
+		ps, err := d.LookupPartitions(ctx, "tcp", b, topic)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if len(ps) == 0 {
-			return nil, fmt.Errorf("topic %s has no partitions: does it exist? (create it first, e.g. with neurostream run)", topic)
+			return nil, fmt.Errorf("topic %s has no partitions: does it exist? (neurostream run and replay create it)", topic)
 		}
-		parts = make([]int, len(ps))
+		parts := make([]int, len(ps))
 		for i, p := range ps {
 			parts[i] = p.ID
 		}
-		slices.Sort(parts) // the balancer indexes the ids in order, as the Writer passes them
-		l.mu.Lock()
-		l.parts[topic] = parts
-		l.mu.Unlock()
+		slices.Sort(parts)
 		return parts, nil
 	}
 	return nil, fmt.Errorf("look up the partitions of %s: %w", topic, errors.Join(errs...))
+}
+
+// PartitionOf returns the partition of topic that holds a stream's messages (every message is keyed
+// by its stream id), so that one stream can be read without joining a consumer group.
+func (c Config) PartitionOf(ctx context.Context, topic, streamID string) (int, error) {
+	d, err := c.Dialer()
+	if err != nil {
+		return 0, err
+	}
+	parts, err := partitionIDs(ctx, d, c.Brokers, topic)
+	if err != nil {
+		return 0, err
+	}
+	return kafka.CRC32Balancer{}.Balance(kafka.Message{Key: []byte(streamID)}, parts...), nil
 }
 
 func (l *leaderConns) close() error {

@@ -197,8 +197,13 @@ func recordStream(ctx context.Context, kc streams.Config, o recordOptions) (reco
 		return sum, err
 	}
 	defer reg.Close()
-	c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: topic, FromStart: o.FromStart, Bulk: true,
-		GroupID: fmt.Sprintf("neurostream-record-%s-%d", o.StreamID, time.Now().UnixNano())})
+	// The stream's frames are all in one partition (keyed by stream id): read it directly, from now
+	// on, instead of joining a consumer group, whose join (~1 s) would miss the frames sent meanwhile.
+	part, err := kc.PartitionOf(ctx, topic, o.StreamID)
+	if err != nil {
+		return sum, err
+	}
+	c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: topic, Partition: part, FromStart: o.FromStart, Bulk: true})
 	if err != nil {
 		return sum, err
 	}
