@@ -365,8 +365,8 @@ func uniqueNames(h *Header, dataIdx []int) []string {
 // decodeSamples allocates data's channels (total samples each) and converts every data record into
 // physical values. The arithmetic is MNE's, in MNE's order ((digital * cal + offset) * unit), so
 // that values agree to the last bit. Reading is bound by writing fresh memory, so channel groups
-// are decoded on all cores, each allocating (and so zeroing) its own backing array, and within a
-// group the file is read record after record, in its own order.
+// are decoded on all cores, one channel at a time, each allocated just before it is decoded
+// (all 12 PhysioNet runs: 102-130 ms with one array per group filled record by record, 78-81 ms so).
 func decodeSamples(h *Header, b []byte, dataIdx []int, isStim []bool, maxSamp int, samplesBefore []int, total int, data [][]float64) {
 	bps := h.Format.bytesPerSample()
 	sigOffset := make([]int, len(h.Signals)+1)
@@ -396,16 +396,14 @@ func decodeSamples(h *Header, b []byte, dataIdx []int, isStim []bool, maxSamp in
 		}
 	}
 	decodeGroup := func(ks []int) {
-		backing := make([]float64, total*len(ks))
-		for j, k := range ks {
-			data[k] = backing[j*total : (j+1)*total : (j+1)*total]
-		}
-		for r := 0; r < h.NumRecords; r++ {
-			rec := b[h.HeaderBytes+r*recBytes:]
-			for _, k := range ks {
-				i := dataIdx[k]
+		for _, k := range ks {
+			// Allocated (and so zeroed) just before it is written: a channel fits in the cache, so
+			// the decode writes lines the zeroing just brought in instead of a second trip to memory.
+			data[k] = make([]float64, total)
+			i := dataIdx[k]
+			for r := 0; r < h.NumRecords; r++ {
 				out := data[k][samplesBefore[r] : samplesBefore[r]+maxSamp]
-				decode(rec[sigOffset[i]:], out, convs[k])
+				decode(b[h.HeaderBytes+r*recBytes+sigOffset[i]:], out, convs[k])
 				if isStim[i] {
 					maskStim(out)
 				}
