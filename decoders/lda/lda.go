@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/neurostream/neurostream/decoders"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -234,24 +235,5 @@ func (l *LDA) PredictProba(proba, x []float64) (int, error) {
 	if err := l.DecisionFunction(proba, x); err != nil {
 		return 0, err
 	}
-	return Softmax(proba), nil
-}
-
-// Softmax turns scores into probabilities in place and returns the index of the largest.
-func Softmax(s []float64) int {
-	best := 0
-	for k, v := range s {
-		if v > s[best] {
-			best = k
-		}
-	}
-	m, sum := s[best], 0.0
-	for k, v := range s {
-		s[k] = math.Exp(v - m)
-		sum += s[k]
-	}
-	for k := range s {
-		s[k] /= sum
-	}
-	return best
+	return decoders.Softmax(proba), nil
 }

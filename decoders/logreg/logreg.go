@@ -3,6 +3,8 @@ package logreg
 import (
 	"fmt"
 	"math"
+
+	"github.com/neurostream/neurostream/decoders"
 )
 
 // Model is a fitted logistic regression. For two classes Coef has one row (class 1 against 0);
@@ -194,19 +196,5 @@ func (m *Model) PredictProba(proba, x []float64) (int, error) {
 		}
 		return 0, nil
 	}
-	best := 0
-	for k, v := range proba {
-		if v > proba[best] {
-			best = k
-		}
-	}
-	mx, sum := proba[best], 0.0
-	for k, v := range proba {
-		proba[k] = math.Exp(v - mx)
-		sum += proba[k]
-	}
-	for k := range proba {
-		proba[k] /= sum
-	}
-	return best, nil
+	return decoders.Softmax(proba), nil
 }
