@@ -190,26 +190,21 @@ func PickChannels(names, want []string) ([]int, error) {
 // ProcessInterleaved32 copies the picked channels of src's frames to dst, returning the frames
 // written (as many whole frames as both hold).
 func (s *ChannelSelector) ProcessInterleaved32(dst, src []float32) int {
-	nc, no := s.nChannels, len(s.picks)
-	n := min(len(src)/nc, len(dst)/no)
-	for f := 0; f < n; f++ {
-		in := src[f*nc : f*nc+nc]
-		out := dst[f*no : f*no+no]
-		for i, c := range s.picks {
-			out[i] = in[c]
-		}
-	}
-	return n
+	return pickFrames(s.picks, s.nChannels, dst, src)
 }
 
 // ProcessInterleaved is ProcessInterleaved32 on float64 frames.
 func (s *ChannelSelector) ProcessInterleaved(dst, src []float64) int {
-	nc, no := s.nChannels, len(s.picks)
+	return pickFrames(s.picks, s.nChannels, dst, src)
+}
+
+func pickFrames[T float32 | float64](picks []int, nc int, dst, src []T) int {
+	no := len(picks)
 	n := min(len(src)/nc, len(dst)/no)
 	for f := 0; f < n; f++ {
 		in := src[f*nc : f*nc+nc]
 		out := dst[f*no : f*no+no]
-		for i, c := range s.picks {
+		for i, c := range picks {
 			out[i] = in[c]
 		}
 	}
