@@ -37,30 +37,18 @@ func DetrendInPlace(x []float64, kind DetrendKind) error {
 	if n == 0 {
 		return nil
 	}
-	mean := 0.0
-	for _, v := range x {
-		mean += v
-	}
-	mean /= float64(n)
 	switch kind {
 	case DetrendConstant:
+		mean := 0.0
+		for _, v := range x {
+			mean += v
+		}
+		mean /= float64(n)
 		for i := range x {
 			x[i] -= mean
 		}
 	case DetrendLinear:
-		// Closed-form least squares on the centred abscissa; scipy's lstsq on [(i+1)/n, 1] fits the
-		// same line, only its rounding differs (~1e-16 of the signal's scale).
-		tMean := float64(n-1) / 2
-		var sxy, sxx float64
-		for i, v := range x {
-			d := float64(i) - tMean
-			sxy += d * (v - mean)
-			sxx += d * d
-		}
-		slope := 0.0
-		if sxx > 0 {
-			slope = sxy / sxx
-		}
+		mean, slope, tMean := LinearTrend(x)
 		for i := range x {
 			x[i] -= mean + slope*(float64(i)-tMean)
 		}
@@ -68,4 +56,29 @@ func DetrendInPlace(x []float64, kind DetrendKind) error {
 		return fmt.Errorf("detrend: unknown kind %d: use DetrendConstant or DetrendLinear", int(kind))
 	}
 	return nil
+}
+
+// LinearTrend fits the least-squares line x[i] ≈ mean + slope*(i - centre), centre = (n-1)/2, in
+// closed form on the centred abscissa; scipy's detrend (lstsq on [(i+1)/n, 1]) fits the same line,
+// only its rounding differs (~1e-16 of the signal's scale).
+func LinearTrend(x []float64) (mean, slope, centre float64) {
+	n := len(x)
+	if n == 0 {
+		return 0, 0, 0
+	}
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(n)
+	centre = float64(n-1) / 2
+	var sxy, sxx float64
+	for i, v := range x {
+		d := float64(i) - centre
+		sxy += d * (v - mean)
+		sxx += d * d
+	}
+	if sxx > 0 {
+		slope = sxy / sxx
+	}
+	return mean, slope, centre
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/neurostream/neurostream/dsp"
 )
 
 // WelchConfig configures Welch's averaged-periodogram estimate, with scipy.signal.welch's parameters.
@@ -324,24 +326,7 @@ func (w *Welch) prepare(seg []float64) {
 		}
 		return
 	case "linear":
-		// Least-squares line against the centred sample index: the same fit scipy's detrend solves with
-		// lstsq, in closed form.
-		var sum float64
-		for _, v := range seg {
-			sum += v
-		}
-		mean := sum / float64(n)
-		c := float64(n-1) / 2
-		var stx, stt float64
-		for i, v := range seg {
-			t := float64(i) - c
-			stx += t * (v - mean)
-			stt += t * t
-		}
-		slope := 0.0
-		if stt > 0 {
-			slope = stx / stt
-		}
+		mean, slope, c := dsp.LinearTrend(seg)
 		for i, v := range seg {
 			w.seg[i] = (v - mean - slope*(float64(i)-c)) * w.win[i]
 		}
