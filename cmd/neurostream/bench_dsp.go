@@ -116,6 +116,8 @@ func cpuTimeOf(op func(), n int) float64 {
 	return (benchCPUTime() - t0).Seconds()
 }
 
+// benchCPUTime is the CPU time (user + system) this process has used so far, 0 where unavailable:
+// on a shared machine it is steadier than wall time.
 func benchCPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -186,15 +185,6 @@ func tileRecording(rec *acquisition.Recording, chans []int, nSamples int, rateHz
 	return out
 }
 
-// processCPU returns the user+system CPU time this process has used.
-func processCPU(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkReplayMEG publishes a MEG recording through an embedded broker with the replay command's
 // publishing path (its producer, batch policy and pipeline.Publish) and reports the throughput as a
 // multiple of real time. "fast" is --fast (realtime-x is the result; the target is >= 100 for
@@ -249,7 +239,7 @@ func BenchmarkReplayMEG(b *testing.B) {
 				batch := replayBatch(speed, sh.rec.Info.SampleRateHz, frameSamples)
 				b.SetBytes(int64(sh.rec.NumSamples() * len(sh.rec.Data) * 4))
 				var wall time.Duration
-				cpu0 := processCPU(b)
+				cpu0 := benchCPUTime()
 				for b.Loop() {
 					src, err := replay.New(sh.rec, replay.Config{FrameSamples: frameSamples, Speed: speed})
 					if err != nil {
@@ -261,7 +251,7 @@ func BenchmarkReplayMEG(b *testing.B) {
 					}
 					wall += time.Since(t0)
 				}
-				cpu := processCPU(b) - cpu0
+				cpu := benchCPUTime() - cpu0
 				n := float64(b.N)
 				b.ReportMetric(durSec*n/wall.Seconds(), "realtime-x")
 				b.ReportMetric(durSec*n/cpu.Seconds(), "realtime-x/cpu-s")
