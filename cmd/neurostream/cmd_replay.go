@@ -161,9 +161,10 @@ func newReplayProducer(kc streams.Config, speed float64) (*streams.Producer, err
 const paceBatchWall = 5 * time.Millisecond
 
 // fastBatch is how many frames one write carries when replaying as fast as possible. Writes are
-// synchronous, so a write's encoding, transfer and storage do not overlap the next one's: measured
-// on the 306-channel 1 kHz MEG replay through the embedded broker (BenchmarkReplayMEG/.../fast),
-// 8 frames gave 32x real time, 16 51x, 32 64x, 64 63x, 128 40x and 256 44x.
+// synchronous, so one write's encoding, transfer and storage do not overlap the next one's; on the
+// 306-channel 1 kHz MEG replay through the embedded broker (BenchmarkReplayMEG/.../fast), 32, 128
+// and 256 frames gave 105x, 114x and 99x real time (within the noise of each other), while 256
+// with the old 1 ms batch timeout had given 44x. 32 keeps a write well under the 1 MB batch limit.
 const fastBatch = 32
 
 // replayBatch returns how many frames replay publishes per write: fastBatch as fast as possible, one at up
