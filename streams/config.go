@@ -94,11 +94,7 @@ func (c Config) saslMechanism() (sasl.Mechanism, error) {
 
 // Dialer returns a kafka-go dialer with the TLS and SASL settings, for readers.
 func (c Config) Dialer() (*kafka.Dialer, error) {
-	tc, err := c.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
-	mech, err := c.saslMechanism()
+	tc, mech, err := c.security()
 	if err != nil {
 		return nil, err
 	}
@@ -107,15 +103,24 @@ func (c Config) Dialer() (*kafka.Dialer, error) {
 
 // Transport returns a kafka-go transport with the TLS and SASL settings, for writers.
 func (c Config) Transport() (*kafka.Transport, error) {
-	tc, err := c.tlsConfig()
-	if err != nil {
-		return nil, err
-	}
-	mech, err := c.saslMechanism()
+	tc, mech, err := c.security()
 	if err != nil {
 		return nil, err
 	}
 	return &kafka.Transport{ClientID: c.clientID(), TLS: tc, SASL: mech, DialTimeout: 10 * time.Second}, nil
+}
+
+// security returns the TLS and SASL settings every connection uses (nil when not configured).
+func (c Config) security() (*tls.Config, sasl.Mechanism, error) {
+	tc, err := c.tlsConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	mech, err := c.saslMechanism()
+	if err != nil {
+		return nil, nil, err
+	}
+	return tc, mech, nil
 }
 
 func (c Config) clientID() string {
