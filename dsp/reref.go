@@ -69,24 +69,12 @@ func NewCommonAverage(nChannels int, exclude []int) (*Reference, error) {
 }
 
 // ProcessInterleaved re-references x in place (whole frames; a trailing partial frame is left as is).
-func (r *Reference) ProcessInterleaved(x []float64) {
-	nc := r.nChannels
-	inv := 1 / float64(len(r.refs))
-	for off := 0; off+nc <= len(x); off += nc {
-		frame := x[off : off+nc]
-		s := 0.0
-		for _, c := range r.refs {
-			s += frame[c]
-		}
-		m := s * inv
-		for _, c := range r.targets {
-			frame[c] -= m
-		}
-	}
-}
+func (r *Reference) ProcessInterleaved(x []float64) { rereference(r, x) }
 
 // ProcessInterleaved32 is ProcessInterleaved on float32 frames; the mean is accumulated in float64.
-func (r *Reference) ProcessInterleaved32(x []float32) {
+func (r *Reference) ProcessInterleaved32(x []float32) { rereference(r, x) }
+
+func rereference[T float32 | float64](r *Reference, x []T) {
 	nc := r.nChannels
 	inv := 1 / float64(len(r.refs))
 	for off := 0; off+nc <= len(x); off += nc {
@@ -97,7 +85,7 @@ func (r *Reference) ProcessInterleaved32(x []float32) {
 		}
 		m := s * inv
 		for _, c := range r.targets {
-			frame[c] = float32(float64(frame[c]) - m)
+			frame[c] = T(float64(frame[c]) - m)
 		}
 	}
 }
