@@ -28,6 +28,7 @@ const (
 	markerSampleOff   = 1
 	markerCode        = 2
 	markerLabel       = 3
+	markerDuration    = 4
 	maxFrameValues    = 1 << 26 // 64 Mi samples: far beyond any frame, small enough to refuse garbage
 	errFramePrefixFmt = "decode frame: %w"
 )
@@ -84,6 +85,10 @@ func AppendFrame(dst []byte, f *Frame) []byte {
 			dst = protowire.AppendTag(dst, markerLabel, protowire.BytesType)
 			dst = protowire.AppendString(dst, m.Label)
 		}
+		if m.DurationSec != 0 {
+			dst = protowire.AppendTag(dst, markerDuration, protowire.Fixed64Type)
+			dst = protowire.AppendFixed64(dst, math.Float64bits(m.DurationSec))
+		}
 	}
 	return dst
 }
@@ -98,6 +103,9 @@ func markerSize(m *Marker) int {
 	}
 	if m.Label != "" {
 		n += 1 + protowire.SizeBytes(len(m.Label))
+	}
+	if m.DurationSec != 0 {
+		n += 1 + protowire.SizeFixed64()
 	}
 	return n
 }
@@ -208,6 +216,13 @@ func decodeMarker(b []byte) (Marker, error) {
 				return m, errTruncated
 			}
 			m.Label = string(v)
+			b = b[n:]
+		case num == markerDuration && typ == protowire.Fixed64Type:
+			v, n := protowire.ConsumeFixed64(b)
+			if n < 0 {
+				return m, errTruncated
+			}
+			m.DurationSec = math.Float64frombits(v)
 			b = b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)

@@ -3,6 +3,7 @@ package streams
 import (
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -13,7 +14,7 @@ import (
 func testFrame() *Frame {
 	f := &Frame{StreamID: "subj-01", Seq: 42, SourceTimeNs: 123456789, AcquiredAtNs: 1700000000000000000,
 		NumSamples: 3, NumChannels: 2, Samples: []float32{1e-6, -2e-6, 3.5e-5, 0, float32(math.Pi), -1},
-		Markers: []Marker{{SampleOffset: 1, Code: 7, Label: "cue/left"}, {SampleOffset: 0, Code: 0, Label: ""}}}
+		Markers: []Marker{{SampleOffset: 1, Code: 7, Label: "cue/left", DurationSec: 4.1}, {SampleOffset: 0, Code: 0, Label: ""}}}
 	return f
 }
 
@@ -29,7 +30,8 @@ func TestFrameCodecMatchesGeneratedCode(t *testing.T) {
 		int(msg.NumSamples) != f.NumSamples || int(msg.NumChannels) != f.NumChannels || !reflect.DeepEqual(msg.Samples, f.Samples) {
 		t.Fatalf("generated decode differs: %+v", &msg)
 	}
-	if len(msg.Markers) != 2 || msg.Markers[0].Label != "cue/left" || msg.Markers[0].Code != 7 || msg.Markers[0].SampleOffset != 1 {
+	if len(msg.Markers) != 2 || msg.Markers[0].Label != "cue/left" || msg.Markers[0].Code != 7 || msg.Markers[0].SampleOffset != 1 ||
+		msg.Markers[0].DurationSec != 4.1 || msg.Markers[1].DurationSec != 0 {
 		t.Fatalf("markers differ: %+v", msg.Markers)
 	}
 
@@ -138,5 +140,28 @@ func TestSequenceChecker(t *testing.T) {
 	}
 	if acc, miss, dup := s.Counts(); acc != 4 || miss != 2 || dup != 2 {
 		t.Fatalf("Counts() = %d, %d, %d; want 4, 2, 2", acc, miss, dup)
+	}
+}
+
+func TestFrameValidateRejectsBadValues(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(*Frame)
+		want string
+	}{
+		{"nan sample", func(f *Frame) { f.Samples[3] = float32(math.NaN()) }, "non-finite sample NaN at sample 1 channel 1"},
+		{"marker outside", func(f *Frame) { f.Markers[0].SampleOffset = 3 }, `marker "cue/left" at sample 3 outside`},
+		{"negative duration", func(f *Frame) { f.Markers[0].DurationSec = -1 }, `marker "cue/left" has duration -1 s`},
+		{"nan duration", func(f *Frame) { f.Markers[0].DurationSec = math.NaN() }, `marker "cue/left" has duration NaN s`},
+	} {
+		f := testFrame()
+		if err := f.Validate(); err != nil {
+			t.Fatalf("valid frame rejected: %v", err)
+		}
+		c.edit(f)
+		err := f.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
 	}
 }

@@ -105,6 +105,7 @@ type Marker struct {
 	SampleOffset int32 // index of the sample within the frame, 0 <= SampleOffset < Frame.NumSamples
 	Code         int32
 	Label        string
+	DurationSec  float64 // how long the event lasts (an EDF+ annotation's duration); 0 for an instant
 }
 
 // Frame is a block of consecutive samples from one stream.
@@ -145,6 +146,10 @@ func (f *Frame) Validate() error {
 		if m.SampleOffset < 0 || int(m.SampleOffset) >= f.NumSamples {
 			return fmt.Errorf("frame %s#%d: marker %q at sample %d outside the frame's %d samples",
 				f.StreamID, f.Seq, m.Label, m.SampleOffset, f.NumSamples)
+		}
+		if !(m.DurationSec >= 0) || math.IsInf(m.DurationSec, 0) {
+			return fmt.Errorf("frame %s#%d: marker %q has duration %v s, want a finite number >= 0",
+				f.StreamID, f.Seq, m.Label, m.DurationSec)
 		}
 	}
 	return nil

@@ -10,8 +10,9 @@ then:
 Checks: channel names, rate and length; every sample within half a quantisation step (from the
 file's header) of the original's float32 value (what frames carry) for EDF/BDF, read by MNE and by
 biosig's CSV export (plus its 6-digit print precision), and exactly float32 for XDF; annotations
-(MNE), events (biosig JSON) and XDF marker strings at the original onsets with the original labels
-(markers carry no duration, so durations are 0). One line per check; non-zero exit on any mismatch.
+(MNE) and events (biosig JSON) at the original onsets with the original labels and durations, and XDF
+marker strings at the original onsets with the original labels (XDF markers have no durations).
+One line per check; non-zero exit on any mismatch.
 """
 import json
 import os
@@ -100,8 +101,8 @@ def main():
                                          f'max half step {tol.max():.3g} V)')
         a = raw.annotations
         same = (len(a) == len(b) and np.allclose(a.onset, b.onset, atol=1e-6)
-                and np.allclose(a.duration, 0) and list(a.description) == list(b.description))
-        check(same, f'{name}: MNE annotations ({len(a)} vs {len(b)}: onsets, labels, zero durations)')
+                and np.allclose(a.duration, b.duration, atol=1e-6) and list(a.description) == list(b.description))
+        check(same, f'{name}: MNE annotations ({len(a)} vs {len(b)}: onsets, durations, labels)')
 
         with tempfile.TemporaryDirectory() as tmp:
             csv = os.path.join(tmp, 'out.csv')
@@ -115,8 +116,9 @@ def main():
         shift = first_record_onset(path)  # biosig counts from the header's whole-second start
         ok = (len(events) == len(b)
               and np.allclose([e['POS'] - shift for e in events], b.onset, atol=0.5 / sfreq + 1e-6)
+              and np.allclose([e.get('DUR', 0) for e in events], b.duration, atol=1e-6)
               and [e['Description'] for e in events] == list(b.description))
-        check(ok, f'{name}: biosig events ({len(events)} vs {len(b)})')
+        check(ok, f'{name}: biosig events ({len(events)} vs {len(b)}: onsets, durations, labels)')
 
     xdf = read_xdf(os.path.join(out_dir, 'r04.xdf'))
     data = [x for x in xdf.values() if x['format'] == 'float32']

@@ -520,7 +520,7 @@ func (w *Writer) WriteFrame(f *streams.Frame) error {
 		}
 		idx := base + int64(m.SampleOffset)
 		w.pending = append(w.pending, acquisition.Annotation{
-			OnsetSec: float64(idx) / w.lay.rateHz, OnsetSample: idx, Code: m.Code, Description: m.Label})
+			OnsetSec: float64(idx) / w.lay.rateHz, OnsetSample: idx, DurationSec: m.DurationSec, Code: m.Code, Description: m.Label})
 	}
 	nc := f.NumChannels
 	for s := 0; s < f.NumSamples; s++ {

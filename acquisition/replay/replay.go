@@ -38,9 +38,10 @@ type Source struct {
 }
 
 type marker struct {
-	sample int64
-	code   int32
-	label  string
+	sample      int64
+	code        int32
+	label       string
+	durationSec float64
 }
 
 // New prepares a replay of rec.
@@ -77,7 +78,7 @@ func New(rec *acquisition.Recording, cfg Config) (*Source, error) {
 		}
 	}
 	for _, a := range rec.Annotations {
-		s.markers = append(s.markers, marker{sample: a.OnsetSample, code: a.Code, label: a.Description})
+		s.markers = append(s.markers, marker{sample: a.OnsetSample, code: a.Code, label: a.Description, durationSec: a.DurationSec})
 	}
 	sort.SliceStable(s.markers, func(i, j int) bool { return s.markers[i].sample < s.markers[j].sample })
 	return s, nil
@@ -127,7 +128,7 @@ func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 	for s.next < len(s.markers) && s.markers[s.next].sample < int64(s.pos+n) {
 		m := s.markers[s.next]
 		if m.sample >= int64(s.pos) {
-			f.Markers = append(f.Markers, streams.Marker{SampleOffset: int32(m.sample - int64(s.pos)), Code: m.code, Label: m.label})
+			f.Markers = append(f.Markers, streams.Marker{SampleOffset: int32(m.sample - int64(s.pos)), Code: m.code, Label: m.label, DurationSec: m.durationSec})
 		}
 		s.next++
 	}

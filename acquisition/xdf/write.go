@@ -197,7 +197,7 @@ func Write(path string, rec *acquisition.Recording) error {
 		for ; ai < len(ann) && ann[ai].OnsetSample < int64(s0+ns); ai++ {
 			a := ann[ai]
 			off := max(a.OnsetSample-int64(s0), 0)
-			fr.Markers = append(fr.Markers, streams.Marker{SampleOffset: int32(off), Code: a.Code, Label: a.Description})
+			fr.Markers = append(fr.Markers, streams.Marker{SampleOffset: int32(off), Code: a.Code, Label: a.Description, DurationSec: a.DurationSec})
 		}
 		if err := w.WriteFrame(fr); err != nil {
 			w.Close()

@@ -378,9 +378,11 @@ func (r *recorder) frame(f *streams.Frame) (done bool, err error) {
 	return done, nil
 }
 
-// writeFill writes n samples holding each channel's last value, the first one carrying label as a marker.
+// writeFill writes n samples holding each channel's last value, the first one carrying label as a
+// marker that spans the filled samples.
 func (r *recorder) writeFill(n int64, label string) (done bool, err error) {
 	s := r.sum
+	spanSec := float64(n) / r.info.SampleRateHz
 	nch := len(r.info.Channels)
 	const chunk = 256
 	first := true
@@ -399,7 +401,7 @@ func (r *recorder) writeFill(n int64, label string) (done bool, err error) {
 			r.fill.Samples = append(r.fill.Samples, r.hold...)
 		}
 		if first {
-			r.fill.Markers = append(r.fill.Markers, streams.Marker{Label: label})
+			r.fill.Markers = append(r.fill.Markers, streams.Marker{Label: label, DurationSec: spanSec})
 			first = false
 		}
 		if err := r.w.WriteFrame(&r.fill); err != nil {

@@ -330,9 +330,11 @@ func (x *StreamInfo) GetChannels() []*Channel {
 type Marker struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Index of the sample within the frame the marker belongs to.
-	SampleOffset  int32  `protobuf:"varint,1,opt,name=sample_offset,json=sampleOffset,proto3" json:"sample_offset,omitempty"`
-	Code          int32  `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
-	Label         string `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
+	SampleOffset int32  `protobuf:"varint,1,opt,name=sample_offset,json=sampleOffset,proto3" json:"sample_offset,omitempty"`
+	Code         int32  `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
+	Label        string `protobuf:"bytes,3,opt,name=label,proto3" json:"label,omitempty"`
+	// How long the event lasts (an EDF+ annotation's duration, a task block); 0 for an instant.
+	DurationSec   float64 `protobuf:"fixed64,4,opt,name=duration_sec,json=durationSec,proto3" json:"duration_sec,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -386,6 +388,13 @@ func (x *Marker) GetLabel() string {
 		return x.Label
 	}
 	return ""
+}
+
+func (x *Marker) GetDurationSec() float64 {
+	if x != nil {
+		return x.DurationSec
+	}
+	return 0
 }
 
 // Frame is a block of consecutive samples of one stream.
@@ -602,11 +611,12 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\asubject\x18\x04 \x01(\tR\asubject\x12\x18\n" +
 	"\asession\x18\x05 \x01(\tR\asession\x12$\n" +
 	"\x0esample_rate_hz\x18\x06 \x01(\x01R\fsampleRateHz\x123\n" +
-	"\bchannels\x18\a \x03(\v2\x17.neurostream.v1.ChannelR\bchannels\"W\n" +
+	"\bchannels\x18\a \x03(\v2\x17.neurostream.v1.ChannelR\bchannels\"z\n" +
 	"\x06Marker\x12#\n" +
 	"\rsample_offset\x18\x01 \x01(\x05R\fsampleOffset\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\x05R\x04code\x12\x14\n" +
-	"\x05label\x18\x03 \x01(\tR\x05label\"\x96\x02\n" +
+	"\x05label\x18\x03 \x01(\tR\x05label\x12!\n" +
+	"\fduration_sec\x18\x04 \x01(\x01R\vdurationSec\"\x96\x02\n" +
 	"\x05Frame\x12\x1b\n" +
 	"\tstream_id\x18\x01 \x01(\tR\bstreamId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12$\n" +
