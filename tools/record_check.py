@@ -12,10 +12,14 @@ file's header) of the original's float32 value (what frames carry) for EDF/BDF, 
 biosig's CSV export (plus its 6-digit print precision), and exactly float32 for XDF; annotations
 (MNE) and events (biosig JSON) at the original onsets with the original labels and durations, and XDF
 marker strings at the original onsets with the original labels (XDF markers have no durations).
+EDF/BDF files are also opened in EDFbrowser (Debian's edfbrowser, under xvfb-run; x11-utils for
+xwininfo), which checks EDF+/BDF+ compliance strictly on open: the file must open (window
+"<file> - EDFbrowser") without an "Error" dialog. Skipped with a note when those tools are missing.
 One line per check; non-zero exit on any mismatch.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +77,27 @@ def read_xdf(path):
     return out
 
 
+EDFBROWSER_OPEN = r"""
+edfbrowser "$1" >/dev/null 2>&1 &
+pid=$!
+for i in $(seq 80); do
+  sleep 0.25
+  w=$(xwininfo -root -tree 2>/dev/null)
+  if printf '%s' "$w" | grep -q '"Error"'; then echo error; break; fi
+  if printf '%s' "$w" | grep -qF "\"$(basename "$1") - EDFbrowser\""; then echo opened; break; fi
+done
+kill $pid 2>/dev/null
+wait $pid 2>/dev/null
+"""
+
+
+def edfbrowser_opens(path):
+    """'opened', 'error' (EDFbrowser rejected the file) or '' (neither within 20 s)."""
+    r = subprocess.run(['xvfb-run', '-a', 'bash', '-c', EDFBROWSER_OPEN, 'edfbrowser_check', path],
+                       capture_output=True, text=True, timeout=60)
+    return r.stdout.strip()
+
+
 def main():
     out_dir = sys.argv[1]
     data_dir = sys.argv[2] if len(sys.argv) > 2 else os.path.join(REPO, '..', 'shared', 'data')
@@ -119,6 +144,11 @@ def main():
               and np.allclose([e.get('DUR', 0) for e in events], b.duration, atol=1e-6)
               and [e['Description'] for e in events] == list(b.description))
         check(ok, f'{name}: biosig events ({len(events)} vs {len(b)}: onsets, durations, labels)')
+        if all(shutil.which(t) for t in ('edfbrowser', 'xvfb-run', 'xwininfo')):
+            got = edfbrowser_opens(path)
+            check(got == 'opened', f'{name}: EDFbrowser opens it without an error dialog ({got or "no window"})')
+        else:
+            print(f'skip {name}: EDFbrowser check needs edfbrowser, xvfb-run and xwininfo (apt-get install edfbrowser xvfb x11-utils)')
 
     xdf = read_xdf(os.path.join(out_dir, 'r04.xdf'))
     data = [x for x in xdf.values() if x['format'] == 'float32']
