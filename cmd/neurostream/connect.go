@@ -86,20 +86,24 @@ func runBroker(ctx context.Context, args []string, out io.Writer) error {
 			"Other neurostream commands find it on 127.0.0.1:9092 by themselves; kcat and any Kafka client can use it too.")
 	fs.SetOutput(out)
 	addr := fs.String("addr", defaultBrokerAddr, "listen address host:port")
-	dataDir := fs.String("data-dir", "", "keep data on disk in DIR (survives restarts); empty keeps it in memory")
+	dataDir := fs.String("data-dir", "", "keep data on disk in DIR (survives restarts); empty: a temporary directory removed at exit")
+	inMemory := fs.Bool("in-memory", false, "keep data in Go memory instead of a temporary directory (slower for high-rate streams)")
 	sync := fs.Bool("sync-writes", false, "fsync every produce (with --data-dir)")
 	retention := fs.Duration("retention", 15*time.Minute, "how long partitions keep messages")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	b, err := broker.Start(broker.Config{Addr: *addr, DataDir: *dataDir, SyncWrites: *sync, Retention: *retention})
+	b, err := broker.Start(broker.Config{Addr: *addr, DataDir: *dataDir, InMemory: *inMemory, SyncWrites: *sync, Retention: *retention})
 	if err != nil {
 		return fmt.Errorf("%w (is another broker already on %s? pick another with --addr)", err, *addr)
 	}
 	defer b.Close()
-	where := "in memory"
-	if *dataDir != "" {
+	where := "in a temporary directory removed at exit"
+	switch {
+	case *dataDir != "":
 		where = "in " + *dataDir
+	case *inMemory:
+		where = "in memory"
 	}
 	fmt.Fprintf(out, "neurostream broker listening on %s (data %s, retention %v); Ctrl-C to stop\n", b.Addr(), where, *retention)
 	<-ctx.Done()

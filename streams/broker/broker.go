@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"syscall"
 	"time"
@@ -16,14 +17,21 @@ import (
 )
 
 // Config sets up an embedded broker. The zero value listens on 127.0.0.1:9092 (or a free port if
-// that is taken), keeps data in memory and bounds it by retention.
+// that is taken), keeps the log in a temporary directory that Close removes, and bounds it by
+// retention.
 type Config struct {
 	// Addr is host:port to listen on; port 0 picks a free one. Default 127.0.0.1:9092.
 	Addr string
 	// FallbackToFreePort listens on a free port when Addr's port is taken instead of failing.
 	FallbackToFreePort bool
-	// DataDir makes the broker persistent (Kafka's on-disk batch format); "" keeps data in memory.
+	// DataDir makes the broker persistent (Kafka's on-disk batch format), surviving restarts; ""
+	// keeps the log in a temporary directory removed by Close.
 	DataDir string
+	// InMemory keeps the log in Go memory instead of a temporary directory (DataDir unset). kfake's
+	// in-memory files grow by doubling, copying and zeroing as they go, and hold up to the retention
+	// bound in the heap: replaying 306 channels at 1 kHz through it reached 85x real time, against
+	// 130x with the log in a directory (the page cache), BenchmarkReplayMEG/.../fast.
+	InMemory bool
 	// SyncWrites fsyncs every produce (only with DataDir).
 	SyncWrites bool
 	// Retention bounds what each partition keeps, so long runs do not grow without limit.
@@ -38,6 +46,7 @@ type Config struct {
 type Broker struct {
 	cluster *kfake.Cluster
 	addr    string
+	tmpDir  string // the temporary log directory Close removes, if any
 }
 
 // Start starts a broker. Close it when done.
@@ -87,11 +96,18 @@ func Start(cfg Config) (*Broker, error) {
 			"log.segment.bytes": strconv.Itoa(8 << 20),
 		}),
 	}
-	if cfg.DataDir != "" {
+	var tmpDir string
+	switch {
+	case cfg.DataDir != "":
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
 		if cfg.SyncWrites {
 			opts = append(opts, kfake.SyncWrites())
 		}
+	case !cfg.InMemory:
+		if tmpDir, err = os.MkdirTemp("", "neurostream-broker-"); err != nil {
+			return nil, fmt.Errorf("start embedded broker: temporary log directory (set InMemory to keep the log in memory): %w", err)
+		}
+		opts = append(opts, kfake.DataDir(tmpDir))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil && cfg.FallbackToFreePort && port != 0 && errors.Is(err, syscall.EADDRINUSE) {
@@ -99,18 +115,30 @@ func Start(cfg Config) (*Broker, error) {
 		c, err = kfake.NewCluster(opts...)
 	}
 	if err != nil {
+		removeTemp(tmpDir)
 		return nil, fmt.Errorf("start embedded broker on %s: %w", cfg.Addr, err)
 	}
 	addrs := c.ListenAddrs()
 	if len(addrs) == 0 {
 		c.Close()
+		removeTemp(tmpDir)
 		return nil, errors.New("start embedded broker: it reports no listen address")
 	}
-	return &Broker{cluster: c, addr: addrs[0]}, nil
+	return &Broker{cluster: c, addr: addrs[0], tmpDir: tmpDir}, nil
+}
+
+func removeTemp(dir string) {
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // Addr is the host:port clients connect to.
 func (b *Broker) Addr() string { return b.addr }
 
-// Close stops the broker; with a DataDir, data is flushed so a restart resumes from it.
-func (b *Broker) Close() { b.cluster.Close() }
+// Close stops the broker; with a DataDir, data is flushed so a restart resumes from it, and a
+// temporary log directory is removed.
+func (b *Broker) Close() {
+	b.cluster.Close()
+	removeTemp(b.tmpDir)
+}

@@ -2,8 +2,10 @@ package broker
 
 import (
 	"context"
+	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -110,4 +112,56 @@ func mustDial(t *testing.T, ctx context.Context, addr string) net.Conn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// TestTemporaryLogDir: by default the log lives in a temporary directory that holds the produced
+// segments and is gone after Close; InMemory uses none.
+func TestTemporaryLogDir(t *testing.T) {
+	b, err := Start(Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.tmpDir == "" {
+		t.Fatal("no temporary log directory")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w := &kafka.Writer{Addr: kafka.TCP(b.Addr()), Topic: "t", BatchSize: 1, BatchTimeout: time.Millisecond, AllowAutoTopicCreation: true}
+	for i := 0; i < 20; i++ { // the first writes may race topic auto-creation
+		if err = w.WriteMessages(ctx, kafka.Message{Key: []byte("k"), Value: []byte("hello")}); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var segBytes int64
+	if err := filepath.WalkDir(b.tmpDir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				segBytes += info.Size()
+			}
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if segBytes == 0 {
+		t.Fatalf("nothing written under %s", b.tmpDir)
+	}
+	b.Close()
+	if _, err := os.Stat(b.tmpDir); !os.IsNotExist(err) {
+		t.Fatalf("%s still there after Close (%v)", b.tmpDir, err)
+	}
+
+	m, err := Start(Config{Addr: "127.0.0.1:0", InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if m.tmpDir != "" {
+		t.Fatalf("InMemory broker made %s", m.tmpDir)
+	}
 }
