@@ -92,7 +92,8 @@ func Start(cfg Config) (*Broker, error) {
 			"log.retention.ms":       strconv.FormatInt(cfg.Retention.Milliseconds(), 10),
 			"log.retention.bytes":    strconv.FormatInt(cfg.RetentionBytes, 10),
 			"log.cleaner.backoff.ms": "10000",
-			// Segments grow by doubling in memory; smaller ones keep the copies and fresh pages of that growth small.
+			// Small segments: retention drops old data in small steps, and with InMemory the doubling
+			// growth of each segment's in-memory file copies less.
 			"log.segment.bytes": strconv.Itoa(8 << 20),
 		}),
 	}
