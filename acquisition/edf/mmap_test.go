@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/neurostream/neurostream/internal/mmap"
+	"github.com/neurostream/neurostream/internal/filebytes"
 )
 
 // A file truncated by another process while mapped must give an error, not crash the program.
@@ -17,7 +17,7 @@ func TestMappedFileTruncatedWhileReading(t *testing.T) {
 	if err := os.WriteFile(path, smallFile(t, FormatEDF), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b, release, err := mmap.Map(path)
+	b, release, err := filebytes.Map(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/neurostream/neurostream/acquisition"
-	"github.com/neurostream/neurostream/internal/mmap"
+	"github.com/neurostream/neurostream/internal/filebytes"
 	"github.com/neurostream/neurostream/streams"
 )
 
@@ -67,11 +67,11 @@ func Read(path string) (*acquisition.Recording, error) {
 
 // ReadFile reads a FIF raw file and keeps the FIF channel records and events beside the Recording.
 func ReadFile(path string) (*File, error) {
-	b, release, err := mmap.Map(path)
+	b, release, err := filebytes.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("fif: %w", err)
 	}
-	// Decode copies out everything it returns, so the mapping can go as soon as it returns.
+	// Decode copies out everything it returns, so the bytes can be released as soon as it returns.
 	defer func() { _ = release() }()
 	f, err := Decode(b, filepath.Base(path))
 	if err != nil {
