@@ -412,8 +412,11 @@ func decodeSamples(h *Header, b []byte, dataIdx []int, isStim []bool, maxSamp in
 			}
 		}
 	}
-	// Groups of at least 8 channels: below that, starting goroutines costs more than it saves.
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(fullRate)/8))
+	// One worker per core, each with at least minSamplesPerWorker samples to decode (~0.1 ms):
+	// below that, starting a goroutine costs more than it saves. Counting samples rather than
+	// channels lets a few long channels (11 channels x 10 minutes of BDF) use both cores too.
+	const minSamplesPerWorker = 1 << 17
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(fullRate), len(fullRate)*total/minSamplesPerWorker))
 	var wg sync.WaitGroup
 	for w := range workers {
 		ks := fullRate[w*len(fullRate)/workers : (w+1)*len(fullRate)/workers]
