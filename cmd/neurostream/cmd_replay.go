@@ -67,6 +67,9 @@ func runReplay(ctx context.Context, args []string, out io.Writer) error {
 	if *chans != "" {
 		o.Channels = strings.Split(*chans, ",")
 	}
+	// Faster than real time, an embedded broker keeps its log in a temporary directory: replay then
+	// publishes at a rate where kfake's in-memory log would be the bottleneck (broker.Config.TempLog).
+	kf.bulk = o.Speed == 0 || o.Speed > 1
 	log := newLogger(os.Stderr, false)
 	kc, stop, err := kf.connect(ctx, streams.Config{}, log)
 	if err != nil {

@@ -19,6 +19,9 @@ import (
 type kafkaFlags struct {
 	brokers   string
 	namespace string
+	// bulk starts an embedded broker with its log in a temporary directory (broker.Config.TempLog),
+	// for commands that publish far faster than real time.
+	bulk bool
 }
 
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
@@ -50,7 +53,7 @@ func (k *kafkaFlags) connect(ctx context.Context, base streams.Config, log *slog
 		cfg.Brokers = []string{defaultBrokerAddr}
 		return cfg, func() {}, nil
 	}
-	b, err := broker.Start(broker.Config{Addr: defaultBrokerAddr, FallbackToFreePort: true})
+	b, err := broker.Start(broker.Config{Addr: defaultBrokerAddr, FallbackToFreePort: true, TempLog: k.bulk})
 	if err != nil {
 		return cfg, nil, err
 	}
@@ -86,24 +89,25 @@ func runBroker(ctx context.Context, args []string, out io.Writer) error {
 			"Other neurostream commands find it on 127.0.0.1:9092 by themselves; kcat and any Kafka client can use it too.")
 	fs.SetOutput(out)
 	addr := fs.String("addr", defaultBrokerAddr, "listen address host:port")
-	dataDir := fs.String("data-dir", "", "keep data on disk in DIR (survives restarts); empty: a temporary directory removed at exit")
-	inMemory := fs.Bool("in-memory", false, "keep data in Go memory instead of a temporary directory (slower for high-rate streams)")
+	dataDir := fs.String("data-dir", "", "keep data on disk in DIR (survives restarts); empty keeps it in memory")
+	tempLog := fs.Bool("temp-log", false, "keep data in a temporary directory removed at exit instead of in memory:\n"+
+		"faster for bulk publishing (replay --fast), ~0.1 ms more per message hop")
 	sync := fs.Bool("sync-writes", false, "fsync every produce (with --data-dir)")
 	retention := fs.Duration("retention", 15*time.Minute, "how long partitions keep messages")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	b, err := broker.Start(broker.Config{Addr: *addr, DataDir: *dataDir, InMemory: *inMemory, SyncWrites: *sync, Retention: *retention})
+	b, err := broker.Start(broker.Config{Addr: *addr, DataDir: *dataDir, TempLog: *tempLog, SyncWrites: *sync, Retention: *retention})
 	if err != nil {
 		return fmt.Errorf("%w (is another broker already on %s? pick another with --addr)", err, *addr)
 	}
 	defer b.Close()
-	where := "in a temporary directory removed at exit"
+	where := "in memory"
 	switch {
 	case *dataDir != "":
 		where = "in " + *dataDir
-	case *inMemory:
-		where = "in memory"
+	case *tempLog:
+		where = "in a temporary directory removed at exit"
 	}
 	fmt.Fprintf(out, "neurostream broker listening on %s (data %s, retention %v); Ctrl-C to stop\n", b.Addr(), where, *retention)
 	<-ctx.Done()

@@ -26,7 +26,14 @@ import (
 // startBroker starts an embedded kfake broker for one test and returns a config in namespace ns.
 func startBroker(tb testing.TB, ns string) streams.Config {
 	tb.Helper()
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
+	return startBrokerWith(tb, ns, broker.Config{})
+}
+
+// startBrokerWith starts an embedded broker configured as cfg on a free local port.
+func startBrokerWith(tb testing.TB, ns string, cfg broker.Config) streams.Config {
+	tb.Helper()
+	cfg.Addr = "127.0.0.1:0"
+	b, err := broker.Start(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -192,15 +199,17 @@ func tileRecording(rec *acquisition.Recording, chans []int, nSamples int, rateHz
 	return out
 }
 
-// BenchmarkReplayMEG publishes a MEG recording through an embedded broker with the replay command's
-// publishing path (its producer, batch policy and pipeline.Publish) and reports the throughput as a
+// BenchmarkReplayMEG publishes a MEG recording through an embedded broker configured as the replay
+// command starts one (log in a temporary directory) with the replay command's publishing path (its
+// producer, batch policy and pipeline.Publish) and reports the throughput as a
 // multiple of real time. "fast" is --fast (realtime-x is the result; the target is >= 100 for
 // a 306-channel 1 kHz recording); "speed100" is --speed 100, paced, where lag-ms is how much longer
 // than duration/100 the replay took (0 when it keeps up). Two shapes, both built from the real
 // Neuromag file sample_audvis_trunc_raw_sss.fif (376 channels, 300.3 Hz, 1 s) repeated end to end:
 // the file as it is (all channels at its own rate, 30 s), and its 306 MEG channels declared at
-// 1 kHz (60 s: long enough that falling behind shows as growing lag), the shape. realtime-x/cpu-s divides by the CPU time of the whole process
-// (replay, kafka-go and the in-process broker), which on a shared machine is steadier than wall time.
+// 1 kHz (60 s: long enough that falling behind shows as growing lag), the shape.
+// realtime-x/cpu-s divides by the CPU time of the whole process (replay, kafka-go and the in-process
+// broker), which on a shared machine is steadier than wall time.
 func BenchmarkReplayMEG(b *testing.B) {
 	rec, err := fif.Read(shareddata.Path(b, "mne_testing_formats/FIF/sample_audvis_trunc_raw_sss.fif"))
 	if err != nil {
@@ -230,7 +239,7 @@ func BenchmarkReplayMEG(b *testing.B) {
 				name = fmt.Sprintf("%s/speed%g", sh.name, speed)
 			}
 			b.Run(name, func(b *testing.B) {
-				kc := startBroker(b, "bench")
+				kc := startBrokerWith(b, "bench", broker.Config{TempLog: true}) // as replay starts its own
 				ctx := context.Background()
 				topics := kc.Topics()
 				if err := streams.EnsureTopics(ctx, kc, topics, 8, 1); err != nil {

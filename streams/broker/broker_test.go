@@ -114,10 +114,10 @@ func mustDial(t *testing.T, ctx context.Context, addr string) net.Conn {
 	return c
 }
 
-// TestTemporaryLogDir: by default the log lives in a temporary directory that holds the produced
-// segments and is gone after Close; InMemory uses none.
+// TestTemporaryLogDir: with TempLog the log lives in a temporary directory that holds the produced
+// segments and is gone after Close; by default there is none.
 func TestTemporaryLogDir(t *testing.T) {
-	b, err := Start(Config{Addr: "127.0.0.1:0"})
+	b, err := Start(Config{Addr: "127.0.0.1:0", TempLog: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,12 +156,12 @@ func TestTemporaryLogDir(t *testing.T) {
 		t.Fatalf("%s still there after Close (%v)", b.tmpDir, err)
 	}
 
-	m, err := Start(Config{Addr: "127.0.0.1:0", InMemory: true})
+	m, err := Start(Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 	if m.tmpDir != "" {
-		t.Fatalf("InMemory broker made %s", m.tmpDir)
+		t.Fatalf("default (in-memory) broker made %s", m.tmpDir)
 	}
 }
