@@ -24,7 +24,14 @@ const ReadLimit = 64 << 20
 var buffers sync.Pool
 
 // Load returns the bytes of the file at path and a function that releases them.
-func Load(path string) (b []byte, release func() error, err error) {
+func Load(path string) (b []byte, release func() error, err error) { return load(path, ReadLimit) }
+
+// Map maps the file at path read-only where the platform can (Load does for large files) and reads
+// it otherwise. The bytes must not be used after release.
+func Map(path string) (b []byte, release func() error, err error) { return load(path, 0) }
+
+// load maps files larger than readLimit, where mapping works, and reads the others.
+func load(path string, readLimit int64) ([]byte, func() error, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
@@ -35,45 +42,24 @@ func Load(path string) (b []byte, release func() error, err error) {
 		return nil, nil, err
 	}
 	size := st.Size()
-	if size > ReadLimit && st.Mode().IsRegular() {
-		if b, release, err := mapFile(f, size); err == nil {
-			return b, release, nil
-		}
-	}
 	if !st.Mode().IsRegular() || size != int64(int(size)) {
 		b, err := io.ReadAll(f)
 		return b, func() error { return nil }, err
+	}
+	if size > readLimit {
+		if b, release, err := mapFile(f, size); err == nil {
+			return b, release, nil
+		}
 	}
 	bp, _ := buffers.Get().(*[]byte)
 	if bp == nil || cap(*bp) < int(size) {
 		nb := make([]byte, size)
 		bp = &nb
 	}
-	b = (*bp)[:size]
+	b := (*bp)[:size]
 	if _, err := io.ReadFull(f, b); err != nil {
 		buffers.Put(bp)
 		return nil, nil, fmt.Errorf("read %s: %w (did the file change while it was being read?)", path, err)
 	}
 	return b, func() error { buffers.Put(bp); return nil }, nil
-}
-
-// Map maps the file at path read-only where the platform can (Load does for large files) and reads
-// it otherwise. The bytes must not be used after release.
-func Map(path string) (b []byte, release func() error, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if size := st.Size(); size > 0 && size == int64(int(size)) && st.Mode().IsRegular() {
-		if b, release, err := mapFile(f, size); err == nil {
-			return b, release, nil
-		}
-	}
-	b, err = io.ReadAll(f)
-	return b, func() error { return nil }, err
 }
