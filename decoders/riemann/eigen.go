@@ -20,8 +20,9 @@ import (
 //
 // Why not gonum's Dsyev: it accumulates every implicit-QR rotation into the n x n eigenvector matrix
 // (dsteqr), about two thirds of a 64 x 64 decomposition, while twisted factorisations and inverse
-// iteration find the tridiagonal eigenvectors in O(n²) and the back-transformation runs as matrix products. The
-// Riemannian mean takes one decomposition per trial and iteration, so this is the fit's hot loop.
+// iteration find the tridiagonal eigenvectors in O(n²) and the back-transformation runs as matrix
+// products. The Riemannian mean takes one decomposition per trial and iteration, so this is the
+// fit's hot loop.
 // All buffers are allocated once; a solver is not safe for concurrent use.
 type eigenSolver struct {
 	n                 int
