@@ -20,14 +20,22 @@ func startBroker(t *testing.T) streams.Config {
 	return streams.Config{Brokers: []string{b.Addr()}, Namespace: "t"}
 }
 
-func TestFramesThroughBrokerInOrder(t *testing.T) {
+// startTopics starts a broker, creates the namespace's topics with the given partitions, and
+// returns a context that ends with the test (30 s at most).
+func startTopics(t *testing.T, partitions int) (context.Context, streams.Config, streams.Topics) {
+	t.Helper()
 	cfg := startBroker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	topics := cfg.Topics()
-	if err := streams.EnsureTopics(ctx, cfg, topics, 4, 1); err != nil {
+	if err := streams.EnsureTopics(ctx, cfg, topics, partitions, 1); err != nil {
 		t.Fatal(err)
 	}
+	return ctx, cfg, topics
+}
+
+func TestFramesThroughBrokerInOrder(t *testing.T) {
+	ctx, cfg, topics := startTopics(t, 4)
 	p, err := streams.NewProducer(cfg, streams.Bulk)
 	if err != nil {
 		t.Fatal(err)
@@ -84,13 +92,7 @@ func TestUnknownBrokerFailsClearly(t *testing.T) {
 
 // Both producer modes put a stream in the same partition (kafka-go's CRC32 placement, as kcat's).
 func TestProducerModesPlaceKeysAlike(t *testing.T) {
-	kc := startBroker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	topics := kc.Topics()
-	if err := streams.EnsureTopics(ctx, kc, topics, 8, 1); err != nil {
-		t.Fatal(err)
-	}
+	ctx, kc, topics := startTopics(t, 8)
 	ids := []string{"a", "S001R04", "synthetic-1", "meg-17", "x"}
 	for _, mode := range []streams.Mode{streams.LowLatency, streams.Bulk} {
 		p, err := streams.NewProducer(kc, mode)
@@ -129,13 +131,7 @@ func TestProducerModesPlaceKeysAlike(t *testing.T) {
 // A stream's partition read without a group starts at new messages (or the oldest with FromStart),
 // at once: no group join to wait for.
 func TestPartitionConsumerOfOneStream(t *testing.T) {
-	kc := startBroker(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	topics := kc.Topics()
-	if err := streams.EnsureTopics(ctx, kc, topics, 8, 1); err != nil {
-		t.Fatal(err)
-	}
+	ctx, kc, topics := startTopics(t, 8)
 	p, err := streams.NewProducer(kc, streams.LowLatency)
 	if err != nil {
 		t.Fatal(err)
