@@ -11,7 +11,7 @@ import (
 
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/streams"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 func TestConfigsLoadAndBuild(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/neurostream/neurostream/decoders"
 	"github.com/neurostream/neurostream/decoders/onnx"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 func usesONNX(p pipeline.PipelineConfig) bool {

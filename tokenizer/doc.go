@@ -6,7 +6,7 @@
 // amplitude-normalised patches of recorded sessions, and each token travels with the patch's mean
 // and standard deviation, so a consumer can reconstruct the signal or ignore amplitude.
 //
-// Data flow: a pipeline's tokenizer stage (streams/pipeline) feeds cleaned frames to a Tokenizer,
+// Data flow: a pipeline's tokenizer stage (pipeline/) feeds cleaned frames to a Tokenizer,
 // which emits one streams.Tokens message per patch on the tokens topic; `neurostream
 // train-tokenizer` learns the Codebook file from recordings (acquisition readers).
 package tokenizer

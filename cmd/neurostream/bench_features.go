@@ -16,7 +16,7 @@ import (
 	"github.com/neurostream/neurostream/features"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 // The features suite's workload, shared with tools/bench/features.py: the 64 channels of PhysioNet

@@ -19,7 +19,7 @@ import (
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 // benchLatency measures end-to-end latency through an embedded broker: N synthetic 64-channel 250 Hz

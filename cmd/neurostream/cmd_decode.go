@@ -17,7 +17,7 @@ import (
 	"github.com/neurostream/neurostream/decoders/train"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 func runDecode(ctx context.Context, args []string, out io.Writer) error {

@@ -16,7 +16,7 @@ import (
 	"github.com/neurostream/neurostream/acquisition/edf"
 	"github.com/neurostream/neurostream/acquisition/xdf"
 	"github.com/neurostream/neurostream/streams"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 func runRecord(ctx context.Context, args []string, out io.Writer) error {

@@ -17,7 +17,7 @@ import (
 	"github.com/neurostream/neurostream/acquisition/replay"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 // readRecording reads a file holding one recording, for the commands that take exactly one

@@ -19,7 +19,7 @@ import (
 	"github.com/neurostream/neurostream/internal/shareddata"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 func runPipeline(ctx context.Context, args []string, out io.Writer) error {

@@ -20,7 +20,7 @@ import (
 	"github.com/neurostream/neurostream/internal/shareddata"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 // repoRoot is where configs name their model files from.

@@ -20,7 +20,7 @@ import (
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 // startBroker starts an embedded kfake broker for one test and returns a config in namespace ns.

@@ -18,7 +18,7 @@ import (
 	"github.com/neurostream/neurostream/internal/shareddata"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 // TestOnlineDecisionsMatchOffline trains CSP+LDA on R04, replays R08 through an embedded Kafka

@@ -16,7 +16,7 @@ import (
 	"github.com/neurostream/neurostream/decoders/alpha"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 const (

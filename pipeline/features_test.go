@@ -16,7 +16,7 @@ import (
 	"github.com/neurostream/neurostream/dsp"
 	"github.com/neurostream/neurostream/features"
 	"github.com/neurostream/neurostream/streams"
-	"github.com/neurostream/neurostream/streams/pipeline"
+	"github.com/neurostream/neurostream/pipeline"
 )
 
 const neurodynamicsConfig = "../../configs/neurodynamics.yaml"
