@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/neurostream/neurostream/acquisition/synthetic"
-	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/pipeline"
+	"github.com/neurostream/neurostream/streams"
 )
 
 func TestConfigsLoadAndBuild(t *testing.T) {

@@ -15,11 +15,11 @@ import (
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/dsp"
 	"github.com/neurostream/neurostream/features"
-	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/pipeline"
+	"github.com/neurostream/neurostream/streams"
 )
 
-const neurodynamicsConfig = "../../configs/neurodynamics.yaml"
+const neurodynamicsConfig = "../configs/neurodynamics.yaml"
 
 // TestNeurodynamicsConfigThroughBroker runs configs/neurodynamics.yaml (notch, band-pass, common
 // average, features) on a finite synthetic stream through the embedded broker, then reads the clean

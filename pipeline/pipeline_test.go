@@ -14,9 +14,9 @@ import (
 
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/decoders/alpha"
+	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
-	"github.com/neurostream/neurostream/pipeline"
 )
 
 const (

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/neurostream/neurostream/acquisition/synthetic"
-	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/pipeline"
+	"github.com/neurostream/neurostream/streams"
 )
 
-const tokenizerConfig = "../../configs/tokenizer.yaml"
+const tokenizerConfig = "../configs/tokenizer.yaml"
 
 // tokenSink keeps tokens in memory, for running the same stages offline.
 type tokenSink struct{ tokens []streams.Tokens }
@@ -43,7 +43,7 @@ func TestTokenizerConfigThroughBroker(t *testing.T) {
 	stages := conf.Pipelines[0].Stages
 	for i := range stages {
 		if stages[i].Model != "" {
-			stages[i].Model = "../../" + stages[i].Model
+			stages[i].Model = "../" + stages[i].Model
 		}
 	}
 	const durSec = 10.0

@@ -15,9 +15,9 @@ import (
 	"github.com/neurostream/neurostream/acquisition/replay"
 	"github.com/neurostream/neurostream/decoders/model"
 	"github.com/neurostream/neurostream/decoders/train"
+	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/pipeline"
 )
 
 func runDecode(ctx context.Context, args []string, out io.Writer) error {

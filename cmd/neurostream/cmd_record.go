@@ -15,8 +15,8 @@ import (
 
 	"github.com/neurostream/neurostream/acquisition/edf"
 	"github.com/neurostream/neurostream/acquisition/xdf"
-	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/pipeline"
+	"github.com/neurostream/neurostream/streams"
 )
 
 func runRecord(ctx context.Context, args []string, out io.Writer) error {

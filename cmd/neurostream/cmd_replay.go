@@ -15,9 +15,9 @@ import (
 	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/acquisition/recordings"
 	"github.com/neurostream/neurostream/acquisition/replay"
+	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/pipeline"
 )
 
 // readRecording reads a file holding one recording, for the commands that take exactly one

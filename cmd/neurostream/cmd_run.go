@@ -17,9 +17,9 @@ import (
 	"github.com/neurostream/neurostream/decoders/alpha"
 	"github.com/neurostream/neurostream/decoders/onnx"
 	"github.com/neurostream/neurostream/internal/shareddata"
+	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/pipeline"
 )
 
 func runPipeline(ctx context.Context, args []string, out io.Writer) error {
@@ -274,52 +274,12 @@ func calibrateOnSynthetic(sc synthetic.Config, seconds float64) (*alpha.Model, f
 	if err != nil {
 		return nil, 0, err
 	}
-	m := alpha.DefaultModel()
-	d := alpha.NewDecoder(&m)
-	info := src.Info()
-	idx, err := d.Bind(info)
-	if err != nil {
-		return nil, 0, err
+	m, acc, err := alpha.CalibrateOn(src)
+	if m != nil {
+		info := src.Info()
+		m.CalibratedOn = fmt.Sprintf("synthetic %d ch %g Hz seed %d, %g s", len(info.Channels), info.SampleRateHz, sc.Seed, seconds)
 	}
-	ext, err := alpha.NewExtractor(&m, info.SampleRateHz)
-	if err != nil {
-		return nil, 0, err
-	}
-	n := d.WindowSamples()
-	window := make([][]float64, len(idx))
-	for i := range window {
-		window[i] = make([]float64, 0, n)
-	}
-	var open, closed []float64
-	var f streams.Frame
-	var pos int64
-	for src.Next(context.Background(), &f) == nil {
-		for t := 0; t < f.NumSamples; t++ {
-			for i, c := range idx {
-				window[i] = append(window[i], float64(f.Samples[t*f.NumChannels+c]))
-			}
-			pos++
-			if len(window[0]) == n {
-				x, err := ext.Feature(window)
-				if err != nil {
-					return nil, 0, err
-				}
-				if a, b := src.EyesClosedAt(pos-int64(n)), src.EyesClosedAt(pos-1); a == b {
-					if b {
-						closed = append(closed, x)
-					} else {
-						open = append(open, x)
-					}
-				}
-				for i := range window {
-					window[i] = window[i][:0]
-				}
-			}
-		}
-	}
-	acc, err := m.Calibrate(open, closed)
-	m.CalibratedOn = fmt.Sprintf("synthetic %d ch %g Hz seed %d, %g s", len(info.Channels), info.SampleRateHz, sc.Seed, seconds)
-	return &m, acc, err
+	return m, acc, err
 }
 
 // demoMotorImagery trains a motor-imagery model on one recorded run and decodes another, replayed

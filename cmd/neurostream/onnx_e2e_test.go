@@ -18,9 +18,9 @@ import (
 	"github.com/neurostream/neurostream/decoders/onnx"
 	"github.com/neurostream/neurostream/dsp"
 	"github.com/neurostream/neurostream/internal/shareddata"
+	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
-	"github.com/neurostream/neurostream/pipeline"
 )
 
 // repoRoot is where configs name their model files from.

@@ -16,11 +16,12 @@ import (
 	"github.com/neurostream/neurostream/acquisition/fif"
 	"github.com/neurostream/neurostream/acquisition/replay"
 	"github.com/neurostream/neurostream/acquisition/xdf"
+	"github.com/neurostream/neurostream/internal/bench"
 	"github.com/neurostream/neurostream/internal/shareddata"
+	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/pipeline"
 )
 
 // startBroker starts an embedded kfake broker for one test and returns a config in namespace ns.
@@ -255,7 +256,7 @@ func BenchmarkReplayMEG(b *testing.B) {
 				batch := replayBatch(speed, sh.rec.Info.SampleRateHz, frameSamples)
 				b.SetBytes(int64(sh.rec.NumSamples() * len(sh.rec.Data) * 4))
 				var wall time.Duration
-				cpu0 := benchCPUTime()
+				cpu0 := bench.CPUTime()
 				for b.Loop() {
 					src, err := replay.New(sh.rec, replay.Config{FrameSamples: frameSamples, Speed: speed})
 					if err != nil {
@@ -267,7 +268,7 @@ func BenchmarkReplayMEG(b *testing.B) {
 					}
 					wall += time.Since(t0)
 				}
-				cpu := benchCPUTime() - cpu0
+				cpu := bench.CPUTime() - cpu0
 				n := float64(b.N)
 				b.ReportMetric(durSec*n/wall.Seconds(), "realtime-x")
 				b.ReportMetric(durSec*n/cpu.Seconds(), "realtime-x/cpu-s")

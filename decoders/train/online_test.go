@@ -16,9 +16,9 @@ import (
 	"github.com/neurostream/neurostream/decoders/model"
 	"github.com/neurostream/neurostream/decoders/train"
 	"github.com/neurostream/neurostream/internal/shareddata"
+	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
-	"github.com/neurostream/neurostream/pipeline"
 )
 
 // TestOnlineDecisionsMatchOffline trains CSP+LDA on R04, replays R08 through an embedded Kafka

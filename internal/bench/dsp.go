@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -109,16 +109,16 @@ func cpuSecPerOp(op func(), minSec float64) float64 {
 }
 
 func cpuTimeOf(op func(), n int) float64 {
-	t0 := benchCPUTime()
+	t0 := CPUTime()
 	for range n {
 		op()
 	}
-	return (benchCPUTime() - t0).Seconds()
+	return (CPUTime() - t0).Seconds()
 }
 
-// benchCPUTime is the CPU time (user + system) this process has used so far, 0 where unavailable:
+// CPUTime is the CPU time (user + system) this process has used so far, 0 where unavailable:
 // on a shared machine it is steadier than wall time.
-func benchCPUTime() time.Duration {
+func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

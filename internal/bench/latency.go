@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -16,10 +16,11 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/neurostream/neurostream/acquisition/synthetic"
+	"github.com/neurostream/neurostream/decoders/alpha"
+	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/pipeline"
 )
 
 // benchLatency measures end-to-end latency through an embedded broker: N synthetic 64-channel 250 Hz
@@ -85,7 +86,13 @@ func latencyRun(ctx context.Context, nStreams int, dur time.Duration) (*latencyR
 	}
 	defer os.RemoveAll(dir)
 	sc := synthetic.Config{Channels: 64, SampleRateHz: 250, FrameSamples: 8}
-	model, _, err := calibrateOnSynthetic(sc, 60)
+	calib := sc
+	calib.Seed, calib.Alpha, calib.DurationSec = 1000, synthetic.AlphaAlternate, 60
+	calibSrc, err := synthetic.New(calib)
+	if err != nil {
+		return nil, err
+	}
+	model, _, err := alpha.CalibrateOn(calibSrc)
 	if err != nil {
 		return nil, err
 	}
@@ -135,8 +142,7 @@ func latencyRun(ctx context.Context, nStreams int, dur time.Duration) (*latencyR
 	defer srcCancel()
 	// Sources and the pipeline run as in `neurostream run`, fused in this process.
 	go func() {
-		loaders, closeLoaders := decoderLoaders()
-		defer closeLoaders()
+		loaders := pipeline.DefaultLoaders()
 		errc <- pipeline.Run(runCtx, &pipeline.Config{Kafka: cfg.Kafka, Pipelines: cfg.Pipelines}, pipeline.RunOptions{
 			Only: "pipelines", Metrics: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Loaders: loaders, OnPrediction: onPred})
 	}()

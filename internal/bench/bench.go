@@ -1,4 +1,7 @@
-package main
+// Package bench measures neurostream against the reference implementations (scipy, MNE,
+// scikit-learn, PyTorch) in the same run and prints ratios; `neurostream bench` calls it. Each suite
+// lives in a file named for it and is listed in benchSuites.
+package bench
 
 import (
 	"bytes"
@@ -12,12 +15,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/neurostream/neurostream/internal/shareddata"
 )
 
-// A benchSuite measures one area against its reference implementation in the same run. Each suite
-// lives in bench_<name>.go and is listed in benchSuites.
+// A benchSuite measures one area against its reference implementation in the same run.
 type benchSuite struct {
 	name    string
 	summary string
@@ -26,12 +26,12 @@ type benchSuite struct {
 
 func benchSuites() []benchSuite {
 	return []benchSuite{
-		{"latency", "end-to-end latency through the broker for 1 and 100 streams (issue 2 targets)", benchLatency},
-		{"dsp", "streaming SOS band-pass on 64-ch real EEG vs scipy.signal.sosfilt (issue 4 targets)", benchDSP},
-		{"features", "Welch PSD, band power and the filter+feature chain vs scipy/sklearn (issue 4)", benchFeatures},
-		{"formats", "reading EDF/BDF (and other formats) files vs MNE read_raw_*(preload=True) (issue 3)", benchFormats},
-		{"decoders", "CSP+LDA, tangent space + LR, MDM fit and one-window predict vs MNE/scikit-learn (issue 5)", benchDecoders},
-		{"onnx", "EEGNet, ShallowConvNet, MVCNet, speech and visual brain modules through ONNX Runtime vs PyTorch (issue 6)", benchONNX},
+		{"latency", "end-to-end latency through the broker for 1 and 100 streams", benchLatency},
+		{"dsp", "streaming SOS band-pass on 64-ch real EEG vs scipy.signal.sosfilt", benchDSP},
+		{"features", "Welch PSD, band power and the filter+feature chain vs scipy/sklearn", benchFeatures},
+		{"formats", "reading EDF/BDF (and other formats) files vs MNE read_raw_*(preload=True)", benchFormats},
+		{"decoders", "CSP+LDA, tangent space + LR, MDM fit and one-window predict vs MNE/scikit-learn", benchDecoders},
+		{"onnx", "EEGNet, ShallowConvNet, MVCNet, speech and visual brain modules through ONNX Runtime vs PyTorch", benchONNX},
 	}
 }
 
@@ -44,48 +44,38 @@ type benchRun struct {
 	short    bool   // smaller workloads, for a quick look
 }
 
-func runBench(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlagSet("bench", "[flags] SUITE...",
-		"Runs benchmark suites. Each prints Go timings (ns/op, allocs/op) next to the reference\n"+
-			"implementation (scipy, MNE, scikit-learn, PyTorch) timed in the same run by tools/bench/<suite>.py,\n"+
-			"and their ratio (reference time / Go time: above 1 means Go is faster). Suites:\n"+suiteList())
-	fs.SetOutput(out)
-	dataDir := fs.String("data", shareddata.Dir(), "directory of the shared recordings")
-	toolsDir := fs.String("tools", findRepoDir("tools"), "the repository's tools/ directory (reference scripts)")
-	python := fs.String("python", "/usr/bin/python3", "Python interpreter for reference timings (with scipy/MNE/sklearn/torch)")
-	noRef := fs.Bool("no-reference", false, "skip the Python reference timings")
-	short := fs.Bool("short", false, "smaller workloads")
-	if err := fs.Parse(args); err != nil {
-		return err
+// Options says where the data and reference scripts are and how to print.
+type Options struct {
+	Out      io.Writer
+	DataDir  string // ../shared/data or $NEUROSTREAM_DATA
+	ToolsDir string // the repository's tools/ directory, for tools/bench/<suite>.py
+	Python   string // interpreter for reference scripts; "" turns references off
+	Short    bool   // smaller workloads, for a quick look
+}
+
+// Run runs the named suites ("all" for every one) in the order Suites lists them.
+func Run(ctx context.Context, opts Options, names []string) error {
+	for _, w := range names {
+		if w != "all" && !hasSuite(w) {
+			return fmt.Errorf("bench: unknown suite %q; suites:\n%s", w, SuiteList())
+		}
 	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return fmt.Errorf("bench: name at least one suite (or `all`)")
-	}
-	r := &benchRun{out: out, dataDir: *dataDir, toolsDir: *toolsDir, python: *python, short: *short}
-	if *noRef {
-		r.python = ""
-	}
-	want := fs.Args()
+	r := &benchRun{out: opts.Out, dataDir: opts.DataDir, toolsDir: opts.ToolsDir, python: opts.Python, short: opts.Short}
 	for _, s := range benchSuites() {
-		if !contains(want, s.name) && !contains(want, "all") {
+		if !contains(names, s.name) && !contains(names, "all") {
 			continue
 		}
-		fmt.Fprintf(out, "== bench %s: %s\n", s.name, s.summary)
+		fmt.Fprintf(r.out, "== bench %s: %s\n", s.name, s.summary)
 		if err := s.run(ctx, r); err != nil {
 			return fmt.Errorf("bench %s: %w", s.name, err)
 		}
-		fmt.Fprintln(out)
-	}
-	for _, w := range want {
-		if w != "all" && !hasSuite(w) {
-			return fmt.Errorf("bench: unknown suite %q; suites:\n%s", w, suiteList())
-		}
+		fmt.Fprintln(r.out)
 	}
 	return nil
 }
 
-func suiteList() string {
+// SuiteList describes every suite, one per line, for --help.
+func SuiteList() string {
 	var b strings.Builder
 	for _, s := range benchSuites() {
 		fmt.Fprintf(&b, "  %-10s %s\n", s.name, s.summary)
@@ -173,9 +163,9 @@ func lastLine(s string) string {
 
 func lastLineBytes(b []byte) []byte { return []byte(lastLine(string(b))) }
 
-// findRepoDir walks up from the working directory to the directory holding go.mod and returns sub
+// FindRepoDir walks up from the working directory to the directory holding go.mod and returns sub
 // inside it ("" if there is none).
-func findRepoDir(sub string) string {
+func FindRepoDir(sub string) string {
 	dir, err := os.Getwd()
 	if err != nil {
 		return ""

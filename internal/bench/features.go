@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/neurostream/neurostream/dsp"
 	"github.com/neurostream/neurostream/dsp/spectral"
 	"github.com/neurostream/neurostream/features"
+	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/pipeline"
 )
 
 // The features suite's workload, shared with tools/bench/features.py: the 64 channels of PhysioNet
