@@ -5,7 +5,7 @@ import (
 	"os"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/streams"
