@@ -54,14 +54,6 @@ type matValue struct {
 	elems  []map[string]*matValue
 }
 
-func (v *matValue) numel() int {
-	n := 1
-	for _, d := range v.dims {
-		n *= d
-	}
-	return n
-}
-
 // readMat decodes the top-level variables of a MAT-file v5 (v6/v7, compressed or not).
 func readMat(b []byte) (map[string]*matValue, error) {
 	if len(b) < matHeaderBytes {

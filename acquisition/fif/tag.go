@@ -142,17 +142,6 @@ func (b *block) find(kind int32) *block {
 	return nil
 }
 
-// findAll returns every block of the given kind below b, depth first.
-func (b *block) findAll(kind int32, out []*block) []*block {
-	if b.kind == kind {
-		out = append(out, b)
-	}
-	for _, c := range b.children {
-		out = c.findAll(kind, out)
-	}
-	return out
-}
-
 func (t tag) int32() (int32, error) {
 	if t.typ != typeInt || len(t.data) < 4 {
 		return 0, fmt.Errorf("tag kind %d: want a 32-bit int, got type %d with %d bytes", t.kind, t.typ, len(t.data))

@@ -16,7 +16,7 @@ import (
 )
 
 // command is one subcommand. run gets the arguments after the command name and writes its output to
-// out; a returned errUsage prints the command's help.
+// out.
 type command struct {
 	name    string
 	summary string
@@ -41,9 +41,6 @@ func commands() []command {
 		{"version", "print the version and wire-schema version", runVersion},
 	}
 }
-
-// errUsage asks main to print the command's usage after the error.
-var errUsage = errors.New("usage")
 
 func main() {
 	tuneGC()

@@ -88,10 +88,8 @@ func Fit(x [][]float64, y []int, nClasses int, opt Options) (*Model, error) {
 func objective(w, grad []float64, x [][]float64, y []int, rows, stride int, c float64, scores []float64) (float64, []float64) {
 	p := stride - 1
 	f := 0.0
-	if grad != nil {
-		for i := range grad {
-			grad[i] = 0
-		}
+	for i := range grad {
+		grad[i] = 0
 	}
 	for i, xi := range x {
 		if rows == 1 {

@@ -237,7 +237,9 @@ func (d *Decoder) Classify(window [][]float64) (class int, proba []float64, err 
 		if err := d.ts.Transform(d.feat, c); err != nil {
 			return 0, nil, err
 		}
-		class, err = f.LogReg.PredictProba(d.proba, d.feat)
+		if class, err = f.LogReg.PredictProba(d.proba, d.feat); err != nil {
+			return 0, nil, err
+		}
 	}
 	if err != nil {
 		return 0, nil, err

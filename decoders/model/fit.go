@@ -149,7 +149,9 @@ func Fit(spec Spec, epochs [][][]float64, y []int, log *slog.Logger) (*File, err
 			}
 			break
 		}
-		err = fitTangentLR(f, covs, y, k)
+		if err := fitTangentLR(f, covs, y, k); err != nil {
+			return nil, fmt.Errorf("fit %s: %w", spec.Kind, err)
+		}
 	case XdawnTS:
 		if f.Xdawn, err = xdawn.Fit(epochs, y, k, spec.NFilter, log); err != nil {
 			return nil, err

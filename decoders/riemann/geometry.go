@@ -59,7 +59,6 @@ func MeanRiemann(covs []*mat.SymDense, opt MeanOptions) (*mat.SymDense, error) {
 	type worker struct {
 		eig     *eigenSolver
 		p, m, s []float64
-		err     error
 	}
 	workers := make([]worker, nw)
 	for i := range workers {
