@@ -26,13 +26,14 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("run", "--config FILE [flags]",
 		"Runs the sources and pipelines a YAML config describes (see configs/). One process can run all of it\n"+
 			"(fused); --only and --pipeline split it over processes that share a broker and scale out as\n"+
-			"consumer-group members.")
+			"consumer-group members. A --pipeline process runs that pipeline only, never the config's sources\n"+
+			"(one process publishes each stream: start it with --only sources).")
 	fs.SetOutput(out)
 	var kf kafkaFlags
 	kf.register(fs)
 	config := fs.String("config", "", "pipeline config (YAML), e.g. configs/eyes-alpha.yaml")
 	only := fs.String("only", "", "run only `sources` or only `pipelines` of the config")
-	name := fs.String("pipeline", "", "run only the pipeline with this name")
+	name := fs.String("pipeline", "", "run only the pipeline with this name (and no sources)")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics here (overrides the config's metrics.listen; \"off\" disables)")
 	verbose := fs.Bool("v", false, "verbose logs")
 	if err := fs.Parse(args); err != nil {
@@ -44,6 +45,13 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if *only != "" && *only != "sources" && *only != "pipelines" {
 		return fmt.Errorf("run: --only %q: want sources or pipelines", *only)
+	}
+	if *name != "" {
+		// Every process of a split deployment would otherwise publish its own copy of each stream.
+		if *only == "sources" {
+			return fmt.Errorf("run: --pipeline %s runs a pipeline, --only sources runs none: choose one", *name)
+		}
+		*only = "pipelines"
 	}
 	cfg, err := pipeline.LoadConfig(*config)
 	if err != nil {
