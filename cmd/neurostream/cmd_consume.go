@@ -10,7 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/pb"
 )
 
 func runConsume(ctx context.Context, args []string, out io.Writer) error {
@@ -53,7 +57,8 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	enc := json.NewEncoder(out)
+	// Protobuf's JSON mapping with the .proto's field names: snake_case, as predictions and tokens are.
+	pj := protojson.MarshalOptions{UseProtoNames: true}
 	var f streams.Frame
 	for n := 0; *count == 0 || n < *count; {
 		m, err := c.Fetch(ctx)
@@ -69,18 +74,37 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 		n++
 		var v any
 		typ := streams.MessageType(m)
+		if typ == "" { // producers other than ours need not set the header; the topic says what it holds
+			typ = typeOfTopic(kc.Topics(), name)
+		}
+		if *asJSON && (typ == streams.TypeFrame || typ == streams.TypeStreamInfo || typ == streams.TypeFeatures) {
+			var msg proto.Message = &pb.Frame{}
+			switch typ {
+			case streams.TypeStreamInfo:
+				msg = &pb.StreamInfo{}
+			case streams.TypeFeatures:
+				msg = &pb.FeatureVector{}
+			}
+			if err := proto.Unmarshal(m.Value, msg); err != nil {
+				fmt.Fprintf(os.Stderr, "skipping undecodable %s at %s[%d]@%d: %v\n", typ, m.Topic, m.Partition, m.Offset, err)
+				continue
+			}
+			b, err := pj.Marshal(msg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(out, string(b))
+			continue
+		}
 		switch typ {
 		case streams.TypeFrame:
 			if err := streams.DecodeFrame(m.Value, &f); err != nil {
 				fmt.Fprintf(os.Stderr, "skipping undecodable frame at %s[%d]@%d: %v\n", m.Topic, m.Partition, m.Offset, err)
 				continue
 			}
-			if !*asJSON {
-				fmt.Fprintf(out, "frame %s #%d t=%.3fs %d samples x %d ch, markers %v\n", f.StreamID, f.Seq,
-					float64(f.SourceTimeNs)/1e9, f.NumSamples, f.NumChannels, f.Markers)
-				continue
-			}
-			v = f
+			fmt.Fprintf(out, "frame %s #%d t=%.3fs %d samples x %d ch, markers %v\n", f.StreamID, f.Seq,
+				float64(f.SourceTimeNs)/1e9, f.NumSamples, f.NumChannels, f.Markers)
+			continue
 		case streams.TypeStreamInfo:
 			info, err := streams.UnmarshalStreamInfo(m.Value)
 			if err != nil {
@@ -93,11 +117,8 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 				fmt.Fprintf(os.Stderr, "skipping undecodable features at %s[%d]@%d: %v\n", m.Topic, m.Partition, m.Offset, err)
 				continue
 			}
-			if !*asJSON {
-				fmt.Fprintf(out, "%s window ending at sample %d: %s\n", fv.StreamID, fv.WindowEndSample, fmtFeatures(fv.Names, fv.Values, 6))
-				continue
-			}
-			v = fv
+			fmt.Fprintf(out, "%s window ending at sample %d: %s\n", fv.StreamID, fv.WindowEndSample, fmtFeatures(fv.Names, fv.Values, 6))
+			continue
 		case streams.TypeTokens:
 			tk, err := streams.UnmarshalTokens(m.Value)
 			if err != nil {
@@ -123,15 +144,26 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 			fmt.Fprintf(out, "%s %-12s %-12s %s latency %.2f ms\n", p.StreamID, p.Decoder, p.Label, fmtScores(p.Scores), float64(p.LatencyNs)/1e6)
 			continue
 		}
-		if *asJSON {
-			if err := enc.Encode(v); err != nil {
-				return err
-			}
-		} else {
-			fmt.Fprintf(out, "%s %s: %+v\n", typ, m.Key, v)
-		}
+		fmt.Fprintf(out, "%s %s: %+v\n", typ, m.Key, v)
 	}
 	return nil
+}
+
+// typeOfTopic is the message type a topic of ours carries, for records without the type header.
+func typeOfTopic(t streams.Topics, topic string) string {
+	switch topic {
+	case t.Raw, t.Clean:
+		return streams.TypeFrame
+	case t.StreamInfo:
+		return streams.TypeStreamInfo
+	case t.Features:
+		return streams.TypeFeatures
+	case t.Tokens:
+		return streams.TypeTokens
+	case t.Predictions:
+		return streams.TypePrediction
+	}
+	return ""
 }
 
 func fmtScores(s []streams.Score) string {

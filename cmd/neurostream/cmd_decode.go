@@ -39,6 +39,7 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 	asJSON := fs.Bool("json", false, "print each prediction as a JSON line")
 	quiet := fs.Bool("quiet", false, "do not print predictions")
 	verbose := fs.Bool("v", false, "verbose logs")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics here (empty or \"off\": none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,6 +79,9 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 	loaders, closeLoaders := decoderLoaders()
 	defer closeLoaders()
 	opts := pipeline.RunOptions{Metrics: metrics.New(), Log: log, Loaders: loaders}
+	if err := serveMetrics(ctx, opts.Metrics, "", *metricsAddr, out); err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -190,7 +190,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if *mi {
-		return demoMotorImagery(ctx, kf, *dataDir, *replaySpeed, out)
+		return demoMotorImagery(ctx, kf, *dataDir, *replaySpeed, *metricsAddr, out)
 	}
 	finish()
 	sc.Realtime = true
@@ -292,7 +292,7 @@ func calibrateOnSynthetic(sc synthetic.Config, seconds float64) (*alpha.Model, f
 
 // demoMotorImagery trains a motor-imagery model on one recorded run and decodes another, replayed
 // as a live stream, with the same commands a user would type (train, then decode --replay).
-func demoMotorImagery(ctx context.Context, kf kafkaFlags, dataDir string, speed float64, out io.Writer) error {
+func demoMotorImagery(ctx context.Context, kf kafkaFlags, dataDir string, speed float64, metricsAddr string, out io.Writer) error {
 	dir := filepath.Join(dataDir, "physionet_eegmmidb_S001")
 	trainRun, testRun := filepath.Join(dir, "S001R06.edf"), filepath.Join(dir, "S001R10.edf")
 	for _, p := range []string{trainRun, testRun} {
@@ -317,6 +317,12 @@ func demoMotorImagery(ctx context.Context, kf kafkaFlags, dataDir string, speed 
 	args := []string{"--model", modelPath, "--replay", testRun, "--speed", fmt.Sprint(speed), "--step", "0", "--quiet", "--namespace", kf.namespace}
 	if kf.brokers != "" {
 		args = append(args, "--brokers", kf.brokers)
+	}
+	if kf.brokerAddr != "" {
+		args = append(args, "--broker-addr", kf.brokerAddr)
+	}
+	if metricsAddr != "" {
+		args = append(args, "--metrics-addr", metricsAddr)
 	}
 	fmt.Fprintf(out, "\n$ neurostream decode %s\n", strings.Join(args, " "))
 	return runDecode(ctx, args, out)

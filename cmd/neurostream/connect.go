@@ -22,6 +22,8 @@ type kafkaFlags struct {
 	// bulk starts an embedded broker with its log in a temporary directory (broker.Config.TempLog),
 	// for commands that publish far faster than real time.
 	bulk bool
+	// brokerAddr is where an embedded broker listens, and where a running one is looked for first.
+	brokerAddr string
 }
 
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
@@ -29,6 +31,8 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 		"Kafka bootstrap servers host:port,... ($NEUROSTREAM_BROKERS). Empty: use a neurostream broker already on\n"+
 			"127.0.0.1:9092, else start an embedded one (printed)")
 	fs.StringVar(&k.namespace, "namespace", streams.DefaultNamespace, "topic namespace (topics are <namespace>.raw, .clean, .predictions, ...)")
+	fs.StringVar(&k.brokerAddr, "broker-addr", defaultBrokerAddr, "without --brokers: use a neurostream broker already on this address, else start\n"+
+		"an embedded one there (a free port if it is taken; 127.0.0.1:0 always picks a free port)")
 }
 
 // defaultBrokerAddr is where the embedded broker listens, and where commands look for one first.
@@ -47,13 +51,21 @@ func (k *kafkaFlags) connect(ctx context.Context, base streams.Config, log *slog
 	if len(cfg.Brokers) > 0 {
 		return cfg, func() {}, cfg.Validate()
 	}
-	if c, err := (&net.Dialer{Timeout: 200 * time.Millisecond}).DialContext(ctx, "tcp", defaultBrokerAddr); err == nil {
-		c.Close()
-		log.Info("using the broker already running", "addr", defaultBrokerAddr)
-		cfg.Brokers = []string{defaultBrokerAddr}
-		return cfg, func() {}, nil
+	addr := k.brokerAddr
+	if addr == "" {
+		addr = defaultBrokerAddr
 	}
-	b, err := broker.Start(broker.Config{Addr: defaultBrokerAddr, FallbackToFreePort: true, TempLog: k.bulk})
+	if _, port, err := net.SplitHostPort(addr); err != nil {
+		return cfg, nil, fmt.Errorf("--broker-addr %q: %w (want host:port, e.g. 127.0.0.1:9092)", addr, err)
+	} else if port != "0" {
+		if c, err := (&net.Dialer{Timeout: 200 * time.Millisecond}).DialContext(ctx, "tcp", addr); err == nil {
+			c.Close()
+			log.Info("using the broker already running", "addr", addr)
+			cfg.Brokers = []string{addr}
+			return cfg, func() {}, nil
+		}
+	}
+	b, err := broker.Start(broker.Config{Addr: addr, FallbackToFreePort: true, TempLog: k.bulk})
 	if err != nil {
 		return cfg, nil, err
 	}
