@@ -1,5 +1,6 @@
-# Builds the same binary CI builds (go build ./cmd/neurostream) and ships it with the configs and the
-# ONNX Runtime library (from the npm package onnxruntime-node, as tools/install-onnxruntime.sh does).
+# Builds the binary the way tools/test.sh (CI) does (CGO_ENABLED=1 go build -trimpath ./cmd/neurostream)
+# and ships it with the configs, the ONNX models and candidate banks those configs name, and the ONNX
+# Runtime library (from the npm package onnxruntime-node, as tools/install-onnxruntime.sh does).
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -18,6 +19,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
 COPY --from=build /out/neurostream /usr/local/bin/neurostream
 COPY --from=onnxruntime /ort/libonnxruntime.so /usr/local/lib/libonnxruntime.so
 COPY configs /app/configs
+COPY decoders/onnx/testdata/*.onnx decoders/onnx/testdata/*.bank.json /app/decoders/onnx/testdata/
 WORKDIR /app
 ENV NEUROSTREAM_ONNXRUNTIME=/usr/local/lib/libonnxruntime.so
 USER 65532:65532

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 )
 
@@ -158,4 +160,60 @@ func seqCounts(t *testing.T, ctx context.Context, kc streams.Config, topic strin
 		counts[fmt.Sprintf("%s#%d", f.StreamID, f.Seq)]++
 	}
 	return counts
+}
+
+// The image can run every shipped config: each model and bank file a config in configs/ names is
+// copied into the image's working directory by the Dockerfile.
+func TestImageShipsConfigModels(t *testing.T) {
+	root := "../.."
+	df, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var copied []string // sources of COPY lines into /app (no --from)
+	for _, line := range strings.Split(string(df), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "COPY" || strings.HasPrefix(f[1], "--") || !strings.HasPrefix(f[len(f)-1], "/app") {
+			continue
+		}
+		copied = append(copied, f[1:len(f)-1]...)
+	}
+	shipped := func(p string) bool {
+		for _, src := range copied {
+			if ok, _ := filepath.Match(src, p); ok || strings.HasPrefix(p, strings.TrimSuffix(src, "/")+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	configs, err := filepath.Glob(filepath.Join(root, "configs", "*.yaml"))
+	if err != nil || len(configs) == 0 {
+		t.Fatalf("no configs: %v", err)
+	}
+	checked := 0
+	for _, c := range configs {
+		cfg, err := pipeline.LoadConfig(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pc := range cfg.Pipelines {
+			for _, sc := range pc.Stages {
+				for _, p := range []string{sc.Model, sc.Bank} {
+					if p == "" {
+						continue
+					}
+					checked++
+					if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+						t.Errorf("%s names %s: %v", c, p, err)
+					}
+					if !shipped(p) {
+						t.Errorf("%s names %s, which the Dockerfile does not copy into the image", c, p)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no config names a model file")
+	}
 }

@@ -34,6 +34,14 @@ type Metrics struct {
 	Predictions *prometheus.CounterVec   // by decoder
 }
 
+// RejectReasons and KafkaOps are the label values the pipeline reports. New starts each at 0, so
+// that dashboards and alerts read 0 rather than "no data" before the first rejection or error.
+var (
+	RejectReasons = []string{"stream-not-started", "invalid-frame", "channel-count", "stage-error", "not-a-frame", "undecodable"}
+	KafkaOps      = []string{"publish-stream-info", "publish-frames", "publish-predictions", "publish-features", "publish-tokens",
+		"fetch", "commit", "metrics-server"}
+)
+
 // New creates the collectors in a fresh registry, with Go runtime and process metrics.
 func New() *Metrics {
 	r := prometheus.NewRegistry()
@@ -60,6 +68,12 @@ func New() *Metrics {
 		m.DecodeTime, m.Latency, m.KafkaErrors, m.ConsumerLag, m.Predictions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
+	}
+	for _, r := range RejectReasons {
+		m.Rejected.WithLabelValues(r)
+	}
+	for _, op := range KafkaOps {
+		m.KafkaErrors.WithLabelValues(op)
 	}
 	return m
 }
