@@ -2,6 +2,8 @@
 # and ships it with the configs, the ONNX models and candidate banks those configs name, and the ONNX
 # Runtime library (from the npm package onnxruntime-node, as tools/install-onnxruntime.sh does).
 FROM golang:1.26-bookworm AS build
+# go.mod's toolchain line: the go command fetches this release from the module proxy.
+ENV GOTOOLCHAIN=go1.27.3
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

@@ -5,6 +5,9 @@
 # recordings look for them in ../shared/data (or $NEUROSTREAM_DATA) and skip with a message if absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The toolchain go.mod names (the newest patch release the module proxy serves, with the standard
+# library's security fixes); the go command fetches it from the module proxy like a module.
+export GOTOOLCHAIN=go1.27.3
 lib=$(bash tools/install-onnxruntime.sh | tail -n 1)
 export NEUROSTREAM_ONNXRUNTIME="$lib"
 echo "== go build ./cmd/neurostream (as the Dockerfile builds it)"
