@@ -25,6 +25,7 @@ const (
 	frameNumChannels  = 6
 	frameSamples      = 7
 	frameMarkers      = 8
+	frameEpoch        = 9
 	markerSampleOff   = 1
 	markerCode        = 2
 	markerLabel       = 3
@@ -68,6 +69,10 @@ func AppendFrame(dst []byte, f *Frame) []byte {
 		for _, v := range f.Samples {
 			dst = protowire.AppendFixed32(dst, math.Float32bits(v))
 		}
+	}
+	if f.Epoch != 0 {
+		dst = protowire.AppendTag(dst, frameEpoch, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, f.Epoch)
 	}
 	for i := range f.Markers {
 		m := &f.Markers[i]
@@ -134,7 +139,7 @@ func DecodeFrame(b []byte, f *Frame) error {
 				f.StreamID = string(v)
 			}
 			b = b[n:]
-		case num >= frameSeq && num <= frameNumChannels && typ == protowire.VarintType:
+		case (num >= frameSeq && num <= frameNumChannels || num == frameEpoch) && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
 				return fmt.Errorf(errFramePrefixFmt, errTruncated)
@@ -151,6 +156,8 @@ func DecodeFrame(b []byte, f *Frame) error {
 				f.NumSamples = int(uint32(v))
 			case frameNumChannels:
 				f.NumChannels = int(uint32(v))
+			case frameEpoch:
+				f.Epoch = v
 			}
 		case num == frameSamples && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
@@ -244,6 +251,7 @@ func MarshalStreamInfo(s *StreamInfo) ([]byte, error) {
 		Subject:       s.Subject,
 		Session:       s.Session,
 		SampleRateHz:  s.SampleRateHz,
+		Epoch:         s.Epoch,
 	}
 	if msg.SchemaVersion == 0 {
 		msg.SchemaVersion = SchemaVersion
@@ -278,6 +286,7 @@ func UnmarshalStreamInfo(b []byte) (*StreamInfo, error) {
 		Subject:       msg.Subject,
 		Session:       msg.Session,
 		SampleRateHz:  msg.SampleRateHz,
+		Epoch:         msg.Epoch,
 	}
 	for _, pc := range msg.Channels {
 		c := Channel{Name: pc.Name, Type: ChannelType(pc.Type), Unit: pc.Unit}

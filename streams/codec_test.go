@@ -12,7 +12,7 @@ import (
 )
 
 func testFrame() *Frame {
-	f := &Frame{StreamID: "subj-01", Seq: 42, SourceTimeNs: 123456789, AcquiredAtNs: 1700000000000000000,
+	f := &Frame{StreamID: "subj-01", Epoch: 1764892800123456789, Seq: 42, SourceTimeNs: 123456789, AcquiredAtNs: 1700000000000000000,
 		NumSamples: 3, NumChannels: 2, Samples: []float32{1e-6, -2e-6, 3.5e-5, 0, float32(math.Pi), -1},
 		Markers: []Marker{{SampleOffset: 1, Code: 7, Label: "cue/left", DurationSec: 4.1}, {SampleOffset: 0, Code: 0, Label: ""}}}
 	return f
@@ -26,7 +26,7 @@ func TestFrameCodecMatchesGeneratedCode(t *testing.T) {
 	if err := proto.Unmarshal(b, &msg); err != nil {
 		t.Fatalf("generated code cannot decode our frame: %v", err)
 	}
-	if msg.StreamId != f.StreamID || msg.Seq != f.Seq || msg.SourceTimeNs != f.SourceTimeNs || msg.AcquiredAtNs != f.AcquiredAtNs ||
+	if msg.StreamId != f.StreamID || msg.Epoch != f.Epoch || msg.Seq != f.Seq || msg.SourceTimeNs != f.SourceTimeNs || msg.AcquiredAtNs != f.AcquiredAtNs ||
 		int(msg.NumSamples) != f.NumSamples || int(msg.NumChannels) != f.NumChannels || !reflect.DeepEqual(msg.Samples, f.Samples) {
 		t.Fatalf("generated decode differs: %+v", &msg)
 	}
@@ -102,7 +102,7 @@ func FuzzDecodeFrame(f *testing.F) {
 
 func TestStreamInfoRoundTrip(t *testing.T) {
 	in := &StreamInfo{SchemaVersion: SchemaVersion, StreamID: "meg-1", Device: "neuromag", Subject: "s1", Session: "a",
-		SampleRateHz: 1000, Channels: []Channel{
+		SampleRateHz: 1000, Epoch: 17, Channels: []Channel{
 			{Name: "MEG 0111", Type: ChannelMEGMag, Unit: "T", Position: [3]float64{0.1, 0.2, 0.3}, HasPosition: true,
 				Orientation: [3]float64{0, 0, 1}, HasOrientation: true},
 			{Name: "EEG 001", Type: ChannelEEG, Unit: "V"},
@@ -134,12 +134,50 @@ func TestSequenceChecker(t *testing.T) {
 		{"a", 5, SeqResult{First: true}}, {"a", 6, SeqResult{}}, {"a", 9, SeqResult{Missing: 2}},
 		{"a", 9, SeqResult{Duplicate: true}}, {"b", 0, SeqResult{First: true}}, {"a", 3, SeqResult{Duplicate: true}},
 	} {
-		if got := s.Check(c.id, c.seq); got != c.want {
+		if got := s.Check(c.id, 1, c.seq); got != c.want {
 			t.Errorf("Check(%s, %d) = %+v, want %+v", c.id, c.seq, got, c.want)
 		}
 	}
 	if acc, miss, dup := s.Counts(); acc != 4 || miss != 2 || dup != 2 {
 		t.Fatalf("Counts() = %d, %d, %d; want 4, 2, 2", acc, miss, dup)
+	}
+}
+
+// What one frame may claim: restarts start a new sequence, implausible claims are rejected without
+// moving the stream, and a claim the next frame continues is real.
+func TestSeqTrackerEpochsAndImplausibleClaims(t *testing.T) {
+	const e1, e2 = 1_000, 2_000
+	steps := []struct {
+		name       string
+		epoch, seq uint64
+		want       SeqResult
+	}{
+		{"first", e1, 0, SeqResult{First: true}},
+		{"next", e1, 1, SeqResult{}},
+		{"forged 2^62", e1, 1 << 62, SeqResult{Rejected: SeqRejectJump}},
+		{"good frame after the forgery", e1, 2, SeqResult{}},
+		{"plausible gap", e1, 2 + MaxSeqJump, SeqResult{Missing: MaxSeqJump - 1}},
+		{"retry of an accepted frame", e1, 2 + MaxSeqJump, SeqResult{Duplicate: true}},
+		{"far below: implausible", e1, 1, SeqResult{Rejected: SeqRejectJump}},
+		{"next of the stream", e1, 3 + MaxSeqJump, SeqResult{}},
+		{"source restarted", e2, 0, SeqResult{Restart: true}},
+		{"new run goes on", e2, 1, SeqResult{}},
+		{"late frame of the old run", e1, 4 + MaxSeqJump, SeqResult{Rejected: SeqRejectOldEpoch}},
+		{"new run still accepted", e2, 2, SeqResult{}},
+		{"newer epoch far from 0", e2 + 1, 1 << 40, SeqResult{Rejected: SeqRejectJump}},
+		{"new run unaffected", e2, 3, SeqResult{}},
+		{"long outage: a big jump", e2, 3 + 10*MaxSeqJump, SeqResult{Rejected: SeqRejectJump}},
+		{"continued: the jump was real", e2, 4 + 10*MaxSeqJump, SeqResult{Missing: 10 * MaxSeqJump}},
+		{"forged newer epoch near 0", e2 + 5, 0, SeqResult{Restart: true}},
+		{"the real run, once", e2, 5 + 10*MaxSeqJump, SeqResult{Rejected: SeqRejectOldEpoch}},
+		{"the real run continues: back to it", e2, 6 + 10*MaxSeqJump, SeqResult{Restart: true}},
+		{"and on", e2, 7 + 10*MaxSeqJump, SeqResult{}},
+	}
+	var tr SeqTracker
+	for _, s := range steps {
+		if got := tr.Check(s.epoch, s.seq); got != s.want {
+			t.Errorf("%s: Check(%d, %d) = %+v, want %+v", s.name, s.epoch, s.seq, got, s.want)
+		}
 	}
 }
 

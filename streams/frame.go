@@ -66,6 +66,8 @@ type StreamInfo struct {
 	Session       string
 	SampleRateHz  float64
 	Channels      []Channel
+	// Epoch identifies the run of the source that published this description (see Frame.Epoch).
+	Epoch uint64
 }
 
 // ChannelNames returns the channel names in stream order.
@@ -100,6 +102,9 @@ func (s *StreamInfo) Validate() error {
 	return nil
 }
 
+// MaxStreamIDBytes bounds a stream id: ids are names people type, and a consumer keeps state per id.
+const MaxStreamIDBytes = 256
+
 // Marker is an event attached to a frame: a trigger code and/or a label at a sample of that frame.
 type Marker struct {
 	SampleOffset int32 // index of the sample within the frame, 0 <= SampleOffset < Frame.NumSamples
@@ -111,12 +116,14 @@ type Marker struct {
 // Frame is a block of consecutive samples from one stream.
 //
 // Samples are interleaved sample-major: Samples[s*NumChannels+c] is channel c at sample s, in the
-// channel's unit (see Channel.Unit). Seq increases by one per frame of a stream, so consumers can detect
-// gaps and duplicates. SourceTimeNs is the time of the first sample on the source's clock (the device or
+// channel's unit (see Channel.Unit). Seq increases by one per frame of a stream within an Epoch, so
+// consumers can detect gaps and duplicates; Epoch identifies one run of the source (its start time in
+// Unix ns), so a restarted source begins a new sequence instead of repeating old numbers. SourceTimeNs is the time of the first sample on the source's clock (the device or
 // the file); AcquiredAtNs is the wall-clock time (Unix ns) at which the frame was acquired, which is where
 // end-to-end latency is measured from.
 type Frame struct {
 	StreamID     string
+	Epoch        uint64
 	Seq          uint64
 	SourceTimeNs int64
 	AcquiredAtNs int64
@@ -129,6 +136,12 @@ type Frame struct {
 // Validate checks the frame's shape and rejects non-finite samples, which would poison every
 // filter state downstream.
 func (f *Frame) Validate() error {
+	if f.StreamID == "" {
+		return fmt.Errorf("frame #%d: no stream id", f.Seq)
+	}
+	if len(f.StreamID) > MaxStreamIDBytes {
+		return fmt.Errorf("frame #%d: stream id of %d bytes, longer than %d", f.Seq, len(f.StreamID), MaxStreamIDBytes)
+	}
 	if f.NumChannels <= 0 || f.NumSamples <= 0 {
 		return fmt.Errorf("frame %s#%d: shape %d samples x %d channels", f.StreamID, f.Seq, f.NumSamples, f.NumChannels)
 	}

@@ -235,8 +235,13 @@ type ConsumerConfig struct {
 
 // Consumer reads neurostream messages from one topic and checks frame sequence numbers.
 type Consumer struct {
-	r   *kafka.Reader
-	seq *SequenceChecker
+	r      *kafka.Reader
+	seq    *SequenceChecker
+	client *kafka.Client // asks the broker for partition ends (Behind)
+	topic  string
+
+	mu      sync.Mutex
+	fetched map[int]int64 // per partition, the offset after the last message handed out
 }
 
 // NewConsumer creates a consumer (lazily connected).
@@ -291,18 +296,62 @@ func NewConsumer(cfg Config, cc ConsumerConfig) (*Consumer, error) {
 			return nil, fmt.Errorf("consumer %s[%d]: %w", cc.Topic, cc.Partition, err)
 		}
 	}
-	return &Consumer{r: r, seq: NewSequenceChecker()}, nil
+	tr, err := cfg.Transport()
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &Consumer{r: r, seq: NewSequenceChecker(), topic: cc.Topic, fetched: make(map[int]int64),
+		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}}, nil
 }
 
 // Fetch returns the next message without committing it.
 func (c *Consumer) Fetch(ctx context.Context) (kafka.Message, error) {
-	return c.r.FetchMessage(ctx)
+	m, err := c.r.FetchMessage(ctx)
+	if err == nil {
+		c.mu.Lock()
+		c.fetched[m.Partition] = m.Offset + 1
+		c.mu.Unlock()
+	}
+	return m, err
+}
+
+// Behind asks the broker how many messages lie after the last one this consumer handed out, summed
+// over the partitions it has read from. Unlike Lag it is fresh while the caller is busy with a
+// message (kafka-go's figure only moves when its fetcher does, and that stops once its queue is
+// full), so it can be polled from another goroutine to see a stalled consumer fall behind.
+func (c *Consumer) Behind(ctx context.Context) (int64, error) {
+	c.mu.Lock()
+	req := make([]kafka.OffsetRequest, 0, len(c.fetched))
+	next := make(map[int]int64, len(c.fetched))
+	for p, off := range c.fetched {
+		req = append(req, kafka.LastOffsetOf(p))
+		next[p] = off
+	}
+	c.mu.Unlock()
+	if len(req) == 0 {
+		return 0, nil
+	}
+	res, err := c.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{c.topic: req}})
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s: look up partition ends: %w", c.topic, err)
+	}
+	var behind int64
+	for _, po := range res.Topics[c.topic] {
+		if po.Error != nil {
+			return 0, fmt.Errorf("consumer %s[%d]: look up partition end: %w", c.topic, po.Partition, po.Error)
+		}
+		if d := po.LastOffset - next[po.Partition]; d > 0 {
+			behind += d
+		}
+	}
+	return behind, nil
 }
 
 // ReadFrame fetches the next message, decodes it into f and checks its sequence number. Messages
 // of other types on the topic are returned with ErrNotFrame so callers can skip them.
 func (c *Consumer) ReadFrame(ctx context.Context, f *Frame) (kafka.Message, SeqResult, error) {
-	m, err := c.r.FetchMessage(ctx)
+	m, err := c.Fetch(ctx)
 	if err != nil {
 		return m, SeqResult{}, err
 	}
@@ -312,7 +361,7 @@ func (c *Consumer) ReadFrame(ctx context.Context, f *Frame) (kafka.Message, SeqR
 	if err := DecodeFrame(m.Value, f); err != nil {
 		return m, SeqResult{}, fmt.Errorf("%s[%d]@%d: %w", m.Topic, m.Partition, m.Offset, err)
 	}
-	return m, c.seq.Check(f.StreamID, f.Seq), nil
+	return m, c.seq.Check(f.StreamID, f.Epoch, f.Seq), nil
 }
 
 // ErrNotFrame marks a message on a frame topic that is not a frame.

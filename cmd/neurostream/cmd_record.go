@@ -295,7 +295,7 @@ type recorder struct {
 	clipped   func() int64
 	info      streams.StreamInfo
 	maxSample int64 // stop after this many samples; 0: no limit
-	lastSeq   uint64
+	seq       streams.SeqTracker
 	started   bool
 	t0Ns      int64 // SourceTimeNs of the first frame
 	hold      []float32
@@ -331,17 +331,27 @@ func (r *recorder) frame(f *streams.Frame) (done bool, err error) {
 		r.o.Log.Warn("rejecting frame", "stream", f.StreamID, "seq", f.Seq, "channels", f.NumChannels, "want", nch, "err", f.Validate())
 		return false, nil
 	}
-	if r.started && f.Seq <= r.lastSeq {
+	res := r.seq.Check(f.Epoch, f.Seq)
+	switch {
+	case res.Duplicate:
 		s.Duplicates++
 		return false, nil
+	case res.Rejected != "":
+		s.Rejected++
+		r.o.Log.Warn("rejecting frame: implausible sequence number", "stream", f.StreamID, "epoch", f.Epoch, "seq", f.Seq, "reason", res.Rejected)
+		return false, nil
+	case res.Restart:
+		r.o.Log.Warn("the source restarted: a new sequence begins; recording goes on", "stream", f.StreamID, "epoch", f.Epoch, "seq", f.Seq)
 	}
 	if !r.started {
 		r.started, r.t0Ns = true, f.SourceTimeNs
-	} else if missing := f.Seq - r.lastSeq - 1; missing > 0 {
+	} else if missing := res.Missing; missing > 0 {
 		// The frame's source time says where it starts; without a usable one, assume missing frames
-		// were as long as this one.
+		// were as long as this one. A source time far from what the missing frames could hold (a
+		// corrupt or forged frame) would make the fill arbitrarily long, so it is not believed.
 		gap := int64(missing) * int64(f.NumSamples)
-		if at := int64(math.Round(float64(f.SourceTimeNs-r.t0Ns) * r.info.SampleRateHz / 1e9)); f.SourceTimeNs != 0 && at > s.Samples {
+		if at := int64(math.Round(float64(f.SourceTimeNs-r.t0Ns) * r.info.SampleRateHz / 1e9)); f.SourceTimeNs != 0 && at > s.Samples &&
+			at-s.Samples <= 2*gap+int64(r.info.SampleRateHz) {
 			gap = at - s.Samples
 		}
 		s.Gaps++
@@ -351,7 +361,6 @@ func (r *recorder) frame(f *streams.Frame) (done bool, err error) {
 			return done, err
 		}
 	}
-	r.lastSeq = f.Seq
 	n := int64(f.NumSamples)
 	if r.maxSample > 0 && s.Samples+n >= r.maxSample {
 		n = r.maxSample - s.Samples

@@ -26,6 +26,7 @@ type Metrics struct {
 	SamplesOut  *prometheus.CounterVec // by stage
 	SeqGaps     *prometheus.CounterVec // frames missing, by topic
 	SeqDups     *prometheus.CounterVec // duplicate or out-of-order frames, by topic
+	SeqRestarts *prometheus.CounterVec // new epochs of a stream (its source restarted), by topic
 	Rejected    *prometheus.CounterVec // frames/messages refused, by reason
 	DecodeTime  *prometheus.HistogramVec
 	Latency     *prometheus.HistogramVec // acquisition of a window's last frame to prediction publish
@@ -47,14 +48,15 @@ func New() *Metrics {
 	r := prometheus.NewRegistry()
 	f := func(c prometheus.Collector) { r.MustRegister(c) }
 	m := &Metrics{
-		Registry:   r,
-		FramesIn:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_frames_in_total", Help: "Frames received by a stage."}, []string{"stage"}),
-		SamplesIn:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_samples_in_total", Help: "Samples (per channel) received by a stage."}, []string{"stage"}),
-		FramesOut:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_frames_out_total", Help: "Frames passed on or published by a stage."}, []string{"stage"}),
-		SamplesOut: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_samples_out_total", Help: "Samples (per channel) passed on by a stage."}, []string{"stage"}),
-		SeqGaps:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_sequence_gap_frames_total", Help: "Frames missing from sequence-number gaps."}, []string{"topic"}),
-		SeqDups:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_sequence_duplicates_total", Help: "Frames whose sequence number was already seen."}, []string{"topic"}),
-		Rejected:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_rejected_total", Help: "Frames or messages refused (bad data, unknown stream, ...)."}, []string{"reason"}),
+		Registry:    r,
+		FramesIn:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_frames_in_total", Help: "Frames received by a stage."}, []string{"stage"}),
+		SamplesIn:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_samples_in_total", Help: "Samples (per channel) received by a stage."}, []string{"stage"}),
+		FramesOut:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_frames_out_total", Help: "Frames passed on or published by a stage."}, []string{"stage"}),
+		SamplesOut:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_samples_out_total", Help: "Samples (per channel) passed on by a stage."}, []string{"stage"}),
+		SeqGaps:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_sequence_gap_frames_total", Help: "Frames missing from sequence-number gaps."}, []string{"topic"}),
+		SeqDups:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_sequence_duplicates_total", Help: "Frames whose sequence number was already seen."}, []string{"topic"}),
+		SeqRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_sequence_restarts_total", Help: "Streams whose source restarted: a new epoch and sequence began."}, []string{"topic"}),
+		Rejected:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_rejected_total", Help: "Frames or messages refused (bad data, unknown stream, ...)."}, []string{"reason"}),
 		DecodeTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "neurostream_decode_seconds", Help: "Time a decoder spends on one window.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 2, 22)}, []string{"decoder"}),
 		Latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "neurostream_end_to_end_latency_seconds",
@@ -64,7 +66,7 @@ func New() *Metrics {
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "neurostream_consumer_lag_messages", Help: "Messages the consumer is behind the end of its partitions."}, []string{"topic"}),
 		Predictions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_predictions_total", Help: "Predictions published."}, []string{"decoder"}),
 	}
-	for _, c := range []prometheus.Collector{m.FramesIn, m.SamplesIn, m.FramesOut, m.SamplesOut, m.SeqGaps, m.SeqDups, m.Rejected,
+	for _, c := range []prometheus.Collector{m.FramesIn, m.SamplesIn, m.FramesOut, m.SamplesOut, m.SeqGaps, m.SeqDups, m.SeqRestarts, m.Rejected,
 		m.DecodeTime, m.Latency, m.KafkaErrors, m.ConsumerLag, m.Predictions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)

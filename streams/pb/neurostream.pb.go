@@ -244,6 +244,8 @@ type StreamInfo struct {
 	Session       string                 `protobuf:"bytes,5,opt,name=session,proto3" json:"session,omitempty"`
 	SampleRateHz  float64                `protobuf:"fixed64,6,opt,name=sample_rate_hz,json=sampleRateHz,proto3" json:"sample_rate_hz,omitempty"`
 	Channels      []*Channel             `protobuf:"bytes,7,rep,name=channels,proto3" json:"channels,omitempty"`
+	// Identifies one run of the source (see Frame.epoch); 0 from producers older than the field.
+	Epoch         uint64 `protobuf:"varint,8,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -327,6 +329,13 @@ func (x *StreamInfo) GetChannels() []*Channel {
 	return nil
 }
 
+func (x *StreamInfo) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
 type Marker struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Index of the sample within the frame the marker belongs to.
@@ -401,7 +410,7 @@ func (x *Marker) GetDurationSec() float64 {
 type Frame struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	StreamId string                 `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
-	// Increases by one per frame of a stream; consumers count gaps and duplicates.
+	// Increases by one per frame of a stream within an epoch; consumers count gaps and duplicates.
 	Seq uint64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
 	// Time of the first sample on the source clock (device or file), ns.
 	SourceTimeNs int64 `protobuf:"varint,3,opt,name=source_time_ns,json=sourceTimeNs,proto3" json:"source_time_ns,omitempty"`
@@ -410,8 +419,13 @@ type Frame struct {
 	NumSamples   uint32 `protobuf:"varint,5,opt,name=num_samples,json=numSamples,proto3" json:"num_samples,omitempty"`
 	NumChannels  uint32 `protobuf:"varint,6,opt,name=num_channels,json=numChannels,proto3" json:"num_channels,omitempty"`
 	// Interleaved sample-major: samples[s * num_channels + c], in the channel's unit.
-	Samples       []float32 `protobuf:"fixed32,7,rep,packed,name=samples,proto3" json:"samples,omitempty"`
-	Markers       []*Marker `protobuf:"bytes,8,rep,name=markers,proto3" json:"markers,omitempty"`
+	Samples []float32 `protobuf:"fixed32,7,rep,packed,name=samples,proto3" json:"samples,omitempty"`
+	Markers []*Marker `protobuf:"bytes,8,rep,name=markers,proto3" json:"markers,omitempty"`
+	// Identifies one run of the source: its start time in Unix ns, chosen once when it starts
+	// publishing. seq counts frames within an epoch; a source restarted with the same stream id
+	// starts a new epoch and a new sequence, which consumers count as a restart, not as duplicates.
+	// 0 from producers older than the field.
+	Epoch         uint64 `protobuf:"varint,9,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -500,6 +514,13 @@ func (x *Frame) GetMarkers() []*Marker {
 		return x.Markers
 	}
 	return nil
+}
+
+func (x *Frame) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
 }
 
 // FeatureVector is one window's features (band powers, covariances, connectivity, ...).
@@ -602,7 +623,7 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\x0e2\x1b.neurostream.v1.ChannelTypeR\x04type\x12\x12\n" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x120\n" +
 	"\bposition\x18\x04 \x01(\v2\x14.neurostream.v1.Vec3R\bposition\x126\n" +
-	"\vorientation\x18\x05 \x01(\v2\x14.neurostream.v1.Vec3R\vorientation\"\xf7\x01\n" +
+	"\vorientation\x18\x05 \x01(\v2\x14.neurostream.v1.Vec3R\vorientation\"\x8d\x02\n" +
 	"\n" +
 	"StreamInfo\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\x05R\rschemaVersion\x12\x1b\n" +
@@ -611,12 +632,13 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\asubject\x18\x04 \x01(\tR\asubject\x12\x18\n" +
 	"\asession\x18\x05 \x01(\tR\asession\x12$\n" +
 	"\x0esample_rate_hz\x18\x06 \x01(\x01R\fsampleRateHz\x123\n" +
-	"\bchannels\x18\a \x03(\v2\x17.neurostream.v1.ChannelR\bchannels\"z\n" +
+	"\bchannels\x18\a \x03(\v2\x17.neurostream.v1.ChannelR\bchannels\x12\x14\n" +
+	"\x05epoch\x18\b \x01(\x04R\x05epoch\"z\n" +
 	"\x06Marker\x12#\n" +
 	"\rsample_offset\x18\x01 \x01(\x05R\fsampleOffset\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\x05R\x04code\x12\x14\n" +
 	"\x05label\x18\x03 \x01(\tR\x05label\x12!\n" +
-	"\fduration_sec\x18\x04 \x01(\x01R\vdurationSec\"\x96\x02\n" +
+	"\fduration_sec\x18\x04 \x01(\x01R\vdurationSec\"\xac\x02\n" +
 	"\x05Frame\x12\x1b\n" +
 	"\tstream_id\x18\x01 \x01(\tR\bstreamId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12$\n" +
@@ -626,7 +648,8 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"numSamples\x12!\n" +
 	"\fnum_channels\x18\x06 \x01(\rR\vnumChannels\x12\x1c\n" +
 	"\asamples\x18\a \x03(\x02B\x02\x10\x01R\asamples\x120\n" +
-	"\amarkers\x18\b \x03(\v2\x16.neurostream.v1.MarkerR\amarkers\"\xd4\x01\n" +
+	"\amarkers\x18\b \x03(\v2\x16.neurostream.v1.MarkerR\amarkers\x12\x14\n" +
+	"\x05epoch\x18\t \x01(\x04R\x05epoch\"\xd4\x01\n" +
 	"\rFeatureVector\x12\x1b\n" +
 	"\tstream_id\x18\x01 \x01(\tR\bstreamId\x12\"\n" +
 	"\rwindow_end_ns\x18\x02 \x01(\x03R\vwindowEndNs\x12*\n" +
