@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/neurostream/neurostream/streams"
@@ -124,6 +125,14 @@ func (r *InfoRegistry) Put(key string, info streams.StreamInfo) {
 	r.mu.Unlock()
 }
 
+// Get returns the info under key if it has been published.
+func (r *InfoRegistry) Get(key string) (streams.StreamInfo, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	info, ok := r.infos[key]
+	return info, ok
+}
+
 // Wait returns the info under key, waiting up to timeout for it to be published.
 func (r *InfoRegistry) Wait(ctx context.Context, key string, timeout time.Duration) (streams.StreamInfo, error) {
 	deadline := time.NewTimer(timeout)
@@ -157,6 +166,10 @@ func Publish(ctx context.Context, src Source, p *streams.Producer, topics stream
 	if err := info.Validate(); err != nil {
 		return err
 	}
+	// A new epoch per run: consumers take a restarted source's sequence, which starts again at 0,
+	// for a new one rather than for duplicates of the last run's frames.
+	epoch := uint64(time.Now().UnixNano())
+	info.Epoch = epoch
 	if err := p.PublishStreamInfo(ctx, topics, "raw", &info); err != nil {
 		return err
 	}
@@ -176,6 +189,7 @@ func Publish(ctx context.Context, src Source, p *streams.Producer, topics stream
 				break
 			}
 			frames[n].AcquiredAtNs = time.Now().UnixNano()
+			frames[n].Epoch = epoch
 			n++
 		}
 		if n > 0 {
@@ -199,54 +213,69 @@ func Publish(ctx context.Context, src Source, p *streams.Producer, topics stream
 }
 
 // Consume reads frames from a topic as a member of consumer group cfg.GroupID and runs them through
-// proc, committing each message once processed. Frames that cannot be decoded or processed are
-// counted and logged, and consumption goes on. It returns when ctx ends.
+// proc, committing each message once processed. Messages that are not frames, do not decode or are
+// refused by proc are counted by reason and logged at most once a minute per stream (or partition,
+// for what does not decode), and consumption goes on. The consumer-lag gauge is refreshed every
+// second from the broker, also while a frame is being processed. It returns when ctx ends.
 func Consume(ctx context.Context, c *streams.Consumer, topic string, proc *Processor, m *metrics.Metrics, log *slog.Logger) error {
 	var f streams.Frame
-	gaps, dups := m.SeqGaps.WithLabelValues(topic), m.SeqDups.WithLabelValues(topic)
-	lag := m.ConsumerLag.WithLabelValues(topic)
-	lastLag := time.Now()
+	warn := newRateLimitedLog(log, time.Minute)
+	lagCtx, stopLag := context.WithCancel(ctx)
+	defer stopLag()
+	go followLag(lagCtx, c, m.ConsumerLag.WithLabelValues(topic))
 	for {
-		msg, seq, err := c.ReadFrame(ctx, &f)
+		msg, err := c.Fetch(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if errors.Is(err, streams.ErrNotFrame) {
-				m.Rejected.WithLabelValues("not-a-frame").Inc()
-				_ = c.Commit(ctx, msg)
-				continue
-			}
-			if msg.Topic != "" { // a message arrived but did not decode: skip it
-				m.Rejected.WithLabelValues("undecodable").Inc()
-				log.Warn("skipping undecodable message", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
-				_ = c.Commit(ctx, msg)
-				continue
-			}
 			m.KafkaErrors.WithLabelValues("fetch").Inc()
 			return fmt.Errorf("consume %s: %w", topic, err)
 		}
-		if seq.Missing > 0 {
-			gaps.Add(float64(seq.Missing))
-			log.Warn("sequence gap", "stream", f.StreamID, "seq", f.Seq, "missing", seq.Missing)
-		}
-		if seq.Duplicate {
-			dups.Inc()
+		if t := streams.MessageType(msg); t != streams.TypeFrame && t != "" {
+			m.Rejected.WithLabelValues("not-a-frame").Inc()
 			_ = c.Commit(ctx, msg)
 			continue
 		}
-		if err := proc.Process(ctx, &f); err != nil {
+		if err := streams.DecodeFrame(msg.Value, &f); err != nil {
+			m.Rejected.WithLabelValues("undecodable").Inc()
+			warn.log(fmt.Sprintf("%s[%d]", msg.Topic, msg.Partition), "skipping undecodable message",
+				"topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "key", truncate(msg.Key, 64), "err", err)
+			_ = c.Commit(ctx, msg)
+			continue
+		}
+		if err := proc.Process(ctx, &f); err != nil && !errors.Is(err, ErrHeld) && !IsDuplicate(err) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			log.Warn("frame rejected", "stream", f.StreamID, "seq", f.Seq, "err", err)
+			warn.log(f.StreamID, "frame rejected", "topic", topic, "stream", f.StreamID, "seq", f.Seq, "err", err)
 		}
 		if err := c.Commit(ctx, msg); err != nil && ctx.Err() == nil {
 			m.KafkaErrors.WithLabelValues("commit").Inc()
 		}
-		if time.Since(lastLag) > time.Second {
-			lag.Set(float64(c.Lag()))
-			lastLag = time.Now()
+	}
+}
+
+// followLag sets the gauge to how far c is behind, every second until ctx ends.
+func followLag(ctx context.Context, c *streams.Consumer, gauge prometheus.Gauge) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := c.Behind(ctx); err == nil {
+			gauge.Set(float64(n))
 		}
 	}
+}
+
+// truncate returns at most n bytes of b as a string, for logging keys of unknown origin.
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -57,37 +58,82 @@ type StageFactory struct {
 // Processor runs a chain of stages over frames of any number of streams, creating each stream's
 // stages when its first frame arrives, and hands results to a sink. It is safe for concurrent use
 // by goroutines that handle different streams.
+//
+// It is also where a stream's trust boundary lies: every frame is checked (shape, finite samples,
+// channel count against the stream's description, sequence number and epoch) before it can change
+// anything, and a rejected frame is counted by reason and logged at most once a minute per stream.
+// A stream whose description has not arrived yet waits on its own (its frames held, up to a bound),
+// never holding up other streams.
 type Processor struct {
 	name      string
+	topic     string
 	factories []StageFactory
 	sink      Sink
 	lookup    func(ctx context.Context, streamID string) (streams.StreamInfo, error)
+	known     func(streamID string) (streams.StreamInfo, bool)
 	metrics   *metrics.Metrics
 	log       *slog.Logger
+	warn      *rateLimitedLog
 
-	mu     sync.Mutex
-	chains map[string]*chain
+	gaps, dups, restarts prometheus.Counter
+
+	mu      sync.Mutex
+	chains  map[string]*chain
+	waiting int // streams whose description is being waited for
 }
 
 type stageCounters struct{ framesIn, samplesIn, framesOut, samplesOut prometheus.Counter }
 
+// chainState says whether a stream's stages run.
+type chainState int
+
+const (
+	chainWaiting chainState = iota // for the stream's description; frames are held in pending
+	chainReady
+	chainFailed // its stages could not start, or its description never came (retried later)
+)
+
 type chain struct {
 	mu      sync.Mutex
+	state   chainState
 	stages  []Stage
 	names   []string
 	counts  []stageCounters // resolved once: label lookups per frame would allocate
 	outInfo streams.StreamInfo
 	inInfo  streams.StreamInfo
-	err     error // a chain that failed to start rejects the stream's frames with this
+	seq     streams.SeqTracker
+	err     error     // why a failed chain rejects the stream's frames
+	reason  string    // the rejection reason its frames are counted under
+	retryAt time.Time // when a chain that failed for want of a description tries again
+
+	pending      []*streams.Frame // frames that came before the description, in order
+	pendingBytes int
 }
+
+// Bounds on what a stream waiting for its description may hold, and how many may wait at once: frames
+// with made-up stream ids must not fill the memory.
+const (
+	maxPendingFrames  = 512
+	maxPendingBytes   = 8 << 20
+	maxWaitingStreams = 256
+	// infoRetry is how long a stream whose description never came is refused before looking again.
+	infoRetry = time.Minute
+)
 
 // ProcessorConfig configures NewProcessor.
 type ProcessorConfig struct {
-	Name   string // labels metrics and logs
+	Name string // labels metrics and logs
+	// Topic labels the sequence metrics (gaps, duplicates, restarts); default Name.
+	Topic  string
 	Stages []StageFactory
 	Sink   Sink
-	// Lookup returns the description of a stream the processor has not seen yet.
-	Lookup  func(ctx context.Context, streamID string) (streams.StreamInfo, error)
+	// Lookup returns the description of a stream the processor has not seen yet. It may block (a
+	// description still to be published); with Known set it runs in its own goroutine.
+	Lookup func(ctx context.Context, streamID string) (streams.StreamInfo, error)
+	// Known, if set, answers at once whether a stream's description is at hand; a stream whose
+	// description is not is started in the background, its frames held meanwhile, so that it never
+	// delays the frames of other streams. Without it, Lookup is called in line.
+	Known   func(streamID string) (streams.StreamInfo, bool)
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 }
@@ -103,34 +149,117 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Processor{name: cfg.Name, factories: cfg.Stages, sink: cfg.Sink, lookup: cfg.Lookup,
-		metrics: cfg.Metrics, log: cfg.Log, chains: make(map[string]*chain)}, nil
+	if cfg.Topic == "" {
+		cfg.Topic = cfg.Name
+	}
+	m := cfg.Metrics
+	return &Processor{name: cfg.Name, topic: cfg.Topic, factories: cfg.Stages, sink: cfg.Sink, lookup: cfg.Lookup, known: cfg.Known,
+		metrics: m, log: cfg.Log, warn: newRateLimitedLog(cfg.Log, time.Minute),
+		gaps: m.SeqGaps.WithLabelValues(cfg.Topic), dups: m.SeqDups.WithLabelValues(cfg.Topic), restarts: m.SeqRestarts.WithLabelValues(cfg.Topic),
+		chains: make(map[string]*chain)}, nil
 }
 
+// chainFor returns the stream's chain, locked, creating it on the stream's first frame: at once when
+// its description is at hand (or there is no Known), else in the background.
 func (p *Processor) chainFor(ctx context.Context, streamID string) *chain {
 	p.mu.Lock()
 	c, ok := p.chains[streamID]
-	if !ok {
-		c = &chain{}
-		p.chains[streamID] = c
-		c.mu.Lock() // started below, outside p.mu, so slow lookups do not block other streams
-	}
-	p.mu.Unlock()
 	if ok {
+		p.mu.Unlock()
 		c.mu.Lock()
+		if c.state == chainFailed && c.reason == "no-stream-info" && time.Now().After(c.retryAt) {
+			p.mu.Lock()
+			c.state, c.err = chainWaiting, nil
+			p.startWaiting(ctx, c, streamID)
+			p.mu.Unlock()
+		}
 		return c
 	}
-	c.err = p.start(ctx, c, streamID)
-	if c.err != nil {
-		c.close(p.log)
-		p.log.Error("stream rejected: its stages could not start", "processor", p.name, "stream", streamID, "err", c.err)
+	c = &chain{}
+	p.chains[streamID] = c
+	c.mu.Lock() // started below, outside p.mu, so that a slow start does not block other streams
+	if p.known != nil {
+		if info, ok := p.known(streamID); ok {
+			p.mu.Unlock()
+			p.startWith(ctx, c, streamID, info)
+			return c
+		}
+		p.startWaiting(ctx, c, streamID)
+		p.mu.Unlock()
+		return c
 	}
+	p.mu.Unlock()
+	info, err := p.lookup(ctx, streamID)
+	if err != nil {
+		p.fail(c, streamID, "no-stream-info", fmt.Errorf("stream %s: %w", streamID, err))
+		return c
+	}
+	p.startWith(ctx, c, streamID, info)
 	return c
 }
 
-func (p *Processor) start(ctx context.Context, c *chain, streamID string) error {
-	info, err := p.lookup(ctx, streamID)
-	if err != nil {
+// startWaiting looks the stream's description up in the background (p.mu and c.mu held); frames
+// that arrive meanwhile are held and run, in order, once it has started.
+func (p *Processor) startWaiting(ctx context.Context, c *chain, streamID string) {
+	if p.waiting >= maxWaitingStreams {
+		c.state, c.reason, c.retryAt = chainFailed, "no-stream-info", time.Now().Add(infoRetry)
+		c.err = fmt.Errorf("stream %s: no description, and %d other streams are already waiting for theirs", streamID, p.waiting)
+		return
+	}
+	p.waiting++
+	c.state = chainWaiting
+	go func() {
+		info, err := p.lookup(ctx, streamID)
+		p.mu.Lock()
+		p.waiting--
+		p.mu.Unlock()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		pending := c.pending
+		c.pending, c.pendingBytes = nil, 0
+		if err != nil {
+			p.fail(c, streamID, "no-stream-info", fmt.Errorf("stream %s: %w", streamID, err))
+			if len(pending) > 0 {
+				p.metrics.Rejected.WithLabelValues(c.reason).Add(float64(len(pending)))
+			}
+			return
+		}
+		if p.startWith(ctx, c, streamID, info); c.state != chainReady {
+			p.metrics.Rejected.WithLabelValues(c.reason).Add(float64(len(pending)))
+			return
+		}
+		for _, f := range pending {
+			if err := p.processReady(ctx, c, f); err != nil && ctx.Err() == nil {
+				p.warn.log(f.StreamID, "frame rejected", "processor", p.name, "stream", f.StreamID, "seq", f.Seq, "err", err)
+			}
+		}
+	}()
+}
+
+// startWith builds and starts the stream's stages from its description (c.mu held).
+func (p *Processor) startWith(ctx context.Context, c *chain, streamID string, info streams.StreamInfo) {
+	if err := p.start(ctx, c, streamID, info); err != nil {
+		p.fail(c, streamID, "stream-not-started", err)
+		return
+	}
+	c.state = chainReady
+}
+
+// fail marks the chain failed (c.mu held) and reports it once.
+func (p *Processor) fail(c *chain, streamID, reason string, err error) {
+	c.close(p.log)
+	c.state, c.err, c.reason = chainFailed, err, reason
+	c.stages, c.names, c.counts = nil, nil, nil
+	if reason == "no-stream-info" {
+		c.retryAt = time.Now().Add(infoRetry)
+	}
+	if !errors.Is(err, context.Canceled) {
+		p.log.Error("stream rejected: its stages could not start", "processor", p.name, "stream", streamID, "err", err)
+	}
+}
+
+func (p *Processor) start(ctx context.Context, c *chain, streamID string, info streams.StreamInfo) error {
+	if err := info.Validate(); err != nil {
 		return fmt.Errorf("stream %s: %w", streamID, err)
 	}
 	c.inInfo = info
@@ -156,22 +285,64 @@ func (p *Processor) start(ctx context.Context, c *chain, streamID string) error 
 	return nil
 }
 
-// Process runs f through its stream's chain. Invalid frames (wrong shape for the stream, NaN or
-// infinite samples) are counted, logged and dropped with an error; the stream goes on.
+// ErrHeld is returned by Process for a frame held until its stream's description arrives.
+var ErrHeld = errors.New("frame held until its stream's description arrives")
+
+// Process runs f through its stream's chain. Invalid frames (no stream id, wrong shape for the
+// stream, NaN or infinite samples, an implausible sequence number) are counted by reason and dropped
+// with an error; the stream goes on. A frame of a stream whose description has not arrived is kept
+// (a copy) and ErrHeld returned; it runs once the description is there.
 func (p *Processor) Process(ctx context.Context, f *streams.Frame) error {
-	c := p.chainFor(ctx, f.StreamID)
-	defer c.mu.Unlock()
-	if c.err != nil {
-		p.metrics.Rejected.WithLabelValues("stream-not-started").Inc()
-		return c.err
-	}
 	if err := f.Validate(); err != nil {
-		p.metrics.Rejected.WithLabelValues("invalid-frame").Inc()
+		reason := "invalid-frame"
+		if f.StreamID == "" {
+			reason = "no-stream-id"
+		}
+		p.metrics.Rejected.WithLabelValues(reason).Inc()
 		return err
 	}
+	c := p.chainFor(ctx, f.StreamID)
+	defer c.mu.Unlock()
+	switch c.state {
+	case chainFailed:
+		p.metrics.Rejected.WithLabelValues(c.reason).Inc()
+		return c.err
+	case chainWaiting:
+		size := 4*len(f.Samples) + 64
+		if len(c.pending) >= maxPendingFrames || c.pendingBytes+size > maxPendingBytes {
+			p.metrics.Rejected.WithLabelValues("no-stream-info").Inc()
+			return fmt.Errorf("frame %s#%d: %d frames already held waiting for the stream's description", f.StreamID, f.Seq, len(c.pending))
+		}
+		held := new(streams.Frame)
+		held.CopyFrom(f)
+		c.pending = append(c.pending, held)
+		c.pendingBytes += size
+		return ErrHeld
+	}
+	return p.processReady(ctx, c, f)
+}
+
+// processReady checks f against its started stream and runs the stages (c.mu held).
+func (p *Processor) processReady(ctx context.Context, c *chain, f *streams.Frame) error {
 	if f.NumChannels != len(c.inInfo.Channels) {
 		p.metrics.Rejected.WithLabelValues("channel-count").Inc()
 		return fmt.Errorf("frame %s#%d has %d channels, the stream info says %d", f.StreamID, f.Seq, f.NumChannels, len(c.inInfo.Channels))
+	}
+	seq := c.seq.Check(f.Epoch, f.Seq)
+	switch {
+	case seq.Duplicate:
+		p.dups.Inc()
+		return fmt.Errorf("frame %s#%d: %w", f.StreamID, f.Seq, errDuplicate)
+	case seq.Rejected != "":
+		p.metrics.Rejected.WithLabelValues(seq.Rejected).Inc()
+		epoch, last, _ := c.seq.Last()
+		return fmt.Errorf("frame %s epoch %d #%d: implausible after epoch %d #%d (%s); dropped", f.StreamID, f.Epoch, f.Seq, epoch, last, seq.Rejected)
+	case seq.Restart:
+		p.restarts.Inc()
+		p.log.Info("stream restarted: a new sequence begins", "processor", p.name, "stream", f.StreamID, "epoch", f.Epoch, "seq", f.Seq)
+	case seq.Missing > 0:
+		p.gaps.Add(float64(seq.Missing))
+		p.warn.log(f.StreamID, "sequence gap", "processor", p.name, "stream", f.StreamID, "seq", f.Seq, "missing", seq.Missing)
 	}
 	for i, st := range c.stages {
 		if f.NumSamples == 0 {
@@ -192,6 +363,12 @@ func (p *Processor) Process(ctx context.Context, f *streams.Frame) error {
 	}
 	return p.sink.WriteFrame(ctx, f)
 }
+
+// errDuplicate marks a frame dropped because its sequence number was already seen.
+var errDuplicate = errors.New("duplicate sequence number; dropped")
+
+// IsDuplicate reports whether err is Process's refusal of an already-seen frame.
+func IsDuplicate(err error) bool { return errors.Is(err, errDuplicate) }
 
 // Close releases what the stages of every stream hold (decoder sessions); call it once the
 // processor gets no more frames.

@@ -26,6 +26,9 @@ type RunOptions struct {
 	OnPrediction func(p *streams.Prediction)
 	// Sources, if set, replaces building sources from the config (replay, tests).
 	Sources []Source
+	// InfoWait bounds how long a stream's frames are held waiting for its description (default 10 s);
+	// other streams never wait for it.
+	InfoWait time.Duration
 }
 
 // Run runs cfg's sources and pipelines against cfg.Kafka until ctx ends or a source fails; sources
@@ -39,6 +42,9 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	}
 	if opts.Loaders == nil {
 		opts.Loaders = DefaultLoaders()
+	}
+	if opts.InfoWait <= 0 {
+		opts.InfoWait = infoWait
 	}
 	kc := cfg.Kafka
 	topics := kc.Topics()
@@ -168,9 +174,10 @@ func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Produ
 	if err != nil {
 		return nil, "", fmt.Errorf("pipeline %s: %w", pc.Name, err)
 	}
-	proc, err := NewProcessor(ProcessorConfig{Name: pc.Name, Stages: stages, Sink: sink, Metrics: opts.Metrics, Log: opts.Log,
+	proc, err := NewProcessor(ProcessorConfig{Name: pc.Name, Topic: input, Stages: stages, Sink: sink, Metrics: opts.Metrics, Log: opts.Log,
+		Known: func(id string) (streams.StreamInfo, bool) { return reg.Get(streams.StreamInfoKey(inKind, id)) },
 		Lookup: func(ctx context.Context, id string) (streams.StreamInfo, error) {
-			return reg.Wait(ctx, streams.StreamInfoKey(inKind, id), infoWait)
+			return reg.Wait(ctx, streams.StreamInfoKey(inKind, id), opts.InfoWait)
 		}})
 	if err != nil {
 		return nil, "", err

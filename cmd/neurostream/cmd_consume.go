@@ -90,8 +90,9 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 				continue
 			}
 			b, err := pj.Marshal(msg)
-			if err != nil {
-				return err
+			if err != nil { // one message that JSON cannot carry spoils only itself
+				fmt.Fprintf(os.Stderr, "skipping %s at %s[%d]@%d: %v\n", typ, m.Topic, m.Partition, m.Offset, err)
+				continue
 			}
 			fmt.Fprintln(out, string(b))
 			continue
@@ -108,7 +109,8 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 		case streams.TypeStreamInfo:
 			info, err := streams.UnmarshalStreamInfo(m.Value)
 			if err != nil {
-				return err
+				fmt.Fprintf(os.Stderr, "skipping undecodable stream info at %s[%d]@%d: %v\n", m.Topic, m.Partition, m.Offset, err)
+				continue
 			}
 			v = info
 		case streams.TypeFeatures:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,55 @@ func TestConsumeFrameWithoutTypeHeader(t *testing.T) {
 	}
 	if m, ok := got["markers"].([]any); !ok || len(m) != 1 || m[0].(map[string]any)["label"] != "go" {
 		t.Fatalf("--json markers %v", got["markers"])
+	}
+}
+
+// consume --json prints a frame with a NaN sample ("NaN" in protobuf's JSON mapping) and goes on to the next message
+// instead of exiting with "json: unsupported value: NaN".
+func TestConsumeJSONPrintsNonFiniteSamples(t *testing.T) {
+	cfg := startBroker(t, "cj")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	topics := cfg.Topics()
+	if err := streams.EnsureTopics(ctx, cfg, topics, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := streams.NewProducer(cfg, streams.LowLatency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	nan := &streams.Frame{StreamID: "eeg", Epoch: 9, Seq: 1, NumSamples: 1, NumChannels: 3,
+		Samples: []float32{1, float32(math.NaN()), float32(math.Inf(-1))}}
+	next := &streams.Frame{StreamID: "eeg", Epoch: 9, Seq: 2, NumSamples: 1, NumChannels: 3, Samples: []float32{0.5, 2, 3}}
+	if err := prod.PublishFrames(ctx, topics.Raw, nan, next); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := runConsume(ctx, []string{"--brokers", cfg.Brokers[0], "--namespace", "cj", "--topic", "raw", "--json",
+		"--from-start", "--partition", "0", "-n", "2"}, &out); err != nil {
+		t.Fatalf("consume: %v\n%s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2:\n%s", len(lines), out.String())
+	}
+	var first, second struct {
+		Seq     string
+		Epoch   string
+		Samples []any
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &second); err != nil {
+		t.Fatal(err)
+	}
+	if first.Seq != "1" || first.Epoch != "9" || len(first.Samples) != 3 || first.Samples[0] != 1.0 ||
+		first.Samples[1] != "NaN" || first.Samples[2] != "-Infinity" {
+		t.Fatalf("frame with non-finite samples printed as %s", lines[0])
+	}
+	if second.Seq != "2" || second.Samples[0] != 0.5 {
+		t.Fatalf("next frame printed as %s", lines[1])
 	}
 }
