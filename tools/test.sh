@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=go1.27.3
 lib=$(bash tools/install-onnxruntime.sh | tail -n 1)
 export NEUROSTREAM_ONNXRUNTIME="$lib"
+# liblsl, the other party of the LSL interoperability tests (they skip without it).
+if lsl=$(bash tools/install-liblsl.sh | tail -n 1); then
+	export NEUROSTREAM_LIBLSL="$lsl"
+fi
 echo "== go build ./cmd/neurostream (as the Dockerfile builds it)"
 CGO_ENABLED=1 go build -trimpath -o .cache/bin/neurostream ./cmd/neurostream
 .cache/bin/neurostream version
