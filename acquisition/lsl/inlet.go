@@ -75,7 +75,6 @@ type Inlet struct {
 	codec      codec
 	lastTS     float64
 	recoveries int
-	recovered  bool
 }
 
 // OpenInlet connects to the stream info describes (as Resolve returned it): it fetches the full
