@@ -28,6 +28,7 @@ func (s *tokenSink) EmitTokens(_ context.Context, t *streams.Tokens) error {
 	c.Tokens = append([]uint16(nil), t.Tokens...)
 	c.Offsets = append([]float32(nil), t.Offsets...)
 	c.Scales = append([]float32(nil), t.Scales...)
+	c.ChannelKeys = append([]string(nil), t.ChannelKeys...)
 	s.tokens = append(s.tokens, c)
 	return nil
 }
@@ -118,14 +119,14 @@ func TestTokenizerConfigThroughBroker(t *testing.T) {
 		if streams.MessageType(m) != streams.TypeTokens || string(m.Key) != info.StreamID {
 			t.Fatalf("message %d: type %q key %q", i, streams.MessageType(m), m.Key)
 		}
-		got, err := streams.UnmarshalTokens(m.Value)
-		if err != nil {
+		var got streams.Tokens
+		if err := streams.DecodeTokens(m.Value, &got); err != nil {
 			t.Fatal(err)
 		}
 		w := mem.tokens[i]
 		got.AcquiredAtNs, w.AcquiredAtNs = 0, 0
-		if !reflect.DeepEqual(*got, w) {
-			t.Fatalf("patch %d through Kafka:\n%+v\nin memory:\n%+v", i, *got, w)
+		if !reflect.DeepEqual(got, w) {
+			t.Fatalf("patch %d through Kafka:\n%+v\nin memory:\n%+v", i, got, w)
 		}
 	}
 

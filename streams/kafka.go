@@ -189,7 +189,7 @@ func (p *Producer) PublishFeatures(ctx context.Context, topic string, v *Feature
 	return nil
 }
 
-// PublishTokens writes one tokens message as JSON, reusing the frame encode buffers.
+// PublishTokens writes one tokens message (pb.Tokens), reusing the frame encode buffers.
 func (p *Producer) PublishTokens(ctx context.Context, topic string, t *Tokens) error {
 	b, _ := p.batches.Get().(*frameBatch)
 	if b == nil {
@@ -199,7 +199,7 @@ func (p *Producer) PublishTokens(ctx context.Context, topic string, t *Tokens) e
 		b.bufs = append(b.bufs, make([]byte, 0, 4096))
 		b.keys = append(b.keys, make([]byte, 0, 32))
 	}
-	b.bufs[0] = t.AppendJSON(b.bufs[0][:0])
+	b.bufs[0] = AppendTokens(b.bufs[0][:0], t)
 	b.keys[0] = append(b.keys[0][:0], t.StreamID...)
 	b.msgs = append(b.msgs[:0], kafka.Message{Topic: topic, Key: b.keys[0], Value: b.bufs[0], Headers: tokenHeaders})
 	err := p.write(ctx, b.msgs...)

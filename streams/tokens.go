@@ -1,80 +1,259 @@
 package streams
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// Tokens is one patch of a stream turned into discrete tokens by a tokenizer: one codebook index per
-// channel, with the patch's mean (Offsets) and standard deviation (Scales) in the channel's unit, so
-// that Offsets[c] + Scales[c]*codeword[Tokens[c]] reconstructs the patch. It is published as JSON on
-// the tokens topic, keyed by stream id, like predictions, for any consumer to read.
+// Tokens is one patch of a stream turned into discrete tokens by a tokenizer (pb.Tokens on the
+// wire, published on the tokens topic keyed by stream id). Tokens is channel-major with the same
+// number of tokens per channel, TokensPerChannel(): Stages codebook indices per channel for a patch
+// tokenizer, PatchSamples for a per-sample one. Offsets[c] + Scales[c]*decoded reconstructs channel
+// c's patch, in the channel's unit.
 type Tokens struct {
-	StreamID  string `json:"stream_id"`
-	Tokenizer string `json:"tokenizer"`
-	// PatchEndSample is the stream sample index just after the patch; PatchSamples its length.
-	PatchEndSample int64     `json:"patch_end_sample"`
-	PatchSamples   int       `json:"patch_samples"`
-	Tokens         []uint16  `json:"tokens"`
-	Offsets        []float32 `json:"offsets"`
-	Scales         []float32 `json:"scales"`
-	AcquiredAtNs   int64     `json:"acquired_at_ns"`
+	StreamID        string
+	Codebook        string // codebook id
+	CodebookVersion uint32 // fingerprint of the codebook's contents
+	// WindowEndSample is the stream sample index just after the patch; PatchSamples its length.
+	WindowEndSample int64
+	PatchSamples    int
+	Stages          int
+	Tokens          []uint16
+	Offsets         []float32
+	Scales          []float32
+	ChannelKeys     []string // "type:name" per channel (ChannelKey)
+	AcquiredAtNs    int64
 }
 
-// AppendJSON appends t as a JSON object to dst without allocating (the encoding/json form of the
-// same struct, which UnmarshalTokens reads).
-func (t *Tokens) AppendJSON(dst []byte) []byte {
-	dst = append(dst, `{"stream_id":`...)
-	dst = strconv.AppendQuote(dst, t.StreamID)
-	dst = append(dst, `,"tokenizer":`...)
-	dst = strconv.AppendQuote(dst, t.Tokenizer)
-	dst = append(dst, `,"patch_end_sample":`...)
-	dst = strconv.AppendInt(dst, t.PatchEndSample, 10)
-	dst = append(dst, `,"patch_samples":`...)
-	dst = strconv.AppendInt(dst, int64(t.PatchSamples), 10)
-	dst = append(dst, `,"tokens":[`...)
-	for i, v := range t.Tokens {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = strconv.AppendUint(dst, uint64(v), 10)
+// ChannelKey names a channel in tokens: its type and name, "eeg:Cz", "mag:MEG0111".
+func ChannelKey(c Channel) string { return c.Type.String() + ":" + c.Name }
+
+// TokensPerChannel is how many tokens each channel has in the message.
+func (t *Tokens) TokensPerChannel() int {
+	if len(t.ChannelKeys) == 0 {
+		return 0
 	}
-	dst = append(dst, `],"offsets":`...)
-	dst = appendFloats(dst, t.Offsets)
-	dst = append(dst, `,"scales":`...)
-	dst = appendFloats(dst, t.Scales)
-	dst = append(dst, `,"acquired_at_ns":`...)
-	dst = strconv.AppendInt(dst, t.AcquiredAtNs, 10)
-	return append(dst, '}')
+	return len(t.Tokens) / len(t.ChannelKeys)
 }
 
-// appendFloats writes float32 values in the shortest form that reads back exactly; non-finite
-// values (which JSON cannot carry) become null.
-func appendFloats(dst []byte, xs []float32) []byte {
-	dst = append(dst, '[')
-	for i, v := range xs {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			dst = append(dst, "null"...)
-			continue
-		}
-		dst = strconv.AppendFloat(dst, float64(v), 'g', -1, 32)
+// Field numbers of pb.Tokens. Tokens are encoded by hand, as frames are: they flow once per patch of
+// every stream, and the generated code would allocate a message, its slices and its strings each time.
+const (
+	tokensStreamID     = 1
+	tokensCodebook     = 2
+	tokensVersion      = 3
+	tokensWindowEnd    = 4
+	tokensPatchSamples = 5
+	tokensStages       = 6
+	tokensTokens       = 7
+	tokensOffsets      = 8
+	tokensScales       = 9
+	tokensChannelKeys  = 10
+	tokensAcquiredAt   = 11
+	maxTokensValues    = 1 << 24
+)
+
+// AppendTokens appends t's protobuf encoding (pb.Tokens) to dst; it does not allocate when dst has room.
+func AppendTokens(dst []byte, t *Tokens) []byte {
+	if t.StreamID != "" {
+		dst = protowire.AppendTag(dst, tokensStreamID, protowire.BytesType)
+		dst = protowire.AppendString(dst, t.StreamID)
 	}
-	return append(dst, ']')
+	if t.Codebook != "" {
+		dst = protowire.AppendTag(dst, tokensCodebook, protowire.BytesType)
+		dst = protowire.AppendString(dst, t.Codebook)
+	}
+	if t.CodebookVersion != 0 {
+		dst = protowire.AppendTag(dst, tokensVersion, protowire.Fixed32Type)
+		dst = protowire.AppendFixed32(dst, t.CodebookVersion)
+	}
+	if t.WindowEndSample != 0 {
+		dst = protowire.AppendTag(dst, tokensWindowEnd, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(t.WindowEndSample))
+	}
+	if t.PatchSamples != 0 {
+		dst = protowire.AppendTag(dst, tokensPatchSamples, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(uint32(t.PatchSamples)))
+	}
+	if t.Stages != 0 {
+		dst = protowire.AppendTag(dst, tokensStages, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(uint32(t.Stages)))
+	}
+	if len(t.Tokens) > 0 {
+		n := 0
+		for _, v := range t.Tokens {
+			n += protowire.SizeVarint(uint64(v))
+		}
+		dst = protowire.AppendTag(dst, tokensTokens, protowire.BytesType)
+		dst = protowire.AppendVarint(dst, uint64(n))
+		for _, v := range t.Tokens {
+			dst = protowire.AppendVarint(dst, uint64(v))
+		}
+	}
+	dst = appendPackedFloats(dst, tokensOffsets, t.Offsets)
+	dst = appendPackedFloats(dst, tokensScales, t.Scales)
+	for _, k := range t.ChannelKeys {
+		dst = protowire.AppendTag(dst, tokensChannelKeys, protowire.BytesType)
+		dst = protowire.AppendString(dst, k)
+	}
+	if t.AcquiredAtNs != 0 {
+		dst = protowire.AppendTag(dst, tokensAcquiredAt, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(t.AcquiredAtNs))
+	}
+	return dst
 }
 
-// UnmarshalTokens decodes a tokens message and checks that its arrays agree.
-func UnmarshalTokens(b []byte) (*Tokens, error) {
-	var t Tokens
-	if err := json.Unmarshal(b, &t); err != nil {
-		return nil, fmt.Errorf("decode tokens: %w", err)
+func appendPackedFloats(dst []byte, num protowire.Number, xs []float32) []byte {
+	if len(xs) == 0 {
+		return dst
 	}
-	if len(t.Offsets) != len(t.Tokens) || len(t.Scales) != len(t.Tokens) {
-		return nil, fmt.Errorf("decode tokens of %q: %d tokens, %d offsets, %d scales", t.StreamID, len(t.Tokens), len(t.Offsets), len(t.Scales))
+	dst = protowire.AppendTag(dst, num, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(4*len(xs)))
+	for _, v := range xs {
+		dst = protowire.AppendFixed32(dst, math.Float32bits(v))
 	}
-	return &t, nil
+	return dst
+}
+
+// DecodeTokens decodes a pb.Tokens into t, reusing t's slices and, when unchanged, its strings, so
+// that decoding a stream's tokens into one Tokens does not allocate. It checks that the arrays agree:
+// one offset, scale and key per channel, the same number of tokens for each.
+func DecodeTokens(b []byte, t *Tokens) error {
+	*t = Tokens{StreamID: t.StreamID, Codebook: t.Codebook, Tokens: t.Tokens[:0], Offsets: t.Offsets[:0],
+		Scales: t.Scales[:0], ChannelKeys: t.ChannelKeys[:0]}
+	keys := t.ChannelKeys[:cap(t.ChannelKeys)]
+	var sawID, sawCodebook bool
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("decode tokens: %w", errTruncated)
+		}
+		b = b[n:]
+		switch {
+		case num == tokensStreamID && typ == protowire.BytesType, num == tokensCodebook && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("decode tokens: %w", errTruncated)
+			}
+			if num == tokensStreamID {
+				t.StreamID, sawID = reuseString(t.StreamID, v), true
+			} else {
+				t.Codebook, sawCodebook = reuseString(t.Codebook, v), true
+			}
+			b = b[n:]
+		case num == tokensVersion && typ == protowire.Fixed32Type:
+			v, n := protowire.ConsumeFixed32(b)
+			if n < 0 {
+				return fmt.Errorf("decode tokens: %w", errTruncated)
+			}
+			t.CodebookVersion = v
+			b = b[n:]
+		case (num == tokensWindowEnd || num == tokensPatchSamples || num == tokensStages || num == tokensAcquiredAt) && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return fmt.Errorf("decode tokens: %w", errTruncated)
+			}
+			switch num {
+			case tokensWindowEnd:
+				t.WindowEndSample = int64(v)
+			case tokensPatchSamples:
+				t.PatchSamples = int(uint32(v))
+			case tokensStages:
+				t.Stages = int(uint32(v))
+			default:
+				t.AcquiredAtNs = int64(v)
+			}
+			b = b[n:]
+		case num == tokensTokens && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("decode tokens: %w", errTruncated)
+			}
+			for len(v) > 0 {
+				x, m := protowire.ConsumeVarint(v)
+				if m < 0 {
+					return fmt.Errorf("decode tokens: %w", errTruncated)
+				}
+				if x > math.MaxUint16 {
+					return fmt.Errorf("decode tokens: token %d is beyond the 65,536 codes a codebook can have", x)
+				}
+				if len(t.Tokens) >= maxTokensValues {
+					return fmt.Errorf("decode tokens: more than %d tokens", maxTokensValues)
+				}
+				t.Tokens = append(t.Tokens, uint16(x))
+				v = v[m:]
+			}
+			b = b[n:]
+		case num == tokensTokens && typ == protowire.VarintType: // unpacked, as proto allows
+			x, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return fmt.Errorf("decode tokens: %w", errTruncated)
+			}
+			if x > math.MaxUint16 {
+				return fmt.Errorf("decode tokens: token %d is beyond the 65,536 codes a codebook can have", x)
+			}
+			t.Tokens = append(t.Tokens, uint16(x))
+			b = b[n:]
+		case (num == tokensOffsets || num == tokensScales) && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || len(v)%4 != 0 || len(v)/4 > maxTokensValues {
+				return fmt.Errorf("decode tokens: %w", errTruncated)
+			}
+			dst := &t.Offsets
+			if num == tokensScales {
+				dst = &t.Scales
+			}
+			for i := 0; i < len(v); i += 4 {
+				*dst = append(*dst, math.Float32frombits(uint32(v[i])|uint32(v[i+1])<<8|uint32(v[i+2])<<16|uint32(v[i+3])<<24))
+			}
+			b = b[n:]
+		case num == tokensChannelKeys && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("decode tokens: %w", errTruncated)
+			}
+			i := len(t.ChannelKeys)
+			if i >= maxTokensValues {
+				return fmt.Errorf("decode tokens: more than %d channels", maxTokensValues)
+			}
+			prev := ""
+			if i < len(keys) {
+				prev = keys[i]
+			}
+			t.ChannelKeys = append(t.ChannelKeys, reuseString(prev, v))
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return fmt.Errorf("decode tokens: %w", errTruncated)
+			}
+			b = b[n:]
+		}
+	}
+	if !sawID {
+		t.StreamID = ""
+	}
+	if !sawCodebook {
+		t.Codebook = ""
+	}
+	nch := len(t.ChannelKeys)
+	switch {
+	case nch == 0 && len(t.Tokens) > 0:
+		return fmt.Errorf("decode tokens of %q: %d tokens without channel keys", t.StreamID, len(t.Tokens))
+	case nch > 0 && (len(t.Tokens)%nch != 0 || len(t.Tokens) == 0):
+		return fmt.Errorf("decode tokens of %q: %d tokens for %d channels: want the same number for each", t.StreamID, len(t.Tokens), nch)
+	case len(t.Offsets) != nch || len(t.Scales) != nch:
+		return fmt.Errorf("decode tokens of %q: %d channels, %d offsets, %d scales: want one of each per channel", t.StreamID, nch, len(t.Offsets), len(t.Scales))
+	}
+	return nil
+}
+
+// reuseString returns old when it already holds b (no allocation), else string(b).
+func reuseString(old string, b []byte) string {
+	if old == string(b) {
+		return old
+	}
+	return string(b)
 }

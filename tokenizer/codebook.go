@@ -1,8 +1,10 @@
 package tokenizer
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"os"
 )
@@ -64,6 +66,32 @@ func (c *Codebook) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Fingerprint is the codebook version carried with its tokens: a 32-bit FNV-1a hash of everything
+// that decides what a token means (name, rate, patch length, normalisation, band, codewords), so a
+// detokenizer can refuse tokens from another codebook of the same name.
+func (c *Codebook) Fingerprint() uint32 {
+	h := fnv.New32a()
+	var b [8]byte
+	f := func(v float64) {
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		h.Write(b[:])
+	}
+	h.Write([]byte(c.Name))
+	h.Write([]byte{0})
+	h.Write([]byte(c.Normalisation))
+	h.Write([]byte{0})
+	f(c.SampleRateHz)
+	f(float64(c.PatchSamples))
+	f(c.BandHz[0])
+	f(c.BandHz[1])
+	for _, w := range c.Codewords {
+		for _, v := range w {
+			f(v)
+		}
+	}
+	return h.Sum32()
 }
 
 // PatchSec is the patch length in seconds.

@@ -84,8 +84,11 @@ func New(cb *Codebook, info streams.StreamInfo) (*Tokenizer, error) {
 		t.centers = append(t.centers, w...)
 		t.norms[k] = dot(w, w)
 	}
-	t.out = streams.Tokens{StreamID: info.StreamID, Tokenizer: cb.Name, PatchSamples: p,
-		Tokens: make([]uint16, nch), Offsets: make([]float32, nch), Scales: make([]float32, nch)}
+	t.out = streams.Tokens{StreamID: info.StreamID, Codebook: cb.Name, CodebookVersion: cb.Fingerprint(), PatchSamples: p, Stages: 1,
+		Tokens: make([]uint16, nch), Offsets: make([]float32, nch), Scales: make([]float32, nch), ChannelKeys: make([]string, nch)}
+	for c, ch := range info.Channels {
+		t.out.ChannelKeys[c] = streams.ChannelKey(ch)
+	}
 	return t, nil
 }
 
@@ -112,7 +115,7 @@ func (t *Tokenizer) Push(samples []float32, numSamples int, acquiredAtNs int64, 
 			t.out.Tokens[c] = uint16(nearest(patch, t.centers, t.norms))
 			t.out.Offsets[c], t.out.Scales[c] = float32(mean), float32(std)
 		}
-		t.out.PatchEndSample = t.pushed
+		t.out.WindowEndSample = t.pushed
 		t.out.AcquiredAtNs = acquiredAtNs
 		if err := emit(&t.out); err != nil {
 			return err

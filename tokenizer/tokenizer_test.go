@@ -120,8 +120,8 @@ func TestStreamingEqualsOffline(t *testing.T) {
 	frame := make([]float32, 8*nch)
 	patches := 0
 	emit := func(tok *streams.Tokens) error {
-		if tok.PatchEndSample != int64((patches+1)*p) {
-			t.Fatalf("patch %d ends at %d", patches, tok.PatchEndSample)
+		if tok.WindowEndSample != int64((patches+1)*p) {
+			t.Fatalf("patch %d ends at %d", patches, tok.WindowEndSample)
 		}
 		start := patches * p
 		for _, c := range []int{0, 7, 40, 63} {

@@ -60,6 +60,7 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 	// Protobuf's JSON mapping with the .proto's field names: snake_case, as predictions and tokens are.
 	pj := protojson.MarshalOptions{UseProtoNames: true}
 	var f streams.Frame
+	var tk streams.Tokens
 	for n := 0; *count == 0 || n < *count; {
 		m, err := c.Fetch(ctx)
 		if err != nil {
@@ -77,13 +78,15 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 		if typ == "" { // producers other than ours need not set the header; the topic says what it holds
 			typ = typeOfTopic(kc.Topics(), name)
 		}
-		if *asJSON && (typ == streams.TypeFrame || typ == streams.TypeStreamInfo || typ == streams.TypeFeatures) {
+		if *asJSON && (typ == streams.TypeFrame || typ == streams.TypeStreamInfo || typ == streams.TypeFeatures || typ == streams.TypeTokens) {
 			var msg proto.Message = &pb.Frame{}
 			switch typ {
 			case streams.TypeStreamInfo:
 				msg = &pb.StreamInfo{}
 			case streams.TypeFeatures:
 				msg = &pb.FeatureVector{}
+			case streams.TypeTokens:
+				msg = &pb.Tokens{}
 			}
 			if err := proto.Unmarshal(m.Value, msg); err != nil {
 				fmt.Fprintf(os.Stderr, "skipping undecodable %s at %s[%d]@%d: %v\n", typ, m.Topic, m.Partition, m.Offset, err)
@@ -122,16 +125,11 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 			fmt.Fprintf(out, "%s window ending at sample %d: %s\n", fv.StreamID, fv.WindowEndSample, fmtFeatures(fv.Names, fv.Values, 6))
 			continue
 		case streams.TypeTokens:
-			tk, err := streams.UnmarshalTokens(m.Value)
-			if err != nil {
+			if err := streams.DecodeTokens(m.Value, &tk); err != nil {
 				fmt.Fprintf(os.Stderr, "skipping undecodable tokens at %s[%d]@%d: %v\n", m.Topic, m.Partition, m.Offset, err)
 				continue
 			}
-			if *asJSON {
-				fmt.Fprintln(out, string(m.Value))
-				continue
-			}
-			fmt.Fprintf(out, "%s %s patch ending at sample %d: %s\n", tk.StreamID, tk.Tokenizer, tk.PatchEndSample, fmtTokens(tk.Tokens, 16))
+			fmt.Fprintf(out, "%s %s patch ending at sample %d: %s\n", tk.StreamID, tk.Codebook, tk.WindowEndSample, fmtTokens(tk.Tokens, 16))
 			continue
 		default: // predictions and anything JSON
 			var p streams.Prediction

@@ -106,3 +106,45 @@ func TestConsumeJSONPrintsNonFiniteSamples(t *testing.T) {
 		t.Fatalf("next frame printed as %s", lines[1])
 	}
 }
+
+// Tokens travel as protobuf: consume prints them, and --json gives protobuf's JSON mapping.
+func TestConsumeTokens(t *testing.T) {
+	kc := startBroker(t, "consume-tokens")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := streams.EnsureTopics(ctx, kc, kc.Topics(), 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	p, err := streams.NewProducer(kc, streams.LowLatency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	tk := &streams.Tokens{StreamID: "tok-1", Codebook: "rvq-2x64", CodebookVersion: 7, WindowEndSample: 64, PatchSamples: 32, Stages: 2,
+		Tokens: []uint16{3, 9, 12, 1}, Offsets: []float32{0, 1e-6}, Scales: []float32{2e-5, 3e-5}, ChannelKeys: []string{"eeg:Cz", "eeg:Pz"}}
+	if err := p.PublishTokens(ctx, kc.Topics().Tokens, tk); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--topic", "tokens", "--from-start", "-n", "1", "--partition", "0", "--brokers", kc.Brokers[0], "--namespace", kc.Namespace}
+	var pretty bytes.Buffer
+	if err := runConsume(ctx, args, &pretty); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(pretty.String(), "tok-1 rvq-2x64 patch ending at sample 64: 3 9 12 1") {
+		t.Fatalf("pretty output %q", pretty.String())
+	}
+	var js bytes.Buffer
+	if err := runConsume(ctx, append(args, "--json"), &js); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+		t.Fatalf("--json output %q: %v", js.String(), err)
+	}
+	if got["codebook"] != "rvq-2x64" || got["stages"] != 2.0 || got["window_end_sample"] != "64" {
+		t.Fatalf("--json output %q", js.String())
+	}
+	if k, ok := got["channel_keys"].([]any); !ok || len(k) != 2 || k[1] != "eeg:Pz" {
+		t.Fatalf("--json channel keys %v", got["channel_keys"])
+	}
+}

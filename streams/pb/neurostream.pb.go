@@ -2,7 +2,7 @@
 //
 // Every message on a neurostream topic is one of these, protobuf-encoded, except predictions, which
 // are JSON (see README) so that any tool can read them. The Kafka record key is the stream id; the
-// record header "ns-type" names the message ("frame", "stream-info", "features").
+// record header "ns-type" names the message ("frame", "stream-info", "features", "tokens").
 //
 // Regenerate the Go code with: tools/genproto.sh
 
@@ -609,6 +609,143 @@ func (x *FeatureVector) GetValues() []float64 {
 	return nil
 }
 
+// Tokens is one patch of a stream turned into discrete tokens by a tokenizer; published on the tokens
+// topic, keyed by stream id, header "ns-type: tokens".
+//
+// Layout: channel-major. Every channel has the same number of tokens per patch,
+// n = len(tokens) / len(channel_keys): `stages` codebook indices for a patch tokenizer (k-means is one
+// stage; residual VQ quantises what each stage left, so the codewords of a channel's n tokens add up),
+// `patch_samples` for a per-sample tokenizer (mu-law). tokens[c*n + j] is channel c's j-th token.
+// offsets[c] and scales[c] undo the per-patch normalisation: sample = offset + scale * decoded value.
+type Tokens struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	StreamId string                 `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	// Codebook id (its name) and version (a fingerprint of its contents): a detokenizer refuses tokens
+	// from a codebook other than its own.
+	Codebook        string `protobuf:"bytes,2,opt,name=codebook,proto3" json:"codebook,omitempty"`
+	CodebookVersion uint32 `protobuf:"fixed32,3,opt,name=codebook_version,json=codebookVersion,proto3" json:"codebook_version,omitempty"`
+	// Stream sample index just after the patch (the window position), and the patch length, samples.
+	WindowEndSample int64     `protobuf:"varint,4,opt,name=window_end_sample,json=windowEndSample,proto3" json:"window_end_sample,omitempty"`
+	PatchSamples    uint32    `protobuf:"varint,5,opt,name=patch_samples,json=patchSamples,proto3" json:"patch_samples,omitempty"`
+	Stages          uint32    `protobuf:"varint,6,opt,name=stages,proto3" json:"stages,omitempty"`
+	Tokens          []uint32  `protobuf:"varint,7,rep,packed,name=tokens,proto3" json:"tokens,omitempty"`
+	Offsets         []float32 `protobuf:"fixed32,8,rep,packed,name=offsets,proto3" json:"offsets,omitempty"`
+	Scales          []float32 `protobuf:"fixed32,9,rep,packed,name=scales,proto3" json:"scales,omitempty"`
+	// One key per channel, "type:name" ("eeg:Cz", "mag:MEG0111", "grad:MEG0112"), naming the channel of
+	// the stream info whose position and unit apply.
+	ChannelKeys   []string `protobuf:"bytes,10,rep,name=channel_keys,json=channelKeys,proto3" json:"channel_keys,omitempty"`
+	AcquiredAtNs  int64    `protobuf:"varint,11,opt,name=acquired_at_ns,json=acquiredAtNs,proto3" json:"acquired_at_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tokens) Reset() {
+	*x = Tokens{}
+	mi := &file_neurostream_v1_neurostream_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tokens) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tokens) ProtoMessage() {}
+
+func (x *Tokens) ProtoReflect() protoreflect.Message {
+	mi := &file_neurostream_v1_neurostream_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tokens.ProtoReflect.Descriptor instead.
+func (*Tokens) Descriptor() ([]byte, []int) {
+	return file_neurostream_v1_neurostream_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Tokens) GetStreamId() string {
+	if x != nil {
+		return x.StreamId
+	}
+	return ""
+}
+
+func (x *Tokens) GetCodebook() string {
+	if x != nil {
+		return x.Codebook
+	}
+	return ""
+}
+
+func (x *Tokens) GetCodebookVersion() uint32 {
+	if x != nil {
+		return x.CodebookVersion
+	}
+	return 0
+}
+
+func (x *Tokens) GetWindowEndSample() int64 {
+	if x != nil {
+		return x.WindowEndSample
+	}
+	return 0
+}
+
+func (x *Tokens) GetPatchSamples() uint32 {
+	if x != nil {
+		return x.PatchSamples
+	}
+	return 0
+}
+
+func (x *Tokens) GetStages() uint32 {
+	if x != nil {
+		return x.Stages
+	}
+	return 0
+}
+
+func (x *Tokens) GetTokens() []uint32 {
+	if x != nil {
+		return x.Tokens
+	}
+	return nil
+}
+
+func (x *Tokens) GetOffsets() []float32 {
+	if x != nil {
+		return x.Offsets
+	}
+	return nil
+}
+
+func (x *Tokens) GetScales() []float32 {
+	if x != nil {
+		return x.Scales
+	}
+	return nil
+}
+
+func (x *Tokens) GetChannelKeys() []string {
+	if x != nil {
+		return x.ChannelKeys
+	}
+	return nil
+}
+
+func (x *Tokens) GetAcquiredAtNs() int64 {
+	if x != nil {
+		return x.AcquiredAtNs
+	}
+	return 0
+}
+
 var File_neurostream_v1_neurostream_proto protoreflect.FileDescriptor
 
 const file_neurostream_v1_neurostream_proto_rawDesc = "" +
@@ -656,7 +793,20 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\x11window_end_sample\x18\x03 \x01(\x03R\x0fwindowEndSample\x12$\n" +
 	"\x0eacquired_at_ns\x18\x04 \x01(\x03R\facquiredAtNs\x12\x14\n" +
 	"\x05names\x18\x05 \x03(\tR\x05names\x12\x1a\n" +
-	"\x06values\x18\x06 \x03(\x01B\x02\x10\x01R\x06values*\xe6\x01\n" +
+	"\x06values\x18\x06 \x03(\x01B\x02\x10\x01R\x06values\"\xf4\x02\n" +
+	"\x06Tokens\x12\x1b\n" +
+	"\tstream_id\x18\x01 \x01(\tR\bstreamId\x12\x1a\n" +
+	"\bcodebook\x18\x02 \x01(\tR\bcodebook\x12)\n" +
+	"\x10codebook_version\x18\x03 \x01(\aR\x0fcodebookVersion\x12*\n" +
+	"\x11window_end_sample\x18\x04 \x01(\x03R\x0fwindowEndSample\x12#\n" +
+	"\rpatch_samples\x18\x05 \x01(\rR\fpatchSamples\x12\x16\n" +
+	"\x06stages\x18\x06 \x01(\rR\x06stages\x12\x1a\n" +
+	"\x06tokens\x18\a \x03(\rB\x02\x10\x01R\x06tokens\x12\x1c\n" +
+	"\aoffsets\x18\b \x03(\x02B\x02\x10\x01R\aoffsets\x12\x1a\n" +
+	"\x06scales\x18\t \x03(\x02B\x02\x10\x01R\x06scales\x12!\n" +
+	"\fchannel_keys\x18\n" +
+	" \x03(\tR\vchannelKeys\x12$\n" +
+	"\x0eacquired_at_ns\x18\v \x01(\x03R\facquiredAtNs*\xe6\x01\n" +
 	"\vChannelType\x12\x1c\n" +
 	"\x18CHANNEL_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANNEL_TYPE_EEG\x10\x01\x12\x18\n" +
@@ -681,7 +831,7 @@ func file_neurostream_v1_neurostream_proto_rawDescGZIP() []byte {
 }
 
 var file_neurostream_v1_neurostream_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_neurostream_v1_neurostream_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_neurostream_v1_neurostream_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_neurostream_v1_neurostream_proto_goTypes = []any{
 	(ChannelType)(0),      // 0: neurostream.v1.ChannelType
 	(*Vec3)(nil),          // 1: neurostream.v1.Vec3
@@ -690,6 +840,7 @@ var file_neurostream_v1_neurostream_proto_goTypes = []any{
 	(*Marker)(nil),        // 4: neurostream.v1.Marker
 	(*Frame)(nil),         // 5: neurostream.v1.Frame
 	(*FeatureVector)(nil), // 6: neurostream.v1.FeatureVector
+	(*Tokens)(nil),        // 7: neurostream.v1.Tokens
 }
 var file_neurostream_v1_neurostream_proto_depIdxs = []int32{
 	0, // 0: neurostream.v1.Channel.type:type_name -> neurostream.v1.ChannelType
@@ -715,7 +866,7 @@ func file_neurostream_v1_neurostream_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_neurostream_v1_neurostream_proto_rawDesc), len(file_neurostream_v1_neurostream_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
