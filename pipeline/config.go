@@ -2,12 +2,14 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/neurostream/neurostream/acquisition/devices"
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/decoders"
 	"github.com/neurostream/neurostream/decoders/alpha"
@@ -33,11 +35,14 @@ type MetricsConfig struct {
 	Listen string `yaml:"listen"`
 }
 
-// SourceConfig is one source. Kind "synthetic" takes the synthetic.Config fields.
+// SourceConfig is one source: Kind names a device of the registry (acquisition/devices: synthetic,
+// cyton, ...). The synthetic headset takes the synthetic.Config fields; hardware takes the
+// devices.Options fields (port, daisy, gain, ...), with stream_id and frame_samples shared.
 type SourceConfig struct {
 	Kind      string           `yaml:"kind"`
 	Topic     string           `yaml:"topic"` // default raw
 	Synthetic synthetic.Config `yaml:",inline"`
+	Device    devices.Options  `yaml:",inline"`
 }
 
 // PipelineConfig is one processor: it reads frames from Input as a member of Group, runs Stages on
@@ -129,13 +134,28 @@ func LoadConfig(path string) (*Config, error) {
 	return &cfg, nil
 }
 
-// BuildSource makes a source from its config.
+// BuildSource makes a source from its config with the built-in devices.
 func BuildSource(sc SourceConfig) (Source, error) {
-	switch sc.Kind {
-	case "synthetic", "":
-		return synthetic.New(sc.Synthetic)
+	return BuildSourceWith(context.Background(), devices.Builtin(), sc)
+}
+
+// BuildSourceWith opens the device sc names in reg (synthetic when the kind is empty).
+func BuildSourceWith(ctx context.Context, reg *devices.Registry, sc SourceConfig) (Source, error) {
+	kind := sc.Kind
+	if kind == "" {
+		kind = "synthetic"
 	}
-	return nil, fmt.Errorf("source kind %q: unknown (known: synthetic; recorded files are replayed with `neurostream replay`)", sc.Kind)
+	d, err := reg.Lookup(kind)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w; recorded files are replayed with `neurostream replay`", err)
+	}
+	o := sc.Device
+	o.StreamID, o.FrameSamples, o.Synthetic = sc.Synthetic.StreamID, sc.Synthetic.FrameSamples, sc.Synthetic
+	src, err := d.Open(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", kind, err)
+	}
+	return src, nil
 }
 
 // BuildStages turns stage configs into per-stream factories, loading each model once up front so a

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
 )
@@ -181,6 +182,7 @@ func Publish(ctx context.Context, src Source, p *streams.Producer, topics stream
 		frames[i] = new(streams.Frame)
 	}
 	var framesOut, samplesOut = m.FramesOut.WithLabelValues("source"), m.SamplesOut.WithLabelValues("source")
+	live := newLiveMetrics(src, info.StreamID, m)
 	for {
 		n := 0
 		var srcErr error
@@ -201,6 +203,7 @@ func Publish(ctx context.Context, src Source, p *streams.Producer, topics stream
 				framesOut.Inc()
 				samplesOut.Add(float64(f.NumSamples))
 			}
+			live.update()
 		}
 		switch {
 		case srcErr == nil:
@@ -278,4 +281,36 @@ func truncate(b []byte, n int) string {
 		b = b[:n]
 	}
 	return string(b)
+}
+
+// liveMetrics publishes a live device's clock estimate and link losses (acquisition.LiveSource).
+type liveMetrics struct {
+	src                    acquisition.LiveSource
+	offset, drift, jitter  prometheus.Gauge
+	lost, rejected         prometheus.Counter
+	lastLost, lastRejected int64
+}
+
+func newLiveMetrics(src Source, stream string, m *metrics.Metrics) *liveMetrics {
+	ls, ok := src.(acquisition.LiveSource)
+	if !ok {
+		return nil
+	}
+	return &liveMetrics{src: ls, offset: m.ClockOffset.WithLabelValues(stream), drift: m.ClockDrift.WithLabelValues(stream),
+		jitter: m.ClockJitter.WithLabelValues(stream), lost: m.DeviceLost.WithLabelValues(stream), rejected: m.DeviceRejected.WithLabelValues(stream)}
+}
+
+func (l *liveMetrics) update() {
+	if l == nil {
+		return
+	}
+	s := l.src.LiveStats()
+	if s.Clock.Samples > 0 {
+		l.offset.Set(s.Clock.OffsetSec)
+		l.drift.Set(s.Clock.DriftPPM)
+		l.jitter.Set(s.Clock.JitterSec)
+	}
+	l.lost.Add(float64(s.LostSamples - l.lastLost))
+	l.rejected.Add(float64(s.RejectedPackets - l.lastRejected))
+	l.lastLost, l.lastRejected = s.LostSamples, s.RejectedPackets
 }

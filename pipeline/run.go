@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/neurostream/neurostream/acquisition/devices"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
 )
@@ -29,6 +31,8 @@ type RunOptions struct {
 	// InfoWait bounds how long a stream's frames are held waiting for its description (default 10 s);
 	// other streams never wait for it.
 	InfoWait time.Duration
+	// Devices opens the config's sources (default: the built-in devices).
+	Devices *devices.Registry
 }
 
 // Run runs cfg's sources and pipelines against cfg.Kafka until ctx ends or a source fails; sources
@@ -116,7 +120,11 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		srcs := opts.Sources
 		if srcs == nil {
 			for _, sc := range cfg.Sources {
-				s, err := BuildSource(sc)
+				reg := opts.Devices
+				if reg == nil {
+					reg = devices.Builtin()
+				}
+				s, err := BuildSourceWith(ctx, reg, sc)
 				if err != nil {
 					return err
 				}
@@ -135,7 +143,13 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 				defer wg.Done()
 				info := s.Info()
 				opts.Log.Info("source publishing", "stream", info.StreamID, "channels", len(info.Channels), "rate_hz", info.SampleRateHz, "topic", topic)
-				fail(Publish(ctx, s, prod, topics, topic, 1, opts.Metrics))
+				err := Publish(ctx, s, prod, topics, topic, 1, opts.Metrics)
+				if c, ok := s.(io.Closer); ok {
+					if cerr := c.Close(); cerr != nil {
+						opts.Log.Warn("closing source", "stream", info.StreamID, "err", cerr)
+					}
+				}
+				fail(err)
 			}()
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -11,7 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/neurostream/neurostream/acquisition"
+	"github.com/neurostream/neurostream/acquisition/devices"
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/decoders"
 	"github.com/neurostream/neurostream/decoders/alpha"
@@ -123,35 +127,82 @@ func serveMetrics(ctx context.Context, m *metrics.Metrics, configured, flagValue
 }
 
 func runAcquire(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlagSet("acquire", "[flags]",
-		"Publishes a synthetic EEG stream (1/f background, posterior alpha in eyes-open/closed blocks, mains,\n"+
-			"blinks, markers) to the raw topic in real time, as a headset driver would.")
+	reg := devices.Builtin()
+	var list bytes.Buffer
+	reg.Describe(&list)
+	fs := newFlagSet("acquire", "[--device NAME] [flags]",
+		"Publishes a live stream from a headset (or the simulated one) to the raw topic in real time, with its\n"+
+			"description (channel names, units, positions) on the stream-info topic. Samples are volts on the wire;\n"+
+			"samples lost on the link are counted, filled with the last values and marked; timestamps are on this\n"+
+			"host's clock (drift and jitter estimated, see the neurostream_clock_* metrics).\n\nDevices (--device):\n"+
+			strings.TrimRight(list.String(), "\n"))
 	fs.SetOutput(out)
 	var kf kafkaFlags
 	kf.register(fs)
+	device := fs.String("device", "synthetic", "device to read: "+strings.Join(reg.Names(), ", "))
+	var o devices.Options
+	fs.StringVar(&o.Port, "port", "", "cyton: serial port of the OpenBCI dongle, e.g. /dev/ttyUSB0")
+	fs.StringVar(&o.Address, "address", "", "ganglion, muse: Bluetooth LE address or name prefix (default: the first found)")
+	fs.BoolVar(&o.Daisy, "daisy", false, "cyton: a Daisy module is attached (16 channels at 125 Hz)")
+	fs.IntVar(&o.Gain, "gain", 24, "cyton: ADS1299 gain for every channel (1, 2, 4, 6, 8, 12, 24)")
+	fs.BoolVar(&o.Accel, "accel", false, "cyton: add the accelerometer's X, Y, Z (m/s^2) as channels")
+	electrodes := fs.String("electrodes", "", "electrode names in input order, comma-separated (default: the device's)")
+	fs.DurationVar(&o.Timeout, "timeout", 3*time.Second, "a device silent this long has stopped answering")
 	var sc synthetic.Config
 	finish := registerSynthetic(fs, &sc)
-	fast := fs.Bool("fast", false, "publish as fast as possible instead of in real time")
+	fast := fs.Bool("fast", false, "synthetic: publish as fast as possible instead of in real time")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics here (clock offset/drift/jitter, lost samples)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("acquire: unexpected arguments %q", fs.Args())
+	}
 	finish()
-	sc.Realtime = !*fast
-	src, err := synthetic.New(sc)
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	d, err := reg.Lookup(*device)
 	if err != nil {
-		return err
+		return fmt.Errorf("acquire: %w", err)
+	}
+	sc.Realtime = !*fast
+	o.Synthetic = sc
+	if set["stream"] || d.Name == "synthetic" {
+		o.StreamID = sc.StreamID
+	}
+	if set["frame"] || d.Name == "synthetic" {
+		o.FrameSamples = sc.FrameSamples
+	}
+	if *electrodes != "" {
+		o.Electrodes = strings.Split(*electrodes, ",")
 	}
 	log := newLogger(os.Stderr, false)
+	src, err := d.Open(ctx, o)
+	if err != nil {
+		return fmt.Errorf("acquire --device %s: %w", d.Name, err)
+	}
+	defer src.Close()
 	kc, stop, err := kf.connect(ctx, streams.Config{}, log)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	m := metrics.New()
+	if err := serveMetrics(ctx, m, "", *metricsAddr, out); err != nil {
+		return err
+	}
 	cfg := &pipeline.Config{Kafka: kc}
 	info := src.Info()
-	fmt.Fprintf(out, "publishing %s: %d channels at %g Hz, %d-sample frames, to %s on %v; Ctrl-C to stop\n",
-		info.StreamID, len(info.Channels), info.SampleRateHz, sc.FrameSamples, kc.Topics().Raw, kc.Brokers)
-	return pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: "sources", Sources: []pipeline.Source{src}, Log: log})
+	fmt.Fprintf(out, "publishing %s (%s): %d channels at %g Hz to %s on %v; Ctrl-C to stop\n",
+		info.StreamID, info.Device, len(info.Channels), info.SampleRateHz, kc.Topics().Raw, kc.Brokers)
+	err = pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: "sources", Sources: []pipeline.Source{src}, Log: log, Metrics: m})
+	if ls, ok := src.(acquisition.LiveSource); ok {
+		st := ls.LiveStats()
+		fmt.Fprintf(out, "%s: %d samples, %d lost (filled and marked), %d broken packets; clock drift %+.1f ppm, jitter %.2f ms\n",
+			info.StreamID, st.Samples, st.LostSamples, st.RejectedPackets, st.Clock.DriftPPM, st.Clock.JitterSec*1e3)
+	}
+	return err
 }
 
 // registerSynthetic adds the synthetic source's flags; call the returned function after Parse.

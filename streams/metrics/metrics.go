@@ -33,6 +33,13 @@ type Metrics struct {
 	KafkaErrors *prometheus.CounterVec   // by operation
 	ConsumerLag *prometheus.GaugeVec     // messages behind, by topic
 	Predictions *prometheus.CounterVec   // by decoder
+
+	// Live devices, by stream: the host-clock estimate (acquisition/clock) and the link's losses.
+	ClockOffset    *prometheus.GaugeVec   // host minus device clock, seconds
+	ClockDrift     *prometheus.GaugeVec   // device clock rate error, ppm
+	ClockJitter    *prometheus.GaugeVec   // RMS arrival-time noise removed, seconds
+	DeviceLost     *prometheus.CounterVec // samples lost on the link (filled and marked)
+	DeviceRejected *prometheus.CounterVec // packets with broken framing
 }
 
 // RejectReasons and KafkaOps are the label values the pipeline reports. New starts each at 0, so
@@ -65,9 +72,20 @@ func New() *Metrics {
 		KafkaErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_kafka_errors_total", Help: "Kafka errors by operation."}, []string{"op"}),
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "neurostream_consumer_lag_messages", Help: "Messages the consumer is behind the end of its partitions."}, []string{"topic"}),
 		Predictions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_predictions_total", Help: "Predictions published."}, []string{"decoder"}),
+		ClockOffset: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "neurostream_clock_offset_seconds",
+			Help: "Estimated host-clock time minus the device's clock at its latest sample (for a serial device: when its clock started)."}, []string{"stream"}),
+		ClockDrift: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "neurostream_clock_drift_ppm",
+			Help: "Estimated rate error of the device's clock against the host's, parts per million (positive: device fast)."}, []string{"stream"}),
+		ClockJitter: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "neurostream_clock_jitter_seconds",
+			Help: "RMS of sample arrival times around the fitted clock line: the timing noise removed from timestamps."}, []string{"stream"}),
+		DeviceLost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_device_lost_samples_total",
+			Help: "Samples a device's counters say were lost on the link (filled with the last values and marked)."}, []string{"stream"}),
+		DeviceRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_device_rejected_packets_total",
+			Help: "Device packets refused for broken framing (garbage, truncation)."}, []string{"stream"}),
 	}
 	for _, c := range []prometheus.Collector{m.FramesIn, m.SamplesIn, m.FramesOut, m.SamplesOut, m.SeqGaps, m.SeqDups, m.SeqRestarts, m.Rejected,
 		m.DecodeTime, m.Latency, m.KafkaErrors, m.ConsumerLag, m.Predictions,
+		m.ClockOffset, m.ClockDrift, m.ClockJitter, m.DeviceLost, m.DeviceRejected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
