@@ -83,6 +83,7 @@ type InfoRegistry struct {
 	changed chan struct{}                 // closed and replaced on every update
 	reader  *kafka.Reader
 	log     *slog.Logger
+	outages *streams.Outages
 }
 
 // NewInfoRegistry starts reading the stream-info topic from its beginning.
@@ -91,7 +92,7 @@ func NewInfoRegistry(ctx context.Context, cfg streams.Config, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	r := &InfoRegistry{infos: make(map[string]streams.StreamInfo), changed: make(chan struct{}), log: log,
+	r := &InfoRegistry{infos: make(map[string]streams.StreamInfo), changed: make(chan struct{}), log: log, outages: cfg.Outages,
 		reader: kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topics().StreamInfo, Partition: 0,
 			Dialer: d, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: time.Second, StartOffset: kafka.FirstOffset,
 			ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 200 * time.Millisecond})}
@@ -101,7 +102,12 @@ func NewInfoRegistry(ctx context.Context, cfg streams.Config, log *slog.Logger) 
 
 func (r *InfoRegistry) follow(ctx context.Context) {
 	for {
-		m, err := r.reader.ReadMessage(ctx)
+		var m kafka.Message
+		err := r.outages.Retry(ctx, "fetch stream-info", func(ctx context.Context) error {
+			var err error
+			m, err = r.reader.ReadMessage(ctx)
+			return err
+		})
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, io.EOF) {
 				r.log.Error("stream-info topic unreadable", "err", err)

@@ -51,6 +51,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		opts.InfoWait = infoWait
 	}
 	kc := cfg.Kafka
+	kc.Outages = WatchOutages(kc.Outages, opts.Log, opts.Metrics)
 	topics := kc.Topics()
 	if err := streams.EnsureTopics(ctx, kc, topics, opts.Partitions, 1); err != nil {
 		return err
@@ -158,6 +159,24 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		return err
 	}
 	return nil
+}
+
+// WatchOutages returns o (a new one logging to log if nil) reporting its outages to m.
+func WatchOutages(o *streams.Outages, log *slog.Logger, m *metrics.Metrics) *streams.Outages {
+	if o == nil {
+		o = streams.NewOutages(log)
+	}
+	if m != nil && o.OnDown == nil && o.OnUp == nil {
+		o.OnDown = func(op string) {
+			m.KafkaOutages.WithLabelValues(op).Inc()
+			m.KafkaUnreachable.WithLabelValues(op).Set(1)
+		}
+		o.OnUp = func(op string, d time.Duration) {
+			m.KafkaUnreachable.WithLabelValues(op).Set(0)
+			m.KafkaOutageSeconds.WithLabelValues(op).Add(d.Seconds())
+		}
+	}
+	return o
 }
 
 func groupOf(pc PipelineConfig) string {

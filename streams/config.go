@@ -21,6 +21,9 @@ type Config struct {
 	ClientID  string     `yaml:"client_id"`
 	TLS       TLSConfig  `yaml:"tls"`
 	SASL      SASLConfig `yaml:"sasl"`
+	// Outages, shared by every client made from this config, retries transient failures with
+	// backoff and reports outages (nil: retry, logging to slog's default logger).
+	Outages *Outages `yaml:"-"`
 }
 
 // TLSConfig enables TLS to the brokers when Enabled.

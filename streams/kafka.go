@@ -56,6 +56,7 @@ var (
 // Producer publishes neurostream messages to any topic, keyed by stream id. It is safe for
 // concurrent use; each call blocks until the broker acknowledged its messages.
 type Producer struct {
+	outages *Outages
 	w       *kafka.Writer // Bulk
 	direct  *leaderConns  // LowLatency
 	batches sync.Pool     // *frameBatch, reused once a write has returned
@@ -79,7 +80,7 @@ func NewProducer(cfg Config, mode Mode) (*Producer, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Producer{direct: newLeaderConns(d, cfg.Brokers)}, nil
+		return &Producer{outages: cfg.Outages, direct: newLeaderConns(d, cfg.Brokers)}, nil
 	case Bulk:
 	default:
 		return nil, fmt.Errorf("producer: unknown mode %d", mode)
@@ -88,7 +89,7 @@ func NewProducer(cfg Config, mode Mode) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Producer{w: &kafka.Writer{
+	return &Producer{outages: cfg.Outages, w: &kafka.Writer{
 		Addr:                   kafka.TCP(cfg.Brokers...),
 		Balancer:               &kafka.CRC32Balancer{}, // places keys like librdkafka/kcat
 		RequiredAcks:           kafka.RequireAll,
@@ -102,16 +103,50 @@ func NewProducer(cfg Config, mode Mode) (*Producer, error) {
 	}}, nil
 }
 
-// write sends msgs and returns once the broker acknowledged them.
+// write sends msgs and returns once the broker acknowledged them, retrying through broker outages
+// (see Outages) until ctx ends. A write whose acknowledgement was lost is sent again: consumers see
+// the repeat as a duplicate sequence number.
 func (p *Producer) write(ctx context.Context, msgs ...kafka.Message) error {
+	return p.outages.Retry(ctx, "publish", func(ctx context.Context) error { return p.writeOnce(ctx, msgs...) })
+}
+
+// writeOnce is one attempt at write (a broken connection is still redialled once).
+func (p *Producer) writeOnce(ctx context.Context, msgs ...kafka.Message) error {
 	if p.direct != nil {
 		return p.direct.write(ctx, msgs)
 	}
 	return p.w.WriteMessages(ctx, msgs...)
 }
 
-// PublishFrames writes frames to topic in one call (one batch in Bulk mode).
+// PublishFrames writes frames to topic in one call (one batch in Bulk mode), retrying through
+// broker outages until ctx ends.
 func (p *Producer) PublishFrames(ctx context.Context, topic string, frames ...*Frame) error {
+	return p.publishFrames(ctx, p.write, topic, frames)
+}
+
+// TryPublishFrames is PublishFrames without retries: one attempt, for callers that keep the frames
+// elsewhere when the broker is away (the source spool).
+func (p *Producer) TryPublishFrames(ctx context.Context, topic string, frames ...*Frame) error {
+	return p.publishFrames(ctx, p.writeOnce, topic, frames)
+}
+
+// TryPublishEncoded writes already encoded frames (AppendFrame's output, keyed by stream id) in one
+// attempt, without retries.
+func (p *Producer) TryPublishEncoded(ctx context.Context, topic string, keys, values [][]byte) error {
+	msgs := make([]kafka.Message, len(values))
+	for i := range values {
+		msgs[i] = kafka.Message{Topic: topic, Key: keys[i], Value: values[i], Headers: frameHeaders}
+	}
+	if err := p.writeOnce(ctx, msgs...); err != nil {
+		return fmt.Errorf("publish %d frame(s) to %s: %w", len(values), topic, err)
+	}
+	return nil
+}
+
+// Outages returns the producer's outage tracker (nil when none was configured).
+func (p *Producer) Outages() *Outages { return p.outages }
+
+func (p *Producer) publishFrames(ctx context.Context, write func(context.Context, ...kafka.Message) error, topic string, frames []*Frame) error {
 	if len(frames) == 0 {
 		return nil
 	}
@@ -129,7 +164,7 @@ func (p *Producer) PublishFrames(ctx context.Context, topic string, frames ...*F
 		b.keys[i] = append(b.keys[i][:0], f.StreamID...)
 		b.msgs = append(b.msgs, kafka.Message{Topic: topic, Key: b.keys[i], Value: b.bufs[i], Headers: frameHeaders})
 	}
-	err := p.write(ctx, b.msgs...)
+	err := write(ctx, b.msgs...)
 	clear(b.msgs)
 	p.batches.Put(b)
 	if err != nil {
@@ -240,6 +275,9 @@ type Consumer struct {
 	client *kafka.Client // asks the broker for partition ends (Behind)
 	topic  string
 
+	outages *Outages
+	op      string // "fetch <topic>", for outage logs and metrics
+
 	mu      sync.Mutex
 	fetched map[int]int64 // per partition, the offset after the last message handed out
 }
@@ -302,12 +340,19 @@ func NewConsumer(cfg Config, cc ConsumerConfig) (*Consumer, error) {
 		return nil, err
 	}
 	return &Consumer{r: r, seq: NewSequenceChecker(), topic: cc.Topic, fetched: make(map[int]int64),
+		outages: cfg.Outages, op: "fetch " + cc.Topic,
 		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second}}, nil
 }
 
-// Fetch returns the next message without committing it.
+// Fetch returns the next message without committing it. Through a broker outage it waits, the
+// reader reconnecting with backoff, until the broker is back or ctx ends.
 func (c *Consumer) Fetch(ctx context.Context) (kafka.Message, error) {
-	m, err := c.r.FetchMessage(ctx)
+	var m kafka.Message
+	err := c.outages.Retry(ctx, c.op, func(ctx context.Context) error {
+		var err error
+		m, err = c.r.FetchMessage(ctx)
+		return err
+	})
 	if err == nil {
 		c.mu.Lock()
 		c.fetched[m.Partition] = m.Offset + 1

@@ -149,7 +149,7 @@ func partitionIDs(ctx context.Context, d *kafka.Dialer, brokers []string, topic 
 			continue
 		}
 		if len(ps) == 0 {
-			return nil, fmt.Errorf("topic %s has no partitions: does it exist? (neurostream run and replay create it)", topic)
+			return nil, fmt.Errorf("topic %s has no partitions: does it exist? (neurostream run and replay create it): %w", topic, kafka.UnknownTopicOrPartition)
 		}
 		parts := make([]int, len(ps))
 		for i, p := range ps {
@@ -168,7 +168,11 @@ func (c Config) PartitionOf(ctx context.Context, topic, streamID string) (int, e
 	if err != nil {
 		return 0, err
 	}
-	parts, err := partitionIDs(ctx, d, c.Brokers, topic)
+	var parts []int
+	err = c.Outages.Retry(ctx, "metadata", func(ctx context.Context) error {
+		parts, err = partitionIDs(ctx, d, c.Brokers, topic)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}

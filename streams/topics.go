@@ -70,8 +70,15 @@ func (t Topics) Resolve(name string) (string, error) {
 }
 
 // EnsureTopics creates the namespace's topics that do not exist yet: partitions each (stream-info
-// gets one partition and log compaction), with the given replication factor.
+// gets one partition and log compaction), with the given replication factor. While the broker is
+// unreachable it waits for it (cfg.Outages), until ctx ends.
 func EnsureTopics(ctx context.Context, cfg Config, topics Topics, partitions, replication int) error {
+	return cfg.Outages.Retry(ctx, "create topics", func(ctx context.Context) error {
+		return ensureTopics(ctx, cfg, topics, partitions, replication)
+	})
+}
+
+func ensureTopics(ctx context.Context, cfg Config, topics Topics, partitions, replication int) error {
 	if partitions <= 0 {
 		partitions = 8
 	}

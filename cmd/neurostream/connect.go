@@ -42,6 +42,7 @@ const defaultBrokerAddr = "127.0.0.1:9092"
 // none is running on the default address. The returned stop function closes that broker.
 func (k *kafkaFlags) connect(ctx context.Context, base streams.Config, log *slog.Logger) (streams.Config, func(), error) {
 	cfg := base
+	cfg.Outages = streams.NewOutages(log)
 	if k.brokers != "" {
 		cfg.Brokers = strings.Split(k.brokers, ",")
 	}

@@ -40,6 +40,13 @@ type Metrics struct {
 	ClockJitter    *prometheus.GaugeVec   // RMS arrival-time noise removed, seconds
 	DeviceLost     *prometheus.CounterVec // samples lost on the link (filled and marked)
 	DeviceRejected *prometheus.CounterVec // packets with broken framing
+
+	KafkaOutages       *prometheus.CounterVec // outages begun, by operation
+	KafkaUnreachable   *prometheus.GaugeVec   // 1 while an operation is retrying, by operation
+	KafkaOutageSeconds *prometheus.CounterVec // time spent in ended outages, by operation
+	SpoolBytes         *prometheus.GaugeVec   // bytes waiting in a source's spool, by stream
+	SpoolFrames        *prometheus.GaugeVec   // frames waiting in a source's spool, by stream
+	SpoolDropped       *prometheus.CounterVec // frames dropped because the spool was full, by stream
 }
 
 // RejectReasons and KafkaOps are the label values the pipeline reports. New starts each at 0, so
@@ -82,10 +89,23 @@ func New() *Metrics {
 			Help: "Samples a device's counters say were lost on the link (filled with the last values and marked)."}, []string{"stream"}),
 		DeviceRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_device_rejected_packets_total",
 			Help: "Device packets refused for broken framing (garbage, truncation)."}, []string{"stream"}),
+		KafkaOutages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_kafka_outages_total",
+			Help: "Times an operation found the broker unreachable and started retrying."}, []string{"op"}),
+		KafkaUnreachable: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "neurostream_kafka_unreachable",
+			Help: "1 while an operation is retrying because the broker is unreachable."}, []string{"op"}),
+		KafkaOutageSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_kafka_outage_seconds_total",
+			Help: "Seconds spent retrying in outages that have ended."}, []string{"op"}),
+		SpoolBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "neurostream_spool_bytes",
+			Help: "Bytes of frames waiting in a source's local spool for the broker."}, []string{"stream"}),
+		SpoolFrames: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "neurostream_spool_frames",
+			Help: "Frames waiting in a source's local spool for the broker."}, []string{"stream"}),
+		SpoolDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_spool_dropped_frames_total",
+			Help: "Frames dropped because the source's spool was full (a sequence gap downstream)."}, []string{"stream"}),
 	}
 	for _, c := range []prometheus.Collector{m.FramesIn, m.SamplesIn, m.FramesOut, m.SamplesOut, m.SeqGaps, m.SeqDups, m.SeqRestarts, m.Rejected,
 		m.DecodeTime, m.Latency, m.KafkaErrors, m.ConsumerLag, m.Predictions,
 		m.ClockOffset, m.ClockDrift, m.ClockJitter, m.DeviceLost, m.DeviceRejected,
+		m.KafkaOutages, m.KafkaUnreachable, m.KafkaOutageSeconds, m.SpoolBytes, m.SpoolFrames, m.SpoolDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
