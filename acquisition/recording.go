@@ -25,6 +25,9 @@ type Recording struct {
 	StartTime   time.Time // measurement start (UTC); zero if the file has none
 	Data        [][]float64
 	Annotations []Annotation
+	// Warnings are what the reader accepted but a user should hear about (a channel without a
+	// calibration range, a companion file named with a path): commands log them.
+	Warnings []string
 }
 
 // NumSamples returns the number of samples per channel.

@@ -96,7 +96,8 @@ func TestBadInput(t *testing.T) {
 		{"bad orientation", func() []byte { h, _ := synthFiles("DIAGONAL", "1000"); return h }(), files, "DataOrientation"},
 		{"missing eeg", hdr, map[string][]byte{"x.vmrk": files["x.vmrk"]}, "DataFile=x.eeg"},
 		{"missing vmrk", hdr, map[string][]byte{"x.eeg": files["x.eeg"]}, "MarkerFile=x.vmrk"},
-		{"short data", hdr, map[string][]byte{"x.eeg": files["x.eeg"][:3], "x.vmrk": files["x.vmrk"]}, "less than one sample"},
+		{"short data", hdr, map[string][]byte{"x.eeg": files["x.eeg"][:3], "x.vmrk": files["x.vmrk"]}, "the file is truncated"},
+		{"odd byte", hdr, map[string][]byte{"x.eeg": files["x.eeg"][:19], "x.vmrk": files["x.vmrk"]}, "3 more than 4 whole samples"},
 		{"missing channel", []byte(strings.Replace(string(hdr), "Ch2=VEOGb,,2,nV\n", "", 1)), files, "no entry Ch2"},
 	}
 	for _, tc := range cases {
@@ -111,6 +112,79 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := Read(p); err == nil || !strings.Contains(err.Error(), "x.vhdr") || !strings.Contains(err.Error(), "x.eeg") {
 		t.Errorf("missing companion: got %v, want an error naming x.vhdr and x.eeg", err)
+	}
+}
+
+// Headers are data: what they name must stay beside them and be a regular file of the size the header
+// implies; what a reader accepts with doubts is said in Recording.Warnings.
+func TestHostileCompanions(t *testing.T) {
+	hdr, files := synthFiles("MULTIPLEXED", "1000")
+	dir := t.TempDir()
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(name string, h string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(h), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// A path out of the directory is looked up beside the header: /dev/zero and /etc/passwd are never read.
+	for _, ref := range []string{"../../../../dev/zero", "../../etc/passwd", `C:\elsewhere\..\..\dev\zero`} {
+		p := write("escape.vhdr", strings.Replace(string(hdr), "DataFile=x.eeg", "DataFile="+ref, 1))
+		_, err := Read(p)
+		base := filepath.Base(strings.ReplaceAll(ref, `\`, "/"))
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, base)) {
+			t.Errorf("DataFile=%s: got %v, want a missing %s beside the header", ref, err, base)
+		}
+	}
+	p := write("path.vhdr", strings.Replace(string(hdr), "MarkerFile=x.vmrk", "MarkerFile=../other/x.vmrk", 1))
+	rec, err := Read(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Warnings) != 1 || !strings.Contains(rec.Warnings[0], "MarkerFile=../other/x.vmrk names a path") {
+		t.Errorf("warnings %q, want one about the path", rec.Warnings)
+	}
+	// Something beside the header that is not a regular file (a device, a directory) is refused.
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero.eeg")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub.eeg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"zero.eeg", "sub.eeg"} {
+		p := write("dev.vhdr", strings.Replace(string(hdr), "DataFile=x.eeg", "DataFile="+name, 1))
+		if _, err := Read(p); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("DataFile=%s: got %v, want a refusal of a file that is not regular", name, err)
+		}
+	}
+	// Truncated to half: the markers beyond the data say so.
+	half := map[string][]byte{"x.eeg": files["x.eeg"][:8], "x.vmrk": files["x.vmrk"]}
+	rec, err = Decode(hdr, false, "x", opener(half))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.NumSamples() != 2 || len(rec.Warnings) != 1 || !strings.Contains(rec.Warnings[0], "may be truncated") {
+		t.Errorf("half file: %d samples, warnings %q; want 2 and a truncation warning", rec.NumSamples(), rec.Warnings)
+	}
+	// DataPoints larger than the data: a warning (multiplexed, as MNE reads it) or a refusal (vectorized).
+	for _, o := range []string{"MULTIPLEXED", "VECTORIZED"} {
+		h, f := synthFiles(o, "1000")
+		h = []byte(strings.Replace(string(h), "NumberOfChannels=2", "NumberOfChannels=2\nDataPoints=10", 1))
+		rec, err := Decode(h, false, "x", opener(f))
+		if o == "VECTORIZED" {
+			if err == nil || !strings.Contains(err.Error(), "truncated") {
+				t.Errorf("vectorized, DataPoints beyond the file: got %v", err)
+			}
+			continue
+		}
+		if err != nil || len(rec.Warnings) != 1 || !strings.Contains(rec.Warnings[0], "DataPoints=10 but data file x.eeg holds 5 samples") {
+			t.Errorf("multiplexed, DataPoints beyond the file: %v, warnings %v", err, rec)
+		}
 	}
 }
 

@@ -85,7 +85,8 @@ func Read(headerPath string) (*acquisition.Recording, error) {
 		return nil, fmt.Errorf("brainvision: %w", err)
 	}
 	dir := filepath.Dir(headerPath)
-	open := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
+	// Decode asks for base names only; the files must be regular and of a size a reader can hold.
+	open := func(name string) ([]byte, error) { return acquisition.ReadCompanion(dir, name, maxCompanionBytes) }
 	rec, err := Decode(hb, strings.EqualFold(filepath.Ext(headerPath), ".ahdr"), filepath.Base(headerPath), open)
 	if err != nil {
 		return nil, fmt.Errorf("brainvision %s: %w", headerPath, err)
@@ -93,8 +94,14 @@ func Read(headerPath string) (*acquisition.Recording, error) {
 	return rec, nil
 }
 
-// Decode parses a header held in memory; open returns the companion files it names. ahdr marks the
-// V-Amp variant, whose data file carries one extra channel that is dropped.
+// maxCompanionBytes bounds a data or marker file: its samples are held as float64, 2-4 times its size.
+const maxCompanionBytes = 8 << 30
+
+// Decode parses a header held in memory; open returns the companion files it names, by base name
+// (see acquisition.CompanionName: a DataFile of ../../etc/passwd is looked up as passwd beside the
+// header, with a warning). ahdr marks the V-Amp variant, whose data file carries one extra channel
+// that is dropped. A data file that is not a whole number of samples is refused as truncated; one
+// shorter than DataPoints says (MULTIPLEXED) or than its markers reach is read with a warning.
 func Decode(hdr []byte, ahdr bool, name string, open func(name string) ([]byte, error)) (*acquisition.Recording, error) {
 	text := decodeText(hdr)
 	first, _, _ := strings.Cut(text, "\n")
@@ -116,6 +123,23 @@ func Decode(hdr []byte, ahdr bool, name string, open func(name string) ([]byte, 
 	}
 	markerFile, err := get("markerfile")
 	if err != nil {
+		return nil, err
+	}
+	var warnings []string
+	companion := func(key, ref string) (string, error) {
+		base, rewritten, err := acquisition.CompanionName(ref)
+		if err != nil {
+			return "", fmt.Errorf("%s=%s: %w", key, ref, err)
+		}
+		if rewritten {
+			warnings = append(warnings, fmt.Sprintf("%s=%s names a path; companion files are read beside the header, as %s", key, ref, base))
+		}
+		return base, nil
+	}
+	if dataFile, err = companion("DataFile", dataFile); err != nil {
+		return nil, err
+	}
+	if markerFile, err = companion("MarkerFile", markerFile); err != nil {
 		return nil, err
 	}
 	if v, _ := h.get(common, "dataformat"); v != "" && !strings.EqualFold(v, "BINARY") {
@@ -173,13 +197,22 @@ func Decode(hdr []byte, ahdr bool, name string, open func(name string) ([]byte, 
 		nFileChan++ // V-Amp files store one more channel than the header lists
 	}
 	nSamples := len(raw) / (width * nFileChan)
-	if orientation == "VECTORIZED" {
-		if v, ok := h.get(common, "datapoints"); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > nSamples {
-				return nil, fmt.Errorf("DataPoints=%q: want an integer up to the %d samples the data file %s holds", v, nSamples, dataFile)
-			}
+	if rem := len(raw) % (width * nFileChan); rem != 0 {
+		return nil, fmt.Errorf("data file %s holds %d bytes, %d more than %d whole samples of %d channels x %d bytes: the file is truncated or belongs to another header",
+			dataFile, len(raw), rem, nSamples, nFileChan, width)
+	}
+	if v, ok := h.get(common, "datapoints"); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case orientation == "VECTORIZED" && (err != nil || n < 0 || n > nSamples):
+			// The channels' offsets in the file depend on it: it cannot be wrong.
+			return nil, fmt.Errorf("DataPoints=%q: want an integer up to the %d samples the data file %s holds (a larger count: the file is truncated)", v, nSamples, dataFile)
+		case orientation == "VECTORIZED":
 			nSamples = n
+		case err == nil && n > nSamples:
+			// MNE reads multiplexed files by their size and ignores DataPoints (its own test files
+			// disagree with it), so this is a warning, not a refusal.
+			warnings = append(warnings, fmt.Sprintf("DataPoints=%d but data file %s holds %d samples: the file may be truncated", n, dataFile, nSamples))
 		}
 	}
 	if nSamples == 0 {
@@ -200,6 +233,13 @@ func Decode(hdr []byte, ahdr bool, name string, open func(name string) ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("marker file %s: %w", markerFile, err)
 	}
+	for _, a := range ann {
+		if a.OnsetSample > int64(nSamples) {
+			warnings = append(warnings, fmt.Sprintf("marker %q at sample %d lies beyond the %d samples of data file %s: the data file may be truncated",
+				a.Description, a.OnsetSample, nSamples, dataFile))
+			break
+		}
+	}
 	return &acquisition.Recording{
 		Info: streams.StreamInfo{
 			SchemaVersion: streams.SchemaVersion,
@@ -211,6 +251,7 @@ func Decode(hdr []byte, ahdr bool, name string, open func(name string) ([]byte, 
 		StartTime:   start,
 		Data:        data,
 		Annotations: ann,
+		Warnings:    warnings,
 	}, nil
 }
 

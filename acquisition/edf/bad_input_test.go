@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,29 @@ func TestDiscontinuous(t *testing.T) {
 	}
 	if rec.Data[0][288] != concat.Recording.Data[0][128] {
 		t.Errorf("filled: first sample after the gap %v, want %v", rec.Data[0][288], concat.Recording.Data[0][128])
+	}
+}
+
+// A channel whose physical or digital range is empty is read, as MNE reads it, with a warning naming it.
+func TestEmptyRangeWarns(t *testing.T) {
+	b := smallFile(t, FormatEDF)
+	ns, err := strconv.Atoi(strings.TrimSpace(string(b[252:256])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	physMin, physMax := 256+ns*(16+80+8), 256+ns*(16+80+8+8)
+	digMin, digMax := 256+ns*(16+80+8+8+8), 256+ns*(16+80+8+8+8+8)
+	copy(b[physMin:physMin+8], b[physMax:physMax+8])   // signal 1: physical min = max
+	copy(b[digMin+8:digMin+16], b[digMax+8:digMax+16]) // signal 2: digital min = max
+	f, err := Decode("flat.edf", b, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := strings.Join(f.Recording.Warnings, "\n")
+	if len(f.Recording.Warnings) != 2 || !strings.Contains(w, "physical minimum = maximum") || !strings.Contains(w, "digital minimum = maximum") {
+		t.Fatalf("warnings %q, want one per empty range", f.Recording.Warnings)
+	}
+	if g, err := Decode("good.edf", smallFile(t, FormatEDF), ReadOptions{}); err != nil || len(g.Recording.Warnings) != 0 {
+		t.Fatalf("a good file: %v, warnings %q", err, g.Recording.Warnings)
 	}
 }

@@ -265,6 +265,9 @@ func Decode(name string, b []byte, opts ReadOptions) (*File, error) {
 			ch.Unit = s.PhysicalDimension
 		}
 		rec.Info.Channels[k] = ch
+		if !(isStim[i] && h.Format == FormatBDF) {
+			rec.Warnings = append(rec.Warnings, rangeWarnings(names[k], s.PhysicalMin, s.PhysicalMax, float64(s.DigitalMin), float64(s.DigitalMax))...)
+		}
 	}
 	decodeSamples(h, b, dataIdx, isStim, maxSamp, samplesBefore, total, rec.Data)
 
@@ -435,6 +438,19 @@ func decodeSamples(h *Header, b []byte, dataIdx []int, isStim []bool, maxSamp in
 		data[k] = make([]float64, total)
 		upsample(raw, s.SamplesPerRecord, maxSamp, isStim[i], data[k], samplesBefore)
 	}
+}
+
+// rangeWarnings says, as MNE does, when a channel's physical or digital range is empty: its
+// calibration is undefined and taken as 1 (MNE's choice), so its values are likely meaningless.
+func rangeWarnings(name string, pmin, pmax, dmin, dmax float64) []string {
+	var w []string
+	if dmax == dmin {
+		w = append(w, fmt.Sprintf("channel %s: digital minimum = maximum (%v): scaling undefined, taken as 1", name, dmin))
+	}
+	if pmax == pmin {
+		w = append(w, fmt.Sprintf("channel %s: physical minimum = maximum (%v): range undefined, taken as 1", name, pmin))
+	}
+	return w
 }
 
 // calibration returns MNE's per-signal cal, offset and unit factor.

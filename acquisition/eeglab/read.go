@@ -25,6 +25,9 @@ var knownTypes = map[string]streams.ChannelType{"eeg": streams.ChannelEEG, "eog"
 	"ecg": streams.ChannelECG, "emg": streams.ChannelEMG, "stim": streams.ChannelStim, "misc": streams.ChannelMisc,
 	"mag": streams.ChannelMEGMag, "grad": streams.ChannelMEGGrad}
 
+// maxDataFileBytes bounds a .fdt file: its float32 samples are held as float64, twice its size.
+const maxDataFileBytes = 8 << 30
+
 // Read reads an EEGLAB .set file and, when the data are not inline, the .fdt file it names (looked
 // up beside the .set).
 func Read(setPath string) (*acquisition.Recording, error) {
@@ -34,8 +37,13 @@ func Read(setPath string) (*acquisition.Recording, error) {
 	}
 	dir := filepath.Dir(setPath)
 	open := func(name string) ([]byte, error) {
-		// EEGLAB may store a path from another machine; only the base name is meaningful here.
-		return os.ReadFile(filepath.Join(dir, filepath.Base(strings.ReplaceAll(name, `\`, "/"))))
+		// EEGLAB may store a path from another machine; only the base name is meaningful here, and
+		// it must be a regular file (acquisition.ReadCompanion).
+		base, _, err := acquisition.CompanionName(name)
+		if err != nil {
+			return nil, err
+		}
+		return acquisition.ReadCompanion(dir, base, maxDataFileBytes)
 	}
 	rec, err := Decode(b, filepath.Base(setPath), open)
 	if err != nil {

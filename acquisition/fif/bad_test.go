@@ -81,3 +81,30 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// A directory pointer into nowhere does not stop the read (the tags are walked in sequence, as MNE
+// does without a directory) but is reported.
+func TestGarbageDirectoryPointerWarns(t *testing.T) {
+	good := synthRaw(3, 2, 50, typeFloat, 0, false)
+	const dirPtrData = 36 + 16 // the file id tag, then the pointer tag's header
+	for _, c := range []struct {
+		ptr  uint32
+		want string
+	}{
+		{0x7fffff00, "beyond the file"},
+		{36, "not a directory"}, // the pointer tag itself
+	} {
+		b := append([]byte(nil), good...)
+		binary.BigEndian.PutUint32(b[dirPtrData:], c.ptr)
+		f, err := Decode(b, "garbage-dir")
+		if err != nil {
+			t.Fatalf("pointer %d: %v", c.ptr, err)
+		}
+		if len(f.Recording.Warnings) != 1 || !strings.Contains(f.Recording.Warnings[0], c.want) {
+			t.Errorf("pointer %d: warnings %q, want one saying %q", c.ptr, f.Recording.Warnings, c.want)
+		}
+	}
+	if f, err := Decode(good, "good"); err != nil || len(f.Recording.Warnings) != 0 {
+		t.Fatalf("good file: %v, warnings %v", err, f.Recording.Warnings)
+	}
+}

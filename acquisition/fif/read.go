@@ -132,6 +132,9 @@ func Decode(b []byte, name string) (*File, error) {
 	for i, ch := range mi.chs {
 		rec.Info.Channels[i] = toChannel(ch)
 	}
+	if w := checkDirPointer(b, root.dirPos); w != "" {
+		rec.Warnings = append(rec.Warnings, w)
+	}
 	f := &File{Recording: rec, Channels: mi.chs, FirstSample: firstSamp}
 	for _, s := range skips {
 		rec.Annotations = append(rec.Annotations, acquisition.Annotation{
@@ -168,6 +171,22 @@ type measInfo struct {
 	sfreqHz  float64
 	measDate time.Time
 	chs      []ChannelInfo
+}
+
+// checkDirPointer says what is wrong with a directory pointer that points nowhere useful. This reader
+// walks the tags in sequence, as MNE does without a directory, so the data are read all the same; but
+// a garbage pointer means the file was damaged or written by a broken tool, which the user should know.
+func checkDirPointer(b []byte, pos int32) string {
+	switch {
+	case pos <= 0:
+		return ""
+	case int64(pos) > int64(len(b)-tagHeaderBytes):
+		return fmt.Sprintf("directory pointer %d lies beyond the file's %d bytes: ignored, the tags were read in sequence", pos, len(b))
+	}
+	if kind := int32(binary.BigEndian.Uint32(b[pos:])); kind != kindDir {
+		return fmt.Sprintf("directory pointer %d points to a tag of kind %d, not a directory (kind %d): ignored, the tags were read in sequence", pos, kind, kindDir)
+	}
+	return ""
 }
 
 func parseMeasInfo(b *block) (*measInfo, error) {

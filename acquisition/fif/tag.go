@@ -11,6 +11,7 @@ import (
 const (
 	kindFileID         = 100
 	kindDirPointer     = 101
+	kindDir            = 102
 	kindBlockStart     = 104
 	kindBlockEnd       = 105
 	kindNChan          = 200
@@ -62,13 +63,15 @@ type block struct {
 	kind     int32
 	tags     []tag
 	children []*block
+	dirPos   int32 // the root only: the file's directory pointer (-1: none)
 }
 
 // parseTree walks the tag chain from the start of the file, the way MNE does for files without a
 // directory (and every file can be read this way), and builds the block tree.
 func parseTree(b []byte) (*block, error) {
-	root := &block{kind: -1}
+	root := &block{kind: -1, dirPos: -1}
 	stack := []*block{root}
+	var err error
 	pos := 0
 	for i := 0; pos < len(b); i++ {
 		if len(b)-pos < tagHeaderBytes {
@@ -90,6 +93,11 @@ func parseTree(b []byte) (*block, error) {
 		t := tag{kind: kind, typ: typ, pos: pos, data: b[pos+tagHeaderBytes : pos+tagHeaderBytes+int(size)]}
 		if i == 1 && kind != kindDirPointer {
 			return nil, fmt.Errorf("not a FIF file: second tag is kind %d, want the directory pointer (kind %d)", kind, kindDirPointer)
+		}
+		if i == 1 {
+			if root.dirPos, err = t.int32(); err != nil {
+				return nil, fmt.Errorf("directory pointer: %w", err)
+			}
 		}
 		switch kind {
 		case kindBlockStart:

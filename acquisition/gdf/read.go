@@ -231,9 +231,11 @@ func Decode(name string, b []byte) (*File, error) {
 		rec.Info.Channels[i] = ch
 		dRange, pRange := c.DigitalMax-c.DigitalMin, c.PhysicalMax-c.PhysicalMin
 		if dRange == 0 {
+			rec.Warnings = append(rec.Warnings, fmt.Sprintf("channel %s: digital minimum = maximum (%v): scaling undefined, taken as 1", c.Label, c.DigitalMin))
 			dRange = 1
 		}
 		if pRange == 0 {
+			rec.Warnings = append(rec.Warnings, fmt.Sprintf("channel %s: physical minimum = maximum (%v): range undefined, taken as 1", c.Label, c.PhysicalMin))
 			pRange = 1
 		}
 		cal := pRange / dRange

@@ -23,7 +23,7 @@ import (
 // readRecording reads a file holding one recording, for the commands that take exactly one
 // (train, decode); files with several numeric streams (XDF) must go through recordings.Open.
 func readRecording(path string) (*acquisition.Recording, error) {
-	recs, err := recordings.Open(path)
+	recs, err := openRecordings(path)
 	if err != nil {
 		return nil, err
 	}
@@ -31,6 +31,21 @@ func readRecording(path string) (*acquisition.Recording, error) {
 		return nil, fmt.Errorf("%s holds %d numeric streams; this command takes a file with one", path, len(recs))
 	}
 	return recs[0], nil
+}
+
+// openRecordings reads a recording file and prints, on stderr, what its reader accepted with doubts
+// (a truncated-looking file, a channel without a calibration range).
+func openRecordings(path string) ([]*acquisition.Recording, error) {
+	recs, err := recordings.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		for _, w := range r.Warnings {
+			fmt.Fprintf(os.Stderr, "warning: %s: %s\n", path, w)
+		}
+	}
+	return recs, nil
 }
 
 func runReplay(ctx context.Context, args []string, out io.Writer) error {
@@ -189,7 +204,7 @@ func replayBatch(speed, rateHz float64, frameSamples int) int {
 // except for XDF). Stream ids: o.StreamID or the file name, "-<i+1>" appended when o.StreamID names
 // several files, "-<stream name>" appended when the file holds several streams.
 func replaySources(path string, i, n int, o replayOptions) ([]*replay.Source, error) {
-	recs, err := recordings.Open(path)
+	recs, err := openRecordings(path)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/neurostream/neurostream/acquisition"
-	"github.com/neurostream/neurostream/acquisition/recordings"
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/tokenizer"
@@ -67,7 +66,7 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 		recs, names = append(recs, rec), append(names, fmt.Sprintf("synthetic:%gs", *synth))
 	}
 	for _, p := range fs.Args() {
-		rs, err := recordings.Open(p)
+		rs, err := openRecordings(p)
 		if err != nil {
 			return fmt.Errorf("train-tokenizer: %w", err)
 		}
