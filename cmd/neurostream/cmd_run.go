@@ -21,6 +21,7 @@ import (
 	"github.com/neurostream/neurostream/decoders/alpha"
 	"github.com/neurostream/neurostream/decoders/onnx"
 	"github.com/neurostream/neurostream/internal/shareddata"
+	"github.com/neurostream/neurostream/internal/view"
 	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
@@ -224,6 +225,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		"Runs everything on this machine: an embedded Kafka broker, a synthetic 32-channel EEG headset whose\n"+
 			"eyes close and open every 10 s, a pipeline (50 Hz notch, 1-40 Hz band-pass, eyes-open/closed decoder on\n"+
 			"posterior alpha) and live predictions, which it prints as they are published to Kafka. While it runs:\n"+
+			"  the live view (URL printed)                        signals, spectra, scalp map, predictions in a browser\n"+
 			"  kcat -b <broker> -t neurostream.predictions -C      predictions as JSON\n"+
 			"  curl <metrics>/metrics                             Prometheus metrics")
 	fs.SetOutput(out)
@@ -232,6 +234,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	var sc synthetic.Config
 	finish := registerSynthetic(fs, &sc)
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "serve Prometheus /metrics here (\"off\" disables)")
+	viewAddr := fs.String("view-addr", view.DefaultAddr, "serve the live view here (a free port if it is taken; \"off\" disables)")
 	verbose := fs.Bool("v", false, "verbose logs")
 	mi := fs.Bool("motor-imagery", false, "instead: train CSP+LDA on PhysioNet S001 R06 (imagined both fists vs both feet) and\n"+
 		"decode a replay of R10 through Kafka, then compare the online per-trial decisions with the offline ones")
@@ -275,6 +278,13 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	m := metrics.New()
 	if err := serveMetrics(ctx, m, "", *metricsAddr, out); err != nil {
 		return err
+	}
+	if *viewAddr != "off" && *viewAddr != "" {
+		url, err := startView(ctx, kc, *viewAddr, 30, true, log)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "live view: %s\n", url)
 	}
 	cfg := &pipeline.Config{Kafka: kc, Pipelines: []pipeline.PipelineConfig{{
 		Name: "demo", Input: "raw", Output: "clean",

@@ -33,6 +33,7 @@ func commands() []command {
 		{"record", "record one stream from Kafka to an EDF+/BDF+/XDF file with its markers", runRecord},
 		{"run", "run a pipeline described by a YAML config", runPipeline},
 		{"calibrate-alpha", "calibrate the eyes-open/closed alpha decoder on recordings or synthetic data", runCalibrateAlpha},
+		{"view", "serve the live view: a web page drawing the streams, spectra, scalp maps and predictions on Kafka", runView},
 		{"consume", "print messages from a neurostream topic (pretty or --json)", runConsume},
 		{"train", "train a native decoder (CSP+LDA, FBCSP, MDM, tangent space, xDAWN) from annotated recordings", runTrain},
 		{"train-tokenizer", "learn a tokenizer codebook (k-means patch shapes) from recordings or synthetic EEG", runTrainTokenizer},
