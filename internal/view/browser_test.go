@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
@@ -176,56 +173,4 @@ func TestBrowserShowsLiveStream(t *testing.T) {
 	}
 	st, _ := chromedp.Run(bctx, chromedp.Evaluate[map[string]any](`nsView.stats()`))
 	t.Logf("screenshot %s; page stats %v", shot, st)
-}
-
-// megSource is a 306-channel 1 kHz MEG-like stream (102 magnetometers and 204 gradiometers on a
-// helmet) with a 10 Hz rhythm in noise, paced in real time.
-type megSource struct {
-	info  streams.StreamInfo
-	frame int
-	seq   uint64
-	n     int64
-	rng   *rand.Rand
-	pacer acquisition.Pacer
-}
-
-func newMEGSource(id string, rateHz float64, frame int) *megSource {
-	s := &megSource{frame: frame, rng: rand.New(rand.NewPCG(1, 2)), pacer: acquisition.Pacer{Speed: 1}}
-	s.info = streams.StreamInfo{SchemaVersion: streams.SchemaVersion, StreamID: id, Device: "test-meg", SampleRateHz: rateHz}
-	for i := range 102 {
-		th, ph := 0.15+1.3*float64(i%17)/16, 2*math.Pi*float64(i/17)/6+float64(i%17)*0.37
-		pos := [3]float64{0.1 * math.Sin(th) * math.Cos(ph), 0.1 * math.Sin(th) * math.Sin(ph), 0.1 * math.Cos(th)}
-		for k, typ := range []streams.ChannelType{streams.ChannelMEGMag, streams.ChannelMEGGrad, streams.ChannelMEGGrad} {
-			unit := "T"
-			if typ == streams.ChannelMEGGrad {
-				unit = "T/m"
-			}
-			s.info.Channels = append(s.info.Channels, streams.Channel{Name: fmt.Sprintf("MEG%03d%d", i+1, k+1), Type: typ, Unit: unit,
-				Position: pos, HasPosition: true})
-		}
-	}
-	return s
-}
-
-func (s *megSource) Info() streams.StreamInfo { return s.info }
-
-func (s *megSource) Next(ctx context.Context, f *streams.Frame) error {
-	rate := s.info.SampleRateHz
-	if err := s.pacer.Wait(ctx, float64(s.n+int64(s.frame))/rate); err != nil {
-		return err
-	}
-	nch := len(s.info.Channels)
-	f.Reset()
-	s.seq++
-	f.StreamID, f.Seq, f.NumSamples, f.NumChannels = s.info.StreamID, s.seq, s.frame, nch
-	f.SourceTimeNs = int64(float64(s.n) / rate * 1e9)
-	f.Samples = f.Samples[:0]
-	for i := range s.frame {
-		a := math.Sin(2 * math.Pi * 10 * float64(s.n+int64(i)) / rate)
-		for c := range nch {
-			f.Samples = append(f.Samples, float32((a*float64(1+c%5)+s.rng.NormFloat64())*1e-13))
-		}
-	}
-	s.n += int64(s.frame)
-	return nil
 }
