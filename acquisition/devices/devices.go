@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/neurostream/neurostream/acquisition/ble"
+	"github.com/neurostream/neurostream/acquisition/muse"
 	"github.com/neurostream/neurostream/acquisition/openbci"
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/streams"
@@ -81,6 +83,29 @@ func Builtin() *Registry {
 		Info:    func(o Options) (streams.StreamInfo, error) { return openbci.CytonInfo(cytonConfig(o)) },
 		Open: func(ctx context.Context, o Options) (Source, error) {
 			return openbci.OpenCyton(ctx, cytonConfig(o))
+		}})
+	r.Register(Device{Name: "ganglion", Transport: "bluetooth-le",
+		Summary: "OpenBCI Ganglion, 4 ch at 200 Hz over Bluetooth LE (--address: MAC or name prefix; untested on hardware)",
+		Info: func(o Options) (streams.StreamInfo, error) {
+			return openbci.GanglionInfo(openbci.GanglionConfig{StreamID: o.StreamID, Channels: o.Electrodes})
+		},
+		Open: func(ctx context.Context, o Options) (Source, error) {
+			return openbci.OpenGanglion(ctx, openbci.GanglionConfig{Address: o.Address, StreamID: o.StreamID, Channels: o.Electrodes,
+				FrameSamples: o.FrameSamples, Timeout: o.Timeout}, ble.Connect)
+		}})
+	r.Register(Device{Name: "muse", Transport: "bluetooth-le",
+		Summary: "Interaxon Muse 2016 / Muse 2 / Muse S, 4 ch at 256 Hz over Bluetooth LE (--address; untested on hardware)",
+		Info: func(o Options) (streams.StreamInfo, error) {
+			if len(o.Electrodes) > 0 {
+				return streams.StreamInfo{}, fmt.Errorf("muse: the headband's electrodes are fixed (%v)", muse.Channels)
+			}
+			return muse.Info(muse.Config{StreamID: o.StreamID}), nil
+		},
+		Open: func(ctx context.Context, o Options) (Source, error) {
+			if len(o.Electrodes) > 0 {
+				return nil, fmt.Errorf("muse: the headband's electrodes are fixed (%v)", muse.Channels)
+			}
+			return muse.Open(ctx, muse.Config{Address: o.Address, StreamID: o.StreamID, FrameSamples: o.FrameSamples, Timeout: o.Timeout}, ble.Connect)
 		}})
 	return r
 }
