@@ -28,6 +28,8 @@ type Config struct {
 	Metrics   MetricsConfig    `yaml:"metrics"`
 	Sources   []SourceConfig   `yaml:"sources"`
 	Pipelines []PipelineConfig `yaml:"pipelines"`
+	// Spool is where live sources keep frames while the broker is unreachable (see SpoolOptions).
+	Spool SpoolOptions `yaml:"spool"`
 }
 
 // MetricsConfig sets where /metrics is served ("" disables it).

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
+	"github.com/neurostream/neurostream/streams/spool"
 )
 
 // KafkaSink publishes a processor's results: frames to FramesTopic (if set) with their description
@@ -169,6 +172,53 @@ func (r *InfoRegistry) Close() error { return r.reader.Close() }
 // topic, stamping each with its wall-clock acquisition time. With batch > 1 frames are written batch
 // at a time (bulk replay). It returns nil when the source ends, ctx.Err() when cancelled.
 func Publish(ctx context.Context, src Source, p *streams.Producer, topics streams.Topics, topic string, batch int, m *metrics.Metrics) error {
+	return publish(ctx, src, p, topics, topic, batch, m, nil, nil)
+}
+
+// SpoolOptions says where sources keep frames while the broker is unreachable (see streams/spool).
+type SpoolOptions struct {
+	// Dir holds one spool per topic and stream: Dir/<topic>/<stream id>.
+	Dir string `yaml:"dir"`
+	// MaxBytes bounds each stream's spool (default 1 GiB); beyond it new frames are dropped and
+	// counted, and consumers see the gap.
+	MaxBytes int64 `yaml:"max_bytes"`
+}
+
+// PublishSpooled is Publish for live sources: frames the broker cannot take now wait in a spool on
+// disk and are published in order once it is back, so that a broker outage costs no sample (see
+// streams/spool). Frames a previous run left in the stream's spool are published first. On
+// cancellation, frames still spooled stay on disk for the next run.
+func PublishSpooled(ctx context.Context, src Source, p *streams.Producer, topics streams.Topics, topic string, so SpoolOptions, m *metrics.Metrics, log *slog.Logger) error {
+	info := src.Info()
+	if err := info.Validate(); err != nil {
+		return err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s, err := spool.Open(filepath.Join(so.Dir, pathSafe(topic), pathSafe(info.StreamID)), so.MaxBytes)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return publish(ctx, src, p, topics, topic, 1, m, s, log)
+}
+
+// pathSafe makes a topic or stream id usable as one path element.
+func pathSafe(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || r == 0 {
+			return '_'
+		}
+		return r
+	}, name)
+	if name == "" || name == "." || name == ".." {
+		name = "_" + name
+	}
+	return name
+}
+
+func publish(ctx context.Context, src Source, p *streams.Producer, topics streams.Topics, topic string, batch int, m *metrics.Metrics, s *spool.Spool, log *slog.Logger) error {
 	info := src.Info()
 	if err := info.Validate(); err != nil {
 		return err
@@ -177,9 +227,50 @@ func Publish(ctx context.Context, src Source, p *streams.Producer, topics stream
 	// for a new one rather than for duplicates of the last run's frames.
 	epoch := uint64(time.Now().UnixNano())
 	info.Epoch = epoch
-	if err := p.PublishStreamInfo(ctx, topics, "raw", &info); err != nil {
-		return err
+	send := func(frames []*streams.Frame) error { return p.PublishFrames(ctx, topic, frames...) }
+	if s == nil {
+		if err := p.PublishStreamInfo(ctx, topics, "raw", &info); err != nil {
+			return err
+		}
+	} else {
+		fw := spool.NewForwarder(s, p, info.StreamID, func(ctx context.Context) error {
+			return p.PublishStreamInfo(ctx, topics, "raw", &info)
+		}, spool.Options{Metrics: m, Log: log})
+		fctx, stop := context.WithCancel(ctx)
+		fdone := make(chan error, 1)
+		go func() { fdone <- fw.Run(fctx) }()
+		defer func() {
+			stop()
+			<-fdone
+			if n, b := s.Pending(); n > 0 {
+				log.Warn("frames left in the spool; the next run of this source publishes them", "stream", info.StreamID, "frames", n, "bytes", b, "dir", s.Dir())
+			}
+		}()
+		send = func(frames []*streams.Frame) error {
+			select {
+			case err := <-fdone: // the forwarder met an error waiting cannot fix
+				fdone <- err
+				return err
+			default:
+			}
+			return fw.Publish(ctx, topic, frames...)
+		}
+		drain := func() error {
+			select {
+			case err := <-fdone:
+				fdone <- err
+				return err
+			default:
+			}
+			return fw.Drain(ctx)
+		}
+		return publishLoop(ctx, src, batch, epoch, m, info.StreamID, send, drain)
 	}
+	return publishLoop(ctx, src, batch, epoch, m, info.StreamID, send, func() error { return nil })
+}
+
+// publishLoop reads src and sends its frames until it ends (then drain waits for what is queued).
+func publishLoop(ctx context.Context, src Source, batch int, epoch uint64, m *metrics.Metrics, streamID string, send func([]*streams.Frame) error, drain func() error) error {
 	if batch < 1 {
 		batch = 1
 	}
@@ -188,7 +279,7 @@ func Publish(ctx context.Context, src Source, p *streams.Producer, topics stream
 		frames[i] = new(streams.Frame)
 	}
 	var framesOut, samplesOut = m.FramesOut.WithLabelValues("source"), m.SamplesOut.WithLabelValues("source")
-	live := newLiveMetrics(src, info.StreamID, m)
+	live := newLiveMetrics(src, streamID, m)
 	for {
 		n := 0
 		var srcErr error
@@ -201,7 +292,7 @@ func Publish(ctx context.Context, src Source, p *streams.Producer, topics stream
 			n++
 		}
 		if n > 0 {
-			if err := p.PublishFrames(ctx, topic, frames[:n]...); err != nil {
+			if err := send(frames[:n]); err != nil {
 				m.KafkaErrors.WithLabelValues("publish-frames").Inc()
 				return err
 			}
@@ -214,7 +305,7 @@ func Publish(ctx context.Context, src Source, p *streams.Producer, topics stream
 		switch {
 		case srcErr == nil:
 		case errors.Is(srcErr, io.EOF):
-			return nil
+			return drain()
 		default:
 			return srcErr
 		}

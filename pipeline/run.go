@@ -28,6 +28,9 @@ type RunOptions struct {
 	OnPrediction func(p *streams.Prediction)
 	// Sources, if set, replaces building sources from the config (replay, tests).
 	Sources []Source
+	// Spool, if set with a Dir, makes sources keep frames on disk while the broker is away
+	// (PublishSpooled); otherwise a source waits for the broker.
+	Spool *SpoolOptions
 	// InfoWait bounds how long a stream's frames are held waiting for its description (default 10 s);
 	// other streams never wait for it.
 	InfoWait time.Duration
@@ -144,7 +147,12 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 				defer wg.Done()
 				info := s.Info()
 				opts.Log.Info("source publishing", "stream", info.StreamID, "channels", len(info.Channels), "rate_hz", info.SampleRateHz, "topic", topic)
-				err := Publish(ctx, s, prod, topics, topic, 1, opts.Metrics)
+				var err error
+				if opts.Spool != nil && opts.Spool.Dir != "" {
+					err = PublishSpooled(ctx, s, prod, topics, topic, *opts.Spool, opts.Metrics, opts.Log)
+				} else {
+					err = Publish(ctx, s, prod, topics, topic, 1, opts.Metrics)
+				}
 				if c, ok := s.(io.Closer); ok {
 					if cerr := c.Close(); cerr != nil {
 						opts.Log.Warn("closing source", "stream", info.StreamID, "err", cerr)

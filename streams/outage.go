@@ -20,7 +20,7 @@ import (
 // second), later ones back off to a few seconds so that a long outage costs little.
 const (
 	defaultMinBackoff = 50 * time.Millisecond
-	defaultMaxBackoff = 3 * time.Second
+	defaultMaxBackoff = time.Second
 	// unknownTopicPatience is how long a topic may stay unknown before that is taken as a real
 	// error: a restarted broker needs a moment to load its topics, auto-creation a moment to finish.
 	unknownTopicPatience = 30 * time.Second
@@ -35,7 +35,7 @@ const (
 type Outages struct {
 	Log        *slog.Logger
 	MinBackoff time.Duration // first retry delay (default 50 ms)
-	MaxBackoff time.Duration // cap on the delay between retries (default 3 s)
+	MaxBackoff time.Duration // cap on the delay between retries (default 1 s)
 	// OnDown is called when an operation starts failing, OnUp when it succeeds again after an
 	// outage of the given length.
 	OnDown func(op string)

@@ -39,6 +39,8 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 	config := fs.String("config", "", "pipeline config (YAML), e.g. configs/eyes-alpha.yaml")
 	only := fs.String("only", "", "run only `sources` or only `pipelines` of the config")
 	name := fs.String("pipeline", "", "run only the pipeline with this name (and no sources)")
+	var sf spoolFlags
+	sf.register(fs)
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics here (overrides the config's metrics.listen; \"off\" disables)")
 	verbose := fs.Bool("v", false, "verbose logs")
 	if err := fs.Parse(args); err != nil {
@@ -73,9 +75,13 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 	if err := serveMetrics(ctx, m, cfg.Metrics.Listen, *metricsAddr, out); err != nil {
 		return err
 	}
+	sp, err := sf.options(cfg.Spool)
+	if err != nil {
+		return err
+	}
 	loaders, closeLoaders := decoderLoaders()
 	defer closeLoaders()
-	return pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: *only, Pipeline: *name, Metrics: m, Log: log, Loaders: loaders})
+	return pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: *only, Pipeline: *name, Metrics: m, Log: log, Loaders: loaders, Spool: sp})
 }
 
 // decoderLoaders lists every decoder kind a pipeline config may name: the pure-Go ones and onnx.
@@ -153,6 +159,8 @@ func runAcquire(ctx context.Context, args []string, out io.Writer) error {
 	finish := registerSynthetic(fs, &sc)
 	fast := fs.Bool("fast", false, "synthetic: publish as fast as possible instead of in real time")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics here (clock offset/drift/jitter, lost samples)")
+	var sf spoolFlags
+	sf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -178,6 +186,10 @@ func runAcquire(ctx context.Context, args []string, out io.Writer) error {
 	if *electrodes != "" {
 		o.Electrodes = strings.Split(*electrodes, ",")
 	}
+	sp, err := sf.options(pipeline.SpoolOptions{})
+	if err != nil {
+		return err
+	}
 	log := newLogger(os.Stderr, false)
 	src, err := d.Open(ctx, o)
 	if err != nil {
@@ -197,7 +209,7 @@ func runAcquire(ctx context.Context, args []string, out io.Writer) error {
 	info := src.Info()
 	fmt.Fprintf(out, "publishing %s (%s): %d channels at %g Hz to %s on %v; Ctrl-C to stop\n",
 		info.StreamID, info.Device, len(info.Channels), info.SampleRateHz, kc.Topics().Raw, kc.Brokers)
-	err = pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: "sources", Sources: []pipeline.Source{src}, Log: log, Metrics: m})
+	err = pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: "sources", Sources: []pipeline.Source{src}, Log: log, Metrics: m, Spool: sp})
 	if ls, ok := src.(acquisition.LiveSource); ok {
 		st := ls.LiveStats()
 		fmt.Fprintf(out, "%s: %d samples, %d lost (filled and marked), %d broken packets; clock drift %+.1f ppm, jitter %.2f ms\n",

@@ -1,0 +1,21 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// TestMain gives the tests their own state directory: the sources' spools (and anything else
+// neurostream keeps between commands) must not land in, or come from, the user's.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "neurostream-state-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_STATE_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
