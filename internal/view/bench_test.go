@@ -111,6 +111,7 @@ func measureView(b *testing.B, path string, src pipeline.Source) {
 	b.ReportMetric(100*(three-one)/2, "%core/added-viewer")
 	b.ReportMetric(st1["delayP50"], "delay-p50-ms")
 	b.ReportMetric(st1["delayP99"], "delay-p99-ms")
+	b.ReportMetric(st1["serverDelayP99"], "server-part-p99-ms")
 	b.ReportMetric(st3["delayP99"], "delay-p99-ms-3-viewers")
 	b.Logf("%s: %d ch at %g Hz; page stats with 1 viewer %v, with 3 %v", id, len(src.Info().Channels), src.Info().SampleRateHz, st1, st3)
 }

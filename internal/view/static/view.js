@@ -18,7 +18,7 @@ const st = {
   latestCol: -1, lastData: 0, colsPerMs: 0, dirty: false,
   markers: [], preds: [], feats: new Map(), featNames: [],
   spectrum: null, peakHz: NaN,
-  redraws: 0, redrawTimes: [], delays: [], pendingAcq: [], decLat: [],
+  redraws: 0, redrawTimes: [], delays: [], serverDelays: [], pendingAcq: [], decLat: [],
 };
 
 const traces = $('traces'), tctx = traces.getContext('2d');
@@ -137,7 +137,7 @@ function onInfo(m) {
 function onTrace(dv, buf) {
   if (!st.info) return;
   const nsel = dv.getUint16(2, true), ncols = dv.getUint32(4, true);
-  const first = dv.getFloat64(8, true), acqMs = dv.getFloat64(16, true);
+  const first = dv.getFloat64(8, true), acqMs = dv.getFloat64(16, true), sentMs = dv.getFloat64(24, true);
   if (nsel !== st.sent.length) return;
   const data = new Float32Array(buf, 32, nsel * ncols * 2);
   const W = st.width;
@@ -157,7 +157,8 @@ function onTrace(dv, buf) {
   if (!st.scaled) autoScale();
   if (st.scaled && !st.paintedScaled) { st.paintedScaled = true; repaintAll(); }
   else for (let k = 0; k < ncols; k++) paintCol(first + k);
-  if (acqMs > 0) st.pendingAcq.push(acqMs);
+  if (acqMs > 0) { st.pendingAcq.push(acqMs); st.serverDelays.push(sentMs - acqMs); }
+  if (st.serverDelays.length > 2000) st.serverDelays.splice(0, 1000);
   st.dirty = true;
 }
 
@@ -309,11 +310,24 @@ function drawSpectrum() {
   if (!isFinite(lo)) return;
   const x = (b) => 30 + (b * s.df / fmax) * (W - 36), y = (v) => 6 + (hi - v) / Math.max(hi - lo, 1e-9) * (H - 26);
   ctx.fillStyle = BG; ctx.fillRect(0, 0, W, H);
-  ctx.strokeStyle = 'rgba(159,211,255,0.25)'; ctx.lineWidth = 1;
-  for (const i of chans) {
-    ctx.beginPath();
-    for (let b = 1; b < s.nbins; b++) { const v = s.data[i * s.nbins + b]; b === 1 ? ctx.moveTo(x(b), y(v)) : ctx.lineTo(x(b), y(v)); }
-    ctx.stroke();
+  if (chans.length <= 64) { // one line per channel
+    ctx.strokeStyle = 'rgba(159,211,255,0.25)'; ctx.lineWidth = 1;
+    for (const i of chans) {
+      ctx.beginPath();
+      for (let b = 1; b < s.nbins; b++) { const v = s.data[i * s.nbins + b]; b === 1 ? ctx.moveTo(x(b), y(v)) : ctx.lineTo(x(b), y(v)); }
+      ctx.stroke();
+    }
+  } else { // many channels: their range per frequency, which draws in constant time
+    ctx.fillStyle = 'rgba(159,211,255,0.25)'; ctx.beginPath();
+    const lo2 = [], hi2 = [];
+    for (let b = 1; b < s.nbins; b++) {
+      let a = Infinity, z = -Infinity;
+      for (const i of chans) { const v = s.data[i * s.nbins + b]; if (v < a) a = v; if (v > z) z = v; }
+      lo2.push(a); hi2.push(z);
+    }
+    hi2.forEach((v, k) => (k ? ctx.lineTo(x(k + 1), y(v)) : ctx.moveTo(x(k + 1), y(v))));
+    for (let k = lo2.length - 1; k >= 0; k--) ctx.lineTo(x(k + 1), y(lo2[k]));
+    ctx.fill();
   }
   ctx.strokeStyle = '#4fb3ff'; ctx.lineWidth = 2; ctx.beginPath();
   for (let b = 1; b < s.nbins; b++) { const v = Math.log10(mean[b]); b === 1 ? ctx.moveTo(x(b), y(v)) : ctx.lineTo(x(b), y(v)); }
@@ -378,12 +392,26 @@ function drawScalp() {
   const k = R / Math.max(rmax, Math.PI / 2);
   let lo = Infinity, hi = -Infinity;
   for (const p of pts) { p.px = ox + p.x * k; p.py = oy - p.y * k; lo = Math.min(lo, p.v); hi = Math.max(hi, p.v); }
-  const img = ctx.createImageData(c.width, c.height), G = 3;
-  for (let py = 0; py < c.height; py += G) for (let px = 0; px < c.width; px += G) {
-    if (Math.hypot(px - ox, py - oy) > R) continue;
-    let num = 0, den = 0;
-    for (const p of pts) { const d2 = (px - p.px) ** 2 + (py - p.py) ** 2 + 1; const w = 1 / (d2 * d2); num += w * p.v; den += w; }
-    const [r, g, b] = viridis((num / den - lo) / Math.max(hi - lo, 1e-12));
+  // Inverse-distance weights from every grid cell to every electrode depend only on the montage:
+  // computed once, each update is then one weighted sum per cell.
+  const G = 3, key = pts.map((p) => p.name).join(',') + c.width;
+  if (!st.scalpGrid || st.scalpGrid.key !== key) {
+    const cells = [];
+    for (let py = 0; py < c.height; py += G) for (let px = 0; px < c.width; px += G) {
+      if (Math.hypot(px - ox, py - oy) > R) continue;
+      const w = new Float32Array(pts.length);
+      let den = 0;
+      pts.forEach((p, i) => { const d2 = (px - p.px) ** 2 + (py - p.py) ** 2 + 1; w[i] = 1 / (d2 * d2); den += w[i]; });
+      for (let i = 0; i < w.length; i++) w[i] /= den;
+      cells.push({ px, py, w });
+    }
+    st.scalpGrid = { key, cells };
+  }
+  const img = ctx.createImageData(c.width, c.height), vals = Float32Array.from(pts, (p) => p.v);
+  for (const { px, py, w } of st.scalpGrid.cells) {
+    let num = 0;
+    for (let i = 0; i < w.length; i++) num += w[i] * vals[i];
+    const [r, g, b] = viridis((num - lo) / Math.max(hi - lo, 1e-12));
     for (let dy = 0; dy < G; dy++) for (let dx = 0; dx < G; dx++) {
       const o = ((py + dy) * c.width + px + dx) * 4;
       if (o < img.data.length) { img.data[o] = r; img.data[o + 1] = g; img.data[o + 2] = b; img.data[o + 3] = 255; }
@@ -462,10 +490,11 @@ function pct(a, q) {
 }
 
 function stats() {
-  const d = st.delays.slice(-500);
+  const d = st.delays.slice(-500), sd = st.serverDelays.slice(-500);
   return {
     redraws: st.redraws, redrawsPerSec: st.redrawTimes.length, delays: d.length,
     delayP50: pct(d, 0.5), delayP99: pct(d, 0.99), peakHz: st.peakHz,
+    serverDelayP50: pct(sd, 0.5), serverDelayP99: pct(sd, 0.99),
     columns: st.latestCol, predictions: st.preds.length, markers: st.markersShown || [],
   };
 }
