@@ -55,17 +55,69 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load alpha model: %w", err)
 	}
-	var m Model
-	if err := json.Unmarshal(b, &m); err != nil {
+	m, err := Parse(b)
+	if err != nil {
 		return nil, fmt.Errorf("load alpha model %s: %w", path, err)
 	}
-	if m.Format != FormatName || m.Version != 1 {
-		return nil, fmt.Errorf("load alpha model %s: format %q version %d, want %q version 1", path, m.Format, m.Version, FormatName)
+	return m, nil
+}
+
+// Parse decodes and validates an alpha model's JSON.
+func Parse(b []byte) (*Model, error) {
+	var m Model
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("not an alpha model file: %w", err)
 	}
-	if len(m.Channels) == 0 || !(m.WindowSec > 0) || !(m.Scale > 0) {
-		return nil, fmt.Errorf("load alpha model %s: needs channels, a positive window_sec and scale", path)
+	if m.Format != FormatName || m.Version != 1 {
+		return nil, fmt.Errorf("field format/version: %q version %d, want %q version 1", m.Format, m.Version, FormatName)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
 	}
 	return &m, nil
+}
+
+// Bounds on a model file's numbers: a file is data, and a window of 1e9 s or a channel list of
+// thousands would be allocated before anything else went wrong.
+const (
+	maxChannels  = 256
+	maxWindowSec = 600
+	maxBandHz    = 1e5
+)
+
+// Validate checks every field and names the first that is wrong.
+func (m *Model) Validate() error {
+	if len(m.Channels) == 0 || len(m.Channels) > maxChannels {
+		return fmt.Errorf("field channels: %d channels, want 1..%d", len(m.Channels), maxChannels)
+	}
+	seen := map[string]int{}
+	for i, c := range m.Channels {
+		if NormalizeChannel(c) == "" {
+			return fmt.Errorf("field channels[%d]: empty name", i)
+		}
+		if j, dup := seen[NormalizeChannel(c)]; dup {
+			return fmt.Errorf("field channels[%d]: %q repeats channels[%d] %q", i, c, j, m.Channels[j])
+		}
+		seen[NormalizeChannel(c)] = i
+	}
+	if !(m.WindowSec > 0 && m.WindowSec <= maxWindowSec) {
+		return fmt.Errorf("field window_sec: %v s, want a window in (0, %d] s", m.WindowSec, maxWindowSec)
+	}
+	for _, b := range []struct {
+		name string
+		v    [2]float64
+	}{{"alpha_band_hz", m.AlphaBandHz}, {"total_band_hz", m.TotalBandHz}} {
+		if !(b.v[0] >= 0 && b.v[1] > b.v[0] && b.v[1] <= maxBandHz) {
+			return fmt.Errorf("field %s: %v Hz, want 0 <= low < high <= %g", b.name, b.v, maxBandHz)
+		}
+	}
+	if math.IsNaN(m.Threshold) || math.Abs(m.Threshold) > 100 {
+		return fmt.Errorf("field threshold: %v, want a finite log10 power ratio (|threshold| <= 100)", m.Threshold)
+	}
+	if !(m.Scale > 0 && m.Scale <= 100) {
+		return fmt.Errorf("field scale: %v, want 0 < scale <= 100", m.Scale)
+	}
+	return nil
 }
 
 // Save writes the model as indented JSON.
@@ -234,7 +286,16 @@ func (d *Decoder) Bind(info streams.StreamInfo) ([]int, error) {
 		}
 		idx = append(idx, found)
 	}
+	if !(info.SampleRateHz > 0) || info.SampleRateHz > 1e6 {
+		return nil, fmt.Errorf("stream %s runs at %v Hz: the alpha model needs a rate in (0, 1e6] Hz", info.StreamID, info.SampleRateHz)
+	}
+	if hi := max(d.model.AlphaBandHz[1], d.model.TotalBandHz[1]); hi > info.SampleRateHz/2 {
+		return nil, fmt.Errorf("alpha model bands reach %g Hz, above the stream's Nyquist frequency %g Hz", hi, info.SampleRateHz/2)
+	}
 	d.windowN = int(math.Round(d.model.WindowSec * info.SampleRateHz))
+	if d.windowN < 2 || d.windowN > 1<<22 {
+		return nil, fmt.Errorf("alpha model window of %g s is %d samples at %g Hz: want 2..%d", d.model.WindowSec, d.windowN, info.SampleRateHz, 1<<22)
+	}
 	ext, err := NewExtractor(&d.model, info.SampleRateHz)
 	if err != nil {
 		return nil, err

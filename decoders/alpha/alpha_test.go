@@ -1,6 +1,10 @@
 package alpha
 
 import (
+	"encoding/json"
+	"math"
+	"strings"
+
 	"github.com/neurostream/neurostream/internal/shareddata"
 
 	"os"
@@ -111,4 +115,71 @@ func TestBindMissingChannel(t *testing.T) {
 	if err == nil {
 		t.Fatal("bound to a stream without occipital channels")
 	}
+}
+
+// Hostile alpha model files fail at load with an error naming the field.
+func TestHostileAlphaModels(t *testing.T) {
+	good, err := json.Marshal(DefaultModel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(from, to string) []byte { return []byte(strings.Replace(string(good), from, to, 1)) }
+	for name, c := range map[string]struct {
+		b     []byte
+		field string
+	}{
+		"window of 1e9 s":    {edit(`"window_sec":2`, `"window_sec":1e9`), "window_sec"},
+		"negative window":    {edit(`"window_sec":2`, `"window_sec":-2`), "window_sec"},
+		"inverted band":      {edit(`"alpha_band_hz":[8,12]`, `"alpha_band_hz":[12,8]`), "alpha_band_hz"},
+		"band of 1e300 Hz":   {edit(`"total_band_hz":[2,30]`, `"total_band_hz":[2,1e300]`), "total_band_hz"},
+		"duplicate channels": {edit(`"channels":["O1","Oz","O2"]`, `"channels":["O1","o1.."]`), "channels[1]"},
+		"no channels":        {edit(`"channels":["O1","Oz","O2"]`, `"channels":[]`), "channels"},
+		"zero scale":         {edit(`"scale":0.1`, `"scale":0`), "scale"},
+		"absurd threshold":   {edit(`"threshold":0`, `"threshold":1e308`), "threshold"},
+		"wrong version":      {edit(`"version":1`, `"version":2`), "format/version"},
+		"truncated JSON":     {good[:len(good)/2], "not an alpha model"},
+		"NaN is not JSON":    {edit(`"scale":0.1`, `"scale":NaN`), "not an alpha model"},
+	} {
+		_, err := Parse(c.b)
+		if err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: got %v, want an error naming %s", name, err, c.field)
+		}
+	}
+	m := DefaultModel()
+	d := NewDecoder(&m)
+	if _, err := d.Bind(streams.StreamInfo{StreamID: "s", SampleRateHz: 40, Channels: []streams.Channel{{Name: "O1"}, {Name: "Oz"}, {Name: "O2"}}}); err == nil ||
+		!strings.Contains(err.Error(), "Nyquist") {
+		t.Errorf("bands above a 40 Hz stream's Nyquist: got %v", err)
+	}
+}
+
+// FuzzAlphaModel: any bytes either fail Parse or give a model that binds to a 250 Hz stream with its
+// channels and decodes a window without panicking.
+func FuzzAlphaModel(f *testing.F) {
+	good, _ := json.Marshal(DefaultModel())
+	f.Add(good)
+	f.Add([]byte(`{"format":"neurostream-alpha","version":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Parse(b)
+		if err != nil {
+			return
+		}
+		info := streams.StreamInfo{StreamID: "fuzz", SampleRateHz: 250}
+		for _, c := range m.Channels {
+			info.Channels = append(info.Channels, streams.Channel{Name: c})
+		}
+		d := NewDecoder(m)
+		if _, err := d.Bind(info); err != nil {
+			return // bands beyond this stream's Nyquist frequency, or holding no bin
+		}
+		w := make([][]float64, len(m.Channels))
+		for c := range w {
+			w[c] = make([]float64, d.WindowSamples())
+			for s := range w[c] {
+				w[c][s] = math.Sin(float64(s) * 0.3 * float64(c+1))
+			}
+		}
+		var p streams.Prediction
+		_ = d.Decode(w, &p)
+	})
 }

@@ -105,62 +105,41 @@ func (f *File) Save(path string) error {
 	return nil
 }
 
+// maxFileBytes bounds a model file: the largest real ones (FBCSP on 64 channels, xDAWN with its
+// evoked prototypes) are a few MB of JSON.
+const maxFileBytes = 256 << 20
+
 // ReadFile reads and checks a model file without building the decoder.
 func ReadFile(path string) (*File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading model: %w", err)
+	}
+	if !st.Mode().IsRegular() || st.Size() > maxFileBytes {
+		return nil, fmt.Errorf("model %s: not a regular file of at most %d MiB", path, maxFileBytes>>20)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading model: %w", err)
 	}
-	var f File
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("model %s: not a neurostream model file: %w", path, err)
-	}
-	if f.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("model %s: format version %d, this build reads version %d; retrain or upgrade neurostream", path, f.FormatVersion, FormatVersion)
-	}
-	if err := f.Validate(); err != nil {
+	f, err := Parse(b)
+	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", path, err)
 	}
-	return &f, nil
+	return f, nil
 }
 
-// Validate checks that the file holds what its decoder kind needs.
-func (f *File) Validate() error {
-	if _, err := ParseKind(string(f.Decoder)); err != nil {
-		return err
+// Parse decodes and validates a model file's bytes.
+func Parse(b []byte) (*File, error) {
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("not a neurostream model file: %w", err)
 	}
-	switch {
-	case len(f.Channels) == 0:
-		return fmt.Errorf("no channels")
-	case !(f.SampleRateHz > 0):
-		return fmt.Errorf("sampling rate %v Hz", f.SampleRateHz)
-	case f.WindowSamples < 2:
-		return fmt.Errorf("window of %d samples", f.WindowSamples)
-	case len(f.Classes) < 2:
-		return fmt.Errorf("%d classes; a decoder needs at least 2", len(f.Classes))
+	if f.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("field format_version: %d, this build reads version %d; retrain or upgrade neurostream", f.FormatVersion, FormatVersion)
 	}
-	missing := func(what string) error { return fmt.Errorf("%s model without %s", f.Decoder, what) }
-	switch f.Decoder {
-	case CSPLDA:
-		if f.CSP == nil || f.LDA == nil {
-			return missing("csp and lda")
-		}
-	case FBCSP:
-		if len(f.Bands) == 0 || f.LDA == nil || len(f.Selected) == 0 {
-			return missing("bands, selected_features and lda")
-		}
-	case MDM:
-		if len(f.Means) != len(f.Classes) {
-			return missing("one class mean per class")
-		}
-	case TSLR:
-		if f.Reference == nil || f.LogReg == nil {
-			return missing("reference and logreg")
-		}
-	case XdawnTS:
-		if f.Xdawn == nil || f.Reference == nil || f.LogReg == nil {
-			return missing("xdawn, reference and logreg")
-		}
+	if err := f.Validate(); err != nil {
+		return nil, err
 	}
-	return nil
+	return &f, nil
 }
