@@ -136,7 +136,7 @@ func Parse(b []byte) (*File, error) {
 		return nil, fmt.Errorf("not a neurostream model file: %w", err)
 	}
 	if f.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("field format_version: %d, this build reads version %d; retrain or upgrade neurostream", f.FormatVersion, FormatVersion)
+		return nil, fmt.Errorf("field format_version: version %d, this build reads version %d; retrain or upgrade neurostream", f.FormatVersion, FormatVersion)
 	}
 	if err := f.Validate(); err != nil {
 		return nil, err
