@@ -13,8 +13,10 @@ import (
 
 // Options tunes a Forwarder; zero fields take defaults.
 type Options struct {
-	// DirectTimeout bounds one direct publish before the frame goes to the spool (default 1 s): a
-	// broker that hangs must not stall acquisition longer than that.
+	// DirectTimeout bounds one direct publish before the frame goes to the spool (default 5 s): a
+	// broker that hangs must not stall acquisition longer than that. A write that times out may
+	// still have been stored, and is then published twice (consumers see a duplicate sequence
+	// number), so this is not much shorter: under load a busy broker took over a second to answer.
 	DirectTimeout time.Duration
 	// SyncInterval is how often appended frames are fsynced (default 200 ms).
 	SyncInterval time.Duration
@@ -48,7 +50,7 @@ type Forwarder struct {
 // so that frames acquired while the broker is away at start-up wait in the spool.
 func NewForwarder(s *Spool, p *streams.Producer, streamID string, publishInfo func(context.Context) error, opts Options) *Forwarder {
 	if opts.DirectTimeout <= 0 {
-		opts.DirectTimeout = time.Second
+		opts.DirectTimeout = 5 * time.Second
 	}
 	if opts.SyncInterval <= 0 {
 		opts.SyncInterval = 200 * time.Millisecond
