@@ -1,0 +1,142 @@
+package lsl
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/neurostream/neurostream/streams"
+)
+
+// TestSourceFramesAndMarkers: an LSL EEG stream in microvolts and a marker stream become frames in
+// volts with positions in metres, host-clock times and the markers on the right samples; the frame
+// outlet and prediction outlet carry them back out.
+func TestSourceFramesAndMarkers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	src := "frames-" + newUID()
+	eeg := StreamInfo{Name: "amp", Type: "EEG", ChannelCount: 2, NominalRateHz: 100, Format: Float32, SourceID: src}
+	eeg.SetChannels([]Channel{{Label: "C3", Unit: "microvolts", Location: [3]float64{-50, 0, 60}, HasLocation: true}, {Label: "STATUS", Type: "stim", Unit: "code"}})
+	data := newTestOutlet(t, eeg)
+	mk := newTestOutlet(t, StreamInfo{Name: "task", Type: "Markers", ChannelCount: 1, Format: String, SourceID: src + "-m"})
+
+	infos, err := Resolve(ctx, "source_id='"+src+"' or source_id='"+src+"-m'", ResolveOptions{Wait: 3 * time.Second, Minimum: 2})
+	if err != nil || len(infos) != 2 {
+		t.Fatalf("resolved %d streams: %v", len(infos), err)
+	}
+	var dataInfo, markerInfo StreamInfo
+	for _, i := range infos {
+		if i.Name == "amp" {
+			dataInfo = i
+		} else {
+			markerInfo = i
+		}
+	}
+	s, err := NewSource(ctx, dataInfo, SourceOptions{FrameSamples: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	markers, err := NewMarkers(ctx, []StreamInfo{markerInfo}, InletOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer markers.Close()
+	markers.Attach(s)
+	info := s.Info()
+	if info.StreamID != "lsl-amp-"+src || info.Channels[0].Unit != "V" || info.Channels[0].Type != streams.ChannelEEG || info.Channels[1].Type != streams.ChannelStim ||
+		info.Channels[1].Unit != "code" || !info.Channels[0].HasPosition || info.Channels[0].Position != [3]float64{-0.05, 0, 0.06} {
+		t.Fatalf("stream info %+v", info)
+	}
+	if err := data.WaitForConsumers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := mk.WaitForConsumers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	t0 := Clock()
+	if err := mk.PushStrings([]string{"17"}, t0+0.035); err != nil {
+		t.Fatal(err)
+	}
+	for markers.Count() < 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	samples := make([]float32, 20*2)
+	for i := range 20 {
+		samples[2*i], samples[2*i+1] = float32(i), 3
+	}
+	if err := data.PushFloat32(samples, t0); err != nil {
+		t.Fatal(err)
+	}
+	var f streams.Frame
+	if err := s.Next(ctx, &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.NumSamples != 10 || f.Samples[2*4] != 4e-6 || f.Samples[2*4+1] != 3 {
+		t.Fatalf("frame %+v", f)
+	}
+	want := (t0 + s.TimeCorrection() + s.wallOffset) * 1e9
+	if math.Abs(float64(f.SourceTimeNs)-want) > 1e3 {
+		t.Fatalf("SourceTimeNs %d, want %.0f", f.SourceTimeNs, want)
+	}
+	if len(f.Markers) != 1 || f.Markers[0].Code != 17 || f.Markers[0].SampleOffset != 4 && f.Markers[0].SampleOffset != 3 {
+		t.Fatalf("markers %+v", f.Markers)
+	}
+
+	// Out again: a frame outlet read by our inlet gives microvolts back; predictions arrive as JSON.
+	fo, err := NewFrameOutlet(&info, "neurostream-clean", OutletOptions{NoDiscoveryPort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fo.Close()
+	po, err := NewPredictionOutlet("neurostream-predictions", OutletOptions{NoDiscoveryPort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer po.Close()
+	in, err := OpenInlet(ctx, fo.Outlet().Info(), InletOptions{NoRecover: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	pin, err := OpenInlet(ctx, po.Outlet().Info(), InletOptions{NoRecover: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pin.Close()
+	full := in.Info()
+	if chs := full.Channels(); chs[0].Unit != "microvolts" || chs[0].Location != [3]float64{-50, 0, 60} || chs[1].Unit != "code" {
+		t.Fatalf("re-published channels %+v", chs)
+	}
+	_ = fo.Outlet().WaitForConsumers(ctx, 1)
+	_ = po.Outlet().WaitForConsumers(ctx, 1)
+	f.AcquiredAtNs = time.Now().UnixNano()
+	if err := fo.PushFrame(&f); err != nil {
+		t.Fatal(err)
+	}
+	if err := po.Push(&streams.Prediction{StreamID: info.StreamID, Decoder: "alpha", Label: "eyes-closed", AcquiredAtNs: f.AcquiredAtNs}); err != nil {
+		t.Fatal(err)
+	}
+	var c Chunk
+	got := 0
+	for got < 10 {
+		if err := in.Pull(ctx, &c, 0); err != nil {
+			t.Fatal(err)
+		}
+		for i := range c.N {
+			if v := c.Values[2*i]; math.Abs(v-float64(got+i)) > 1e-4 {
+				t.Fatalf("re-published sample %d: %v µV", got+i, v)
+			}
+		}
+		got += c.N
+	}
+	if err := pin.Pull(ctx, &c, 0); err != nil {
+		t.Fatal(err)
+	}
+	var p streams.Prediction
+	if err := json.Unmarshal([]byte(c.Strings[0]), &p); err != nil || p.Label != "eyes-closed" {
+		t.Fatalf("prediction marker %q: %v", c.Strings[0], err)
+	}
+}
