@@ -57,6 +57,9 @@ type PipelineConfig struct {
 	// Replicas is how many group members this process runs (default 1); more processes add more.
 	Replicas int           `yaml:"replicas"`
 	Stages   []StageConfig `yaml:"stages"`
+	// LSLOut, if set, also re-publishes the pipeline's processed frames and predictions as Lab
+	// Streaming Layer outlets named after it (see LSLOut).
+	LSLOut string `yaml:"lsl_out"`
 }
 
 // StageConfig is one stage of a pipeline.

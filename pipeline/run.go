@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,9 @@ type RunOptions struct {
 	// Spool, if set with a Dir, makes sources keep frames on disk while the broker is away
 	// (PublishSpooled); otherwise a source waits for the broker.
 	Spool *SpoolOptions
+	// LSLOut, if set, re-publishes every pipeline's output over LSL under this name (as a
+	// pipeline's lsl_out does).
+	LSLOut string
 	// InfoWait bounds how long a stream's frames are held waiting for its description (default 10 s);
 	// other streams never wait for it.
 	InfoWait time.Duration
@@ -92,12 +96,25 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		}
 		defer reg.Close()
 		ran := 0
+		lslOuts := map[string]*LSLOut{}
+		defer func() {
+			for _, o := range lslOuts {
+				_ = o.Close()
+			}
+		}()
 		for _, pc := range cfg.Pipelines {
 			if opts.Pipeline != "" && pc.Name != opts.Pipeline {
 				continue
 			}
 			ran++
-			proc, input, err := buildPipeline(topics, pc, prod, reg, opts)
+			var wrap func(Sink) Sink
+			if name := cmp.Or(pc.LSLOut, opts.LSLOut); name != "" {
+				if lslOuts[name] == nil {
+					lslOuts[name] = NewLSLOut(name, opts.Log)
+				}
+				wrap = lslOuts[name].Wrap
+			}
+			proc, input, err := buildPipeline(topics, pc, prod, reg, opts, wrap)
 			if err != nil {
 				return err
 			}
@@ -194,7 +211,7 @@ func groupOf(pc PipelineConfig) string {
 	return "neurostream-" + pc.Name
 }
 
-func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Producer, reg *InfoRegistry, opts RunOptions) (*Processor, string, error) {
+func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Producer, reg *InfoRegistry, opts RunOptions, wrap func(Sink) Sink) (*Processor, string, error) {
 	in := pc.Input
 	if in == "" {
 		in = "raw"

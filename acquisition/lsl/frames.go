@@ -298,7 +298,7 @@ type timedMarker struct {
 	m streams.Marker
 }
 
-// NewMarkers starts reading the marker streams.
+// NewMarkers measures each marker stream's time correction and starts reading them.
 func NewMarkers(ctx context.Context, infos []StreamInfo, opts InletOptions, log *slog.Logger) (*Markers, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -313,8 +313,15 @@ func NewMarkers(ctx context.Context, infos []StreamInfo, opts InletOptions, log 
 			return nil, err
 		}
 		m.inlets = append(m.inlets, in)
-		m.wg.Add(1)
-		go m.read(rctx, in)
+		corr := new(atomic.Uint64)
+		if off, _, err := in.TimeCorrection(ctx); err == nil {
+			corr.Store(math.Float64bits(off))
+		} else {
+			log.Warn("lsl markers: no time correction yet; using the outlet's clock as is", "stream", info.Name, "err", err)
+		}
+		m.wg.Add(2)
+		go m.read(rctx, in, corr)
+		go m.correctClock(rctx, in, corr)
 	}
 	return m, nil
 }
@@ -333,12 +340,24 @@ func (m *Markers) Close() error {
 	return errors.Join(errs...)
 }
 
-func (m *Markers) read(ctx context.Context, in *Inlet) {
+func (m *Markers) correctClock(ctx context.Context, in *Inlet, corr *atomic.Uint64) {
 	defer m.wg.Done()
-	corr, _, err := in.TimeCorrection(ctx)
-	if err != nil {
-		m.log.Warn("lsl markers: no time correction; using the outlet's clock as is", "stream", in.Info().Name, "err", err)
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if off, _, err := in.TimeCorrection(ctx); err == nil {
+				corr.Store(math.Float64bits(off))
+			}
+		}
 	}
+}
+
+func (m *Markers) read(ctx context.Context, in *Inlet, corr *atomic.Uint64) {
+	defer m.wg.Done()
 	var c Chunk
 	nch := in.Info().ChannelCount
 	for ctx.Err() == nil {
@@ -350,9 +369,10 @@ func (m *Markers) read(ctx context.Context, in *Inlet) {
 		}
 		if c.Recovered {
 			if off, _, err := in.TimeCorrection(ctx); err == nil {
-				corr = off
+				corr.Store(math.Float64bits(off))
 			}
 		}
+		off := math.Float64frombits(corr.Load())
 		m.mu.Lock()
 		for i := range c.N {
 			var mk streams.Marker
@@ -367,7 +387,7 @@ func (m *Markers) read(ctx context.Context, in *Inlet) {
 				mk.Label = strconv.FormatFloat(v, 'g', -1, 64)
 			}
 			for s := range m.queues {
-				m.queues[s] = append(m.queues[s], timedMarker{t: c.Timestamps[i] + corr, m: mk})
+				m.queues[s] = append(m.queues[s], timedMarker{t: c.Timestamps[i] + off, m: mk})
 			}
 			m.counted.Add(1)
 		}

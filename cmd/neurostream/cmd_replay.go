@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/neurostream/neurostream/acquisition/lsl"
 	"io"
 	"os"
 	"path/filepath"
@@ -68,6 +69,8 @@ func runReplay(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.StreamID, "stream", "", "stream id (default: the file name; with several files, a suffix is added;\n"+
 		"an XDF file's streams get \"-<XDF stream name>\" appended)")
 	fs.StringVar(&o.XDFStream, "xdf-stream", "", "replay only the XDF stream with this name (default: every numeric stream)")
+	fs.StringVar(&o.LSLOut, "lsl-out", "", "also play each stream as an LSL outlet named after this (LabRecorder, MNE-LSL and\n"+
+		"OpenViBE see the recording as a live headset)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,6 +108,7 @@ type replayOptions struct {
 	Parallel     bool     // play all files at once instead of one after the other
 	StreamID     string   // stream id; default the file name (see streamIDs)
 	XDFStream    string   // play only the XDF stream of this name
+	LSLOut       string   // also publish each stream as an LSL outlet named "<LSLOut> <stream id>"
 }
 
 // replayFiles publishes the recordings in paths to kc's raw topic (stream info first), as replayOptions
@@ -135,11 +139,21 @@ func replayFiles(ctx context.Context, kc streams.Config, paths []string, o repla
 			info := src.Info()
 			fmt.Fprintf(logw, "replaying %s as %s: %d channels, %g Hz, %.1f s\n", path, info.StreamID, len(info.Channels),
 				info.SampleRateHz, float64(src.NumSamples())/info.SampleRateHz)
+			counted := &counting{Source: src, bar: bar}
+			if o.LSLOut != "" {
+				fo, err := lsl.NewFrameOutlet(&info, o.LSLOut+" "+info.StreamID, lsl.OutletOptions{})
+				if err != nil {
+					return err
+				}
+				defer fo.Close()
+				counted.lsl = fo
+				fmt.Fprintf(logw, "  and as the LSL stream %q\n", o.LSLOut+" "+info.StreamID)
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				batch := replayBatch(o.Speed, info.SampleRateHz, o.FrameSamples)
-				errs[k] = pipeline.Publish(ctx, &counting{Source: src, bar: bar}, prod, topics, topics.Raw, batch, m)
+				errs[k] = pipeline.Publish(ctx, counted, prod, topics, topics.Raw, batch, m)
 			}()
 		}
 		wg.Wait()
@@ -243,16 +257,21 @@ func replaySources(path string, i, n int, o replayOptions) ([]*replay.Source, er
 	return srcs, nil
 }
 
-// counting passes frames through and advances the progress bar.
+// counting passes frames through, advances the progress bar and, with --lsl-out, plays them over LSL.
 type counting struct {
 	pipeline.Source
 	bar *progress
+	lsl *lsl.FrameOutlet
 }
 
 func (c *counting) Next(ctx context.Context, f *streams.Frame) error {
 	err := c.Source.Next(ctx, f)
 	if err == nil {
 		c.bar.done(int64(f.NumSamples))
+		if c.lsl != nil {
+			f.AcquiredAtNs = time.Now().UnixNano()
+			_ = c.lsl.PushFrame(f)
+		}
 	}
 	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -42,6 +43,7 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 	var sf spoolFlags
 	sf.register(fs)
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics here (overrides the config's metrics.listen; \"off\" disables)")
+	lslOut := fs.String("lsl-out", "", "also publish processed frames and predictions as LSL outlets named after this")
 	verbose := fs.Bool("v", false, "verbose logs")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -81,7 +83,8 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 	}
 	loaders, closeLoaders := decoderLoaders()
 	defer closeLoaders()
-	return pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: *only, Pipeline: *name, Metrics: m, Log: log, Loaders: loaders, Spool: sp})
+	return pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: *only, Pipeline: *name, Metrics: m, Log: log, Loaders: loaders, Spool: sp,
+		LSLOut: *lslOut, Devices: withLSL(devices.Builtin())})
 }
 
 // decoderLoaders lists every decoder kind a pipeline config may name: the pure-Go ones and onnx.
@@ -134,7 +137,7 @@ func serveMetrics(ctx context.Context, m *metrics.Metrics, configured, flagValue
 }
 
 func runAcquire(ctx context.Context, args []string, out io.Writer) error {
-	reg := devices.Builtin()
+	reg := withLSL(devices.Builtin())
 	var list bytes.Buffer
 	reg.Describe(&list)
 	fs := newFlagSet("acquire", "[--device NAME] [flags]",
@@ -161,12 +164,18 @@ func runAcquire(ctx context.Context, args []string, out io.Writer) error {
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics here (clock offset/drift/jitter, lost samples)")
 	var sf spoolFlags
 	sf.register(fs)
+	var lf lslFlags
+	lf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return fmt.Errorf("acquire: unexpected arguments %q", fs.Args())
+	}
+	if lf.query != "" || *device == "lsl" {
+		lf.query = cmp.Or(lf.query, "type='EEG'")
+		return acquireLSL(ctx, kf, lf, sf, out)
 	}
 	finish()
 	set := map[string]bool{}

@@ -29,6 +29,7 @@ func commands() []command {
 		{"demo", "run broker + synthetic EEG + pipeline + decoder and show live predictions (--motor-imagery: PhysioNet)", runDemo},
 		{"broker", "run a standalone Kafka-protocol broker (embedded kfake), optionally persistent", runBroker},
 		{"acquire", "publish a synthetic EEG stream (or other source) to the raw topic", runAcquire},
+		{"lsl", "list the Lab Streaming Layer streams on the network (stream from them with acquire --lsl)", runLSL},
 		{"replay", "replay recorded sessions (EDF/BDF, GDF, BrainVision, EEGLAB, FIF, XDF) as live streams", runReplay},
 		{"record", "record one stream from Kafka to an EDF+/BDF+/XDF file with its markers", runRecord},
 		{"run", "run a pipeline described by a YAML config", runPipeline},

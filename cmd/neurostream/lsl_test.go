@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/neurostream/neurostream/acquisition/lsl"
+	"github.com/neurostream/neurostream/pipeline"
+	"github.com/neurostream/neurostream/streams"
+)
+
+// TestAcquireLSL: `acquire --lsl` publishes an LSL EEG stream (microvolts) to Kafka in volts with
+// its channel names and positions, the matching marker stream's events on its frames, and
+// `lsl list` shows both streams.
+func TestAcquireLSL(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	prefix := fmt.Sprintf("acq-%d", time.Now().UnixNano())
+	eeg := lsl.StreamInfo{Name: "TestAmp", Type: "EEG", ChannelCount: 3, NominalRateHz: 200, Format: lsl.Float32, SourceID: prefix + "-eeg"}
+	eeg.SetChannels([]lsl.Channel{{Label: "C3", Unit: "microvolts", Location: [3]float64{-60, 0, 50}, HasLocation: true}, {Label: "Cz", Unit: "microvolts"}, {Label: "C4", Unit: "microvolts"}})
+	data, err := lsl.NewOutlet(eeg, lsl.OutletOptions{NoDiscoveryPort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	mk, err := lsl.NewOutlet(lsl.StreamInfo{Name: "TestMarkers", Type: "Markers", ChannelCount: 1, Format: lsl.String, SourceID: prefix + "-markers"}, lsl.OutletOptions{NoDiscoveryPort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mk.Close()
+
+	var list strings.Builder
+	if err := dispatch(ctx, []string{"lsl", "list", "--wait", "2s", "starts-with(source_id,'" + prefix + "')"}, &list, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(list.String(), "TestAmp") || !strings.Contains(list.String(), "200 Hz") || !strings.Contains(list.String(), "TestMarkers") {
+		t.Fatalf("lsl list printed:\n%s", list.String())
+	}
+
+	kc := startBroker(t, "lslacq")
+	if err := streams.EnsureTopics(ctx, kc, kc.Topics(), 8, 1); err != nil {
+		t.Fatal(err)
+	}
+	actx, stopAcquire := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- dispatch(actx, []string{"acquire", "--brokers", kc.Brokers[0], "--namespace", kc.Namespace,
+			"--lsl", "starts-with(source_id,'" + prefix + "')", "--lsl-frame", "10"}, io.Discard, io.Discard)
+	}()
+	defer func() {
+		stopAcquire()
+		if err := <-done; err != nil {
+			t.Errorf("acquire: %v", err)
+		}
+	}()
+	if err := data.WaitForConsumers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := mk.WaitForConsumers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	t0 := lsl.Clock()
+	if err := mk.PushStrings([]string{"42"}, t0+0.1); err != nil { // sample 20
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the marker is read before the samples it falls among
+	samples := make([]float32, 100*3)
+	for s := range 100 {
+		for k := range 3 {
+			samples[s*3+k] = float32(s + 100*k)
+		}
+	}
+	if err := data.PushFloat32(samples, t0); err != nil {
+		t.Fatal(err)
+	}
+
+	id := lsl.StreamIDFor(&eeg)
+	reg, err := pipeline.NewInfoRegistry(ctx, kc, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	info, err := reg.Wait(ctx, streams.StreamInfoKey("raw", id), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Channels[0].Name != "C3" || info.Channels[0].Unit != "V" || !info.Channels[0].HasPosition || math.Abs(info.Channels[0].Position[0]+0.06) > 1e-12 || info.SampleRateHz != 200 {
+		t.Fatalf("stream info on Kafka: %+v", info)
+	}
+	c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: kc.Topics().Raw, GroupID: "lsl-test", FromStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var f streams.Frame
+	got := 0
+	var markers []int
+	for got < 100 {
+		if _, _, err := c.ReadFrame(ctx, &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.StreamID != id {
+			continue
+		}
+		for s := range f.NumSamples {
+			for k := range 3 {
+				if want := float32(got+s+100*k) * 1e-6; f.Samples[s*3+k] != want {
+					t.Fatalf("sample %d channel %d: %g V, want %g", got+s, k, f.Samples[s*3+k], want)
+				}
+			}
+		}
+		for _, m := range f.Markers {
+			if m.Code == 42 {
+				markers = append(markers, got+int(m.SampleOffset))
+			}
+		}
+		got += f.NumSamples
+	}
+	if len(markers) != 1 || markers[0] < 19 || markers[0] > 21 {
+		t.Fatalf("marker 42 at samples %v, want ~20", markers)
+	}
+}
