@@ -167,6 +167,8 @@ func BuildSourceWith(ctx context.Context, reg *devices.Registry, sc SourceConfig
 // missing or broken model fails at start, not on the first frame.
 func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]StageFactory, error) {
 	var out []StageFactory
+	var band [2]float64 // the last band-pass so far, which a tokenizer's codebook must have learnt on
+	var banded bool
 	for i, sc := range stages {
 		name := fmt.Sprintf("%d-%s", i, sc.Kind)
 		switch sc.Kind {
@@ -178,6 +180,7 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]S
 			if !(lo > 0 && hi > lo) {
 				return nil, fmt.Errorf("stage %s: needs 0 < low_hz < high_hz (got %g, %g)", name, lo, hi)
 			}
+			band, banded = [2]float64{lo, hi}, true
 			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewBandpass(order, lo, hi), nil }})
 		case "notch":
 			f, q := sc.FreqHz, sc.Q
@@ -242,7 +245,14 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]S
 			if err != nil {
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}
-			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewTokenizerStage(cb), nil }})
+			if err := checkTokenizerBand(cb, band, banded); err != nil {
+				return nil, fmt.Errorf("stage %s: %w", name, err)
+			}
+			q, err := tokenizer.NewQuantizer(cb)
+			if err != nil {
+				return nil, fmt.Errorf("stage %s: %w", name, err)
+			}
+			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewTokenizerStage(q), nil }})
 		default:
 			return nil, fmt.Errorf("stage %s: unknown kind %q (known: bandpass, notch, reference, features, decoder, tokenizer)", name, sc.Kind)
 		}

@@ -14,10 +14,11 @@ type TokenEmitter interface {
 	EmitTokens(ctx context.Context, t *streams.Tokens) error
 }
 
-// TokenizerStage turns the stream into discrete tokens, one message per patch of every channel,
-// with a learnt codebook (package tokenizer). Frames pass on unchanged.
+// TokenizerStage turns the stream into discrete tokens, one message per patch carrying every
+// channel the codebook's contract selects, with a learnt codebook (package tokenizer). Frames pass
+// on unchanged.
 type TokenizerStage struct {
-	cb   *tokenizer.Codebook
+	q    *tokenizer.Quantizer
 	tk   *tokenizer.Tokenizer
 	emit func(*streams.Tokens) error // bound once at Start: a closure per frame would allocate
 	// set for the duration of one Process call
@@ -25,12 +26,12 @@ type TokenizerStage struct {
 	out TokenEmitter
 }
 
-// NewTokenizerStage wraps a codebook.
-func NewTokenizerStage(cb *tokenizer.Codebook) *TokenizerStage { return &TokenizerStage{cb: cb} }
+// NewTokenizerStage wraps a codebook's quantizer, which every stream's stage shares.
+func NewTokenizerStage(q *tokenizer.Quantizer) *TokenizerStage { return &TokenizerStage{q: q} }
 
-// Start checks the stream against the codebook.
+// Start checks the stream against the codebook's contract (rate, channel types).
 func (s *TokenizerStage) Start(in streams.StreamInfo) (streams.StreamInfo, error) {
-	tk, err := tokenizer.New(s.cb, in)
+	tk, err := s.q.NewTokenizer(in)
 	if err != nil {
 		return in, err
 	}
@@ -43,7 +44,7 @@ func (s *TokenizerStage) Start(in streams.StreamInfo) (streams.StreamInfo, error
 func (s *TokenizerStage) Process(ctx context.Context, f *streams.Frame, out Emitter) error {
 	te, ok := out.(TokenEmitter)
 	if !ok {
-		return fmt.Errorf("tokenizer %s: the pipeline's sink (%T) cannot publish tokens", s.cb.Name, out)
+		return fmt.Errorf("tokenizer %s: the pipeline's sink (%T) cannot publish tokens", s.q.Codebook().Name, out)
 	}
 	s.ctx, s.out = ctx, te
 	err := s.tk.Push(f.Samples, f.NumSamples, f.AcquiredAtNs, s.emit)
@@ -52,3 +53,16 @@ func (s *TokenizerStage) Process(ctx context.Context, f *streams.Frame, out Emit
 }
 
 func (s *TokenizerStage) emitTokens(t *streams.Tokens) error { return s.out.EmitTokens(s.ctx, t) }
+
+// checkTokenizerBand refuses a tokenizer whose codebook was learnt on a band other than the one the
+// pipeline's last band-pass before it passes: its patches would not look like the codewords.
+func checkTokenizerBand(cb *tokenizer.Codebook, band [2]float64, seen bool) error {
+	if !seen || cb.BandHz == band {
+		return nil
+	}
+	if cb.BandHz == [2]float64{} {
+		return fmt.Errorf("codebook %s was learnt on signal without a band-pass, the pipeline band-passes %g-%g Hz before it: learn the codebook with that band", cb.Name, band[0], band[1])
+	}
+	return fmt.Errorf("codebook %s was learnt on %g-%g Hz band-passed signal, the pipeline band-passes %g-%g Hz before it: use {kind: bandpass, low_hz: %g, high_hz: %g} or learn a codebook with that band",
+		cb.Name, cb.BandHz[0], cb.BandHz[1], band[0], band[1], cb.BandHz[0], cb.BandHz[1])
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,3 +146,17 @@ func (featureOnlySink) EmitPrediction(context.Context, *streams.Prediction) erro
 func (featureOnlySink) EmitFeatures(context.Context, *streams.FeatureVector) error { return nil }
 func (featureOnlySink) WriteStreamInfo(context.Context, *streams.StreamInfo) error { return nil }
 func (featureOnlySink) WriteFrame(context.Context, *streams.Frame) error           { return nil }
+
+// A tokenizer whose codebook was learnt on another band than the pipeline's band-pass before it is
+// refused when the stages are built, with the band-pass to use.
+func TestTokenizerRefusesOtherBand(t *testing.T) {
+	stages := []pipeline.StageConfig{{Kind: "bandpass", LowHz: 0.5, HighHz: 45}, {Kind: "tokenizer", Model: "../configs/models/tokenizer-synthetic.json"}}
+	_, err := pipeline.BuildStages(stages, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "low_hz: 1, high_hz: 40") {
+		t.Fatalf("error %v, want one naming the codebook's band", err)
+	}
+	stages[0].LowHz, stages[0].HighHz = 1, 40
+	if _, err := pipeline.BuildStages(stages, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -3,10 +3,14 @@
 // 2025). Those tokenizers cut each channel's signal into short patches and replace every patch by
 // the index of its nearest entry in a learnt codebook (the vector-quantisation bottleneck of a
 // VQ-VAE). Here the codebook is learnt by k-means (Lloyd's algorithm, as scikit-learn's KMeans) on
-// amplitude-normalised patches of recorded sessions, and each token travels with the patch's mean
-// and standard deviation, so a consumer can reconstruct the signal or ignore amplitude.
+// amplitude-normalised patches of recorded sessions, optionally in several residual stages
+// (BrainOmni's residual VQ), or fixed (mu-law per sample, MEG-GPT's baseline); each patch's tokens
+// travel with its mean and standard deviation, so a consumer can reconstruct the signal
+// (Quantizer.Detokenize) or ignore amplitude. A codebook's contract (rate, band, channel types)
+// decides which streams and channels it tokenizes.
 //
 // Data flow: a pipeline's tokenizer stage (pipeline/) feeds cleaned frames to a Tokenizer,
-// which emits one streams.Tokens message per patch on the tokens topic; `neurostream
-// train-tokenizer` learns the Codebook file from recordings (acquisition readers).
+// which emits one streams.Tokens message per patch on the tokens topic; the detokenizer turns them
+// back into frames; `neurostream train-tokenizer` learns the Codebook file from recordings
+// (acquisition readers).
 package tokenizer

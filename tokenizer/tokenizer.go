@@ -3,6 +3,8 @@ package tokenizer
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/neurostream/neurostream/streams"
 )
@@ -51,57 +53,93 @@ func Patches(dst []float64, data [][]float64, patchSamples int) []float64 {
 	return dst
 }
 
-// Tokenizer tokenizes one stream online: it collects every channel's samples into patches and,
-// each time a patch is full, emits one Tokens message. It keeps the stream's state, so use one per
-// stream; it allocates nothing once started.
+// SelectChannels applies a codebook's modality contract to a stream: it returns the indices of the
+// channels to tokenize, or an error that says why the stream does not fit (a rate other than the
+// codebook's, channels of a modality the codebook was not learnt on, or none it was).
+func SelectChannels(cb *Codebook, info streams.StreamInfo) ([]int, error) {
+	if math.Abs(info.SampleRateHz-cb.SampleRateHz) > 1e-9*cb.SampleRateHz {
+		return nil, fmt.Errorf("tokenizer %s: stream %s runs at %g Hz, the codebook was learnt at %g Hz (resample the stream or learn a codebook at its rate)",
+			cb.Name, info.StreamID, info.SampleRateHz, cb.SampleRateHz)
+	}
+	if len(info.Channels) == 0 {
+		return nil, fmt.Errorf("tokenizer %s: stream %s has no channels", cb.Name, info.StreamID)
+	}
+	var keep []int
+	var foreign []string
+	for c, ch := range info.Channels {
+		t := ch.Type.String()
+		switch {
+		case len(cb.ChannelTypes) == 0 || slices.Contains(cb.ChannelTypes, t):
+			keep = append(keep, c)
+		case slices.Contains(signalTypes, t):
+			foreign = append(foreign, streams.ChannelKey(ch))
+		}
+	}
+	if len(foreign) > 0 {
+		return nil, fmt.Errorf("tokenizer %s: stream %s has %d channel(s) of a modality the codebook was not learnt on (%s; codebook modality %s): learn a codebook on those channel types or drop them before the tokenizer",
+			cb.Name, info.StreamID, len(foreign), strings.Join(foreign[:min(len(foreign), 4)], ", "), cb.Modality())
+	}
+	if len(keep) == 0 {
+		return nil, fmt.Errorf("tokenizer %s: stream %s has no channel of the codebook's modality (%s)", cb.Name, info.StreamID, cb.Modality())
+	}
+	return keep, nil
+}
+
+// Tokenizer tokenizes one stream online: it collects the samples of every channel the codebook's
+// contract selects into patches and, each time a patch is full, emits one Tokens message. It keeps
+// the stream's state, so use one per stream; it allocates nothing once started.
 type Tokenizer struct {
-	cb      *Codebook
-	centers []float64 // K x P, row-major
-	norms   []float64
+	q       *Quantizer
+	chans   []int // tokenized channels' indices in the frame
 	nch, p  int
-	buf     []float64 // nch x p, channel-major
+	tpc     int       // tokens per channel
+	buf     []float64 // len(chans) x p, channel-major
+	scratch []float64
 	fill    int
 	pushed  int64
 	out     streams.Tokens
 }
 
-// New prepares a tokenizer for a stream; the stream's rate must be the codebook's.
+// New prepares a tokenizer for a stream with its own quantizer; NewTokenizer shares one.
 func New(cb *Codebook, info streams.StreamInfo) (*Tokenizer, error) {
-	if err := cb.Validate(); err != nil {
+	q, err := NewQuantizer(cb)
+	if err != nil {
 		return nil, err
 	}
-	if math.Abs(info.SampleRateHz-cb.SampleRateHz) > 1e-9*cb.SampleRateHz {
-		return nil, fmt.Errorf("tokenizer %s: stream %s runs at %g Hz, the codebook was learnt at %g Hz (resample the stream or learn a codebook at its rate)",
-			cb.Name, info.StreamID, info.SampleRateHz, cb.SampleRateHz)
+	return q.NewTokenizer(info)
+}
+
+// NewTokenizer prepares a tokenizer for a stream, refusing a stream that does not fit the codebook
+// (SelectChannels).
+func (q *Quantizer) NewTokenizer(info streams.StreamInfo) (*Tokenizer, error) {
+	cb := q.cb
+	chans, err := SelectChannels(cb, info)
+	if err != nil {
+		return nil, err
 	}
-	nch, p := len(info.Channels), cb.PatchSamples
-	if nch == 0 {
-		return nil, fmt.Errorf("tokenizer %s: stream %s has no channels", cb.Name, info.StreamID)
-	}
-	t := &Tokenizer{cb: cb, nch: nch, p: p, buf: make([]float64, nch*p),
-		centers: make([]float64, 0, len(cb.Codewords)*p), norms: make([]float64, len(cb.Codewords))}
-	for k, w := range cb.Codewords {
-		t.centers = append(t.centers, w...)
-		t.norms[k] = dot(w, w)
-	}
-	t.out = streams.Tokens{StreamID: info.StreamID, Codebook: cb.Name, CodebookVersion: cb.Fingerprint(), PatchSamples: p, Stages: 1,
-		Tokens: make([]uint16, nch), Offsets: make([]float32, nch), Scales: make([]float32, nch), ChannelKeys: make([]string, nch)}
-	for c, ch := range info.Channels {
-		t.out.ChannelKeys[c] = streams.ChannelKey(ch)
+	m, p, tpc := len(chans), cb.PatchSamples, cb.TokensPerChannel()
+	t := &Tokenizer{q: q, chans: chans, nch: len(info.Channels), p: p, tpc: tpc, buf: make([]float64, m*p), scratch: make([]float64, p)}
+	t.out = streams.Tokens{StreamID: info.StreamID, Codebook: cb.Name, CodebookVersion: cb.Fingerprint(), PatchSamples: p, Stages: cb.Stages(),
+		Tokens: make([]uint16, m*tpc), Offsets: make([]float32, m), Scales: make([]float32, m), ChannelKeys: make([]string, m)}
+	for i, c := range chans {
+		t.out.ChannelKeys[i] = streams.ChannelKey(info.Channels[c])
 	}
 	return t, nil
 }
+
+// Channels returns the indices, in the stream, of the channels it tokenizes.
+func (t *Tokenizer) Channels() []int { return t.chans }
 
 // Push adds a frame's samples (interleaved, numSamples x channels) and calls emit for every patch
 // it completes; acquiredAtNs stamps those messages. The message passed to emit is reused.
 func (t *Tokenizer) Push(samples []float32, numSamples int, acquiredAtNs int64, emit func(*streams.Tokens) error) error {
 	if len(samples) != numSamples*t.nch {
-		return fmt.Errorf("tokenizer %s: %d samples for %d x %d", t.cb.Name, len(samples), numSamples, t.nch)
+		return fmt.Errorf("tokenizer %s: %d samples for %d x %d", t.q.cb.Name, len(samples), numSamples, t.nch)
 	}
 	for s := 0; s < numSamples; s++ {
 		row := samples[s*t.nch : (s+1)*t.nch]
-		for c, v := range row {
-			t.buf[c*t.p+t.fill] = float64(v)
+		for i, c := range t.chans {
+			t.buf[i*t.p+t.fill] = float64(row[c])
 		}
 		t.fill++
 		t.pushed++
@@ -109,11 +147,11 @@ func (t *Tokenizer) Push(samples []float32, numSamples int, acquiredAtNs int64, 
 			continue
 		}
 		t.fill = 0
-		for c := range t.nch {
-			patch := t.buf[c*t.p : (c+1)*t.p]
+		for i := range t.chans {
+			patch := t.buf[i*t.p : (i+1)*t.p]
 			mean, std := ZScore(patch)
-			t.out.Tokens[c] = uint16(nearest(patch, t.centers, t.norms))
-			t.out.Offsets[c], t.out.Scales[c] = float32(mean), float32(std)
+			t.q.Encode(patch, t.out.Tokens[i*t.tpc:(i+1)*t.tpc], t.scratch)
+			t.out.Offsets[i], t.out.Scales[i] = float32(mean), float32(std)
 		}
 		t.out.WindowEndSample = t.pushed
 		t.out.AcquiredAtNs = acquiredAtNs
@@ -122,24 +160,4 @@ func (t *Tokenizer) Push(samples []float32, numSamples int, acquiredAtNs int64, 
 		}
 	}
 	return nil
-}
-
-// Encode returns the token of one patch (not modified) with its mean and standard deviation.
-func (c *Codebook) Encode(patch []float64) (token int, mean, std float64) {
-	z := append([]float64(nil), patch...)
-	mean, std = ZScore(z)
-	best, bestD := 0, math.Inf(1)
-	for k, w := range c.Codewords {
-		if d := sqDist(z, w); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best, mean, std
-}
-
-// Reconstruct writes a token's patch, mean + std * codeword, to dst.
-func (c *Codebook) Reconstruct(dst []float64, token int, mean, std float64) {
-	for i, v := range c.Codewords[token] {
-		dst[i] = mean + std*v
-	}
 }

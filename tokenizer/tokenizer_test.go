@@ -95,8 +95,12 @@ func TestKMeansMatchesScikitLearn(t *testing.T) {
 	if n := len(test) / p; n != ref.TestPatches {
 		t.Fatalf("%d test patches, scikit-learn had %d", n, ref.TestPatches)
 	}
+	q, err := NewQuantizer(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range ref.TestPatches {
-		if tok, _, _ := cb.Encode(test[i*p : (i+1)*p]); tok != ref.TestLabels[i] {
+		if tok, _, _ := encode1(q, test[i*p:(i+1)*p]); tok != ref.TestLabels[i] {
 			t.Fatalf("test patch %d: token %d, scikit-learn predict %d", i, tok, ref.TestLabels[i])
 		}
 	}
@@ -112,7 +116,11 @@ func TestStreamingEqualsOffline(t *testing.T) {
 	}
 	p := ref.PatchSamples
 	cb := &Codebook{Version: FormatVersion, Name: "test", SampleRateHz: rec.Info.SampleRateHz, PatchSamples: p, Normalisation: PatchZScore, Codewords: ref.Centers}
-	tk, err := New(cb, rec.Info)
+	q, err := NewQuantizer(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := q.NewTokenizer(rec.Info)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +137,7 @@ func TestStreamingEqualsOffline(t *testing.T) {
 			for i := range x {
 				x[i] = float64(float32(rec.Data[c][start+i]))
 			}
-			want, mean, std := cb.Encode(x)
+			want, mean, std := encode1(q, x)
 			if int(tok.Tokens[c]) != want || tok.Offsets[c] != float32(mean) || tok.Scales[c] != float32(std) {
 				t.Fatalf("patch %d channel %d: token %d (%g, %g), offline %d (%g, %g)", patches, c, tok.Tokens[c], tok.Offsets[c], tok.Scales[c], want, mean, std)
 			}
@@ -157,4 +165,11 @@ func TestStreamingEqualsOffline(t *testing.T) {
 	if _, err := New(cb, streams.StreamInfo{StreamID: "x", SampleRateHz: 250, Channels: rec.Info.Channels}); err == nil {
 		t.Fatal("a 250 Hz stream accepted by a 160 Hz codebook")
 	}
+}
+
+// encode1 encodes one patch with a one-stage quantizer.
+func encode1(q *Quantizer, x []float64) (tok int, mean, std float64) {
+	var tokens [1]uint16
+	mean, std = q.EncodePatch(x, tokens[:], make([]float64, 2*len(x)))
+	return int(tokens[0]), mean, std
 }

@@ -13,22 +13,27 @@ import (
 
 // TrainConfig configures Train.
 type TrainConfig struct {
-	Name       string
-	PatchSec   float64    // patch length (default 0.2 s)
-	Codewords  int        // codebook size K (default 256)
+	Name      string
+	PatchSec  float64 // patch length (default 0.2 s)
+	Codewords int     // codebook size K per stage (default 256)
+	// Stages is the number of residual stages (default 1: plain k-means); each stage's k-means runs
+	// on what the stages before it left, as a residual vector quantiser (BrainOmni's 4 x 512).
+	Stages     int
 	BandHz     [2]float64 // causal Butterworth band-pass applied first, as the online stage chain does; 0, 0 for none
 	Order      int        // band-pass order (default 4)
 	MaxPatches int        // train on at most this many patches, drawn at random (default 200,000)
 	MaxIter    int        // Lloyd iterations (default 300)
 	Seed       uint64
 	Progress   func(iter int, inertia float64)
-	// ChannelTypes are the channel types to learn from (default: every type but stim channels,
-	// whose values are trigger codes, not signal).
+	// ChannelTypes are the channel types to learn from (default: EEG, magnetometers and
+	// gradiometers present; EOG, stim and other channels are not brain signal).
 	ChannelTypes []streams.ChannelType
 }
 
 // Train learns a codebook from recordings of one sampling rate: it band-passes every channel causally
-// (steady-state start), cuts z-scored patches, and clusters them with k-means (greedy k-means++ start).
+// (steady-state start), cuts z-scored patches, and clusters them with k-means (greedy k-means++
+// start); every further stage clusters the residuals the stages before it left. The codebook's
+// modality contract lists the channel types it learnt from.
 func Train(ctx context.Context, recs []*acquisition.Recording, names []string, cfg TrainConfig) (*Codebook, error) {
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("train tokenizer: no recordings")
@@ -40,6 +45,7 @@ func Train(ctx context.Context, recs []*acquisition.Recording, names []string, c
 		return nil, fmt.Errorf("train tokenizer: a %g s patch is %d samples at %g Hz: want at least 2", cfg.PatchSec, p, rate)
 	}
 	var x []float64
+	var types []string
 	for i, rec := range recs {
 		if rec.Info.SampleRateHz != rate {
 			return nil, fmt.Errorf("train tokenizer: %s runs at %g Hz, %s at %g Hz: learn one codebook per rate", names[i], rec.Info.SampleRateHz, names[0], rate)
@@ -47,6 +53,14 @@ func Train(ctx context.Context, recs []*acquisition.Recording, names []string, c
 		data, err := selectAndFilter(rec, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("train tokenizer: %s: %w", names[i], err)
+		}
+		for _, ch := range rec.Info.Channels {
+			if t := ch.Type.String(); selected(ch.Type, cfg) && !slices.Contains(types, t) {
+				if !slices.Contains(signalTypes, t) {
+					return nil, fmt.Errorf("train tokenizer: %s: channel %s is of type %s: a tokenizer learns from %v channels (choose them with ChannelTypes)", names[i], ch.Name, t, signalTypes)
+				}
+				types = append(types, t)
+			}
 		}
 		x = Patches(x, data, p)
 	}
@@ -58,19 +72,53 @@ func Train(ctx context.Context, recs []*acquisition.Recording, names []string, c
 		x = subsample(x, p, cfg.MaxPatches, cfg.Seed)
 		n = cfg.MaxPatches
 	}
-	res, err := KMeans(ctx, x, p, KMeansConfig{K: cfg.Codewords, MaxIter: cfg.MaxIter, Seed: cfg.Seed, Progress: cfg.Progress})
-	if err != nil {
-		return nil, fmt.Errorf("train tokenizer: %w", err)
-	}
-	cb := &Codebook{Version: FormatVersion, Name: cfg.Name, SampleRateHz: rate, PatchSamples: p, Normalisation: PatchZScore, BandHz: cfg.BandHz,
-		Training: TrainingInfo{Recordings: names, Patches: n, Iterations: res.Iterations, Inertia: res.Inertia, Seed: cfg.Seed}}
+	slices.Sort(types)
+	cb := &Codebook{Version: FormatVersion, Name: cfg.Name, Method: MethodVQ, SampleRateHz: rate, PatchSamples: p, Normalisation: PatchZScore,
+		BandHz: cfg.BandHz, ChannelTypes: types, Training: TrainingInfo{Recordings: names, Patches: n, Seed: cfg.Seed}}
 	if cb.Name == "" {
 		cb.Name = fmt.Sprintf("kmeans-%d", cfg.Codewords)
+		if cfg.Stages > 1 {
+			cb.Name = fmt.Sprintf("rvq-%dx%d", cfg.Stages, cfg.Codewords)
+		}
 	}
-	for k := range cfg.Codewords {
-		cb.Codewords = append(cb.Codewords, res.Centers[k*p:(k+1)*p])
+	for s := range cfg.Stages {
+		progress := cfg.Progress
+		if progress != nil && cfg.Stages > 1 {
+			progress = func(iter int, inertia float64) { cfg.Progress(s*1000+iter, inertia) }
+		}
+		res, err := KMeans(ctx, x, p, KMeansConfig{K: cfg.Codewords, MaxIter: cfg.MaxIter, Seed: cfg.Seed + uint64(s), Progress: progress})
+		if err != nil {
+			return nil, fmt.Errorf("train tokenizer: stage %d: %w", s+1, err)
+		}
+		words := make([][]float64, cfg.Codewords)
+		for k := range words {
+			words[k] = res.Centers[k*p : (k+1)*p]
+		}
+		if s == 0 {
+			cb.Codewords = words
+		} else {
+			cb.Residual = append(cb.Residual, words)
+		}
+		cb.Training.Iterations += res.Iterations
+		cb.Training.Inertia = res.Inertia
+		cb.Training.StageMSE = append(cb.Training.StageMSE, res.Inertia/float64(len(x)))
+		if s+1 < cfg.Stages { // the next stage learns what this one left
+			for i, l := range res.Labels {
+				row := x[i*p : (i+1)*p]
+				for d, v := range res.Centers[int(l)*p : (int(l)+1)*p] {
+					row[d] -= v
+				}
+			}
+		}
 	}
 	return cb, nil
+}
+
+func selected(t streams.ChannelType, cfg TrainConfig) bool {
+	if len(cfg.ChannelTypes) == 0 {
+		return slices.Contains(signalTypes, t.String())
+	}
+	return slices.Contains(cfg.ChannelTypes, t)
 }
 
 func (cfg TrainConfig) withDefaults() TrainConfig {
@@ -79,6 +127,9 @@ func (cfg TrainConfig) withDefaults() TrainConfig {
 	}
 	if cfg.Codewords == 0 {
 		cfg.Codewords = 256
+	}
+	if cfg.Stages == 0 {
+		cfg.Stages = 1
 	}
 	if cfg.Order == 0 {
 		cfg.Order = 4
@@ -92,11 +143,14 @@ func (cfg TrainConfig) withDefaults() TrainConfig {
 func selectAndFilter(rec *acquisition.Recording, cfg TrainConfig) ([][]float64, error) {
 	var data [][]float64
 	for c, ch := range rec.Info.Channels {
-		if len(cfg.ChannelTypes) == 0 && ch.Type != streams.ChannelStim || slices.Contains(cfg.ChannelTypes, ch.Type) {
+		if selected(ch.Type, cfg) {
 			data = append(data, rec.Data[c])
 		}
 	}
 	if len(data) == 0 {
+		if len(cfg.ChannelTypes) == 0 {
+			return nil, fmt.Errorf("no channel of a signal type (%v)", signalTypes)
+		}
 		return nil, fmt.Errorf("no channel of type %v", cfg.ChannelTypes)
 	}
 	if cfg.BandHz == [2]float64{} {

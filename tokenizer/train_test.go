@@ -31,12 +31,17 @@ func shapeError(t *testing.T, cb *Codebook, rec *acquisition.Recording, cfg Trai
 	}
 	p := cb.PatchSamples
 	rec2 := make([]float64, p)
+	q, err := NewQuantizer(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, scratch := make([]uint16, cb.TokensPerChannel()), make([]float64, 2*p)
 	var num, den float64
 	for _, ch := range data {
 		for s := 0; s+p <= len(ch); s += p {
 			x := ch[s : s+p]
-			tok, mean, std := cb.Encode(x)
-			cb.Reconstruct(rec2, tok, mean, std)
+			mean, std := q.EncodePatch(x, tokens, scratch)
+			q.DecodePatch(rec2, tokens, mean, std)
 			for i, v := range x {
 				num += (v - rec2[i]) * (v - rec2[i])
 				den += (v - mean) * (v - mean)

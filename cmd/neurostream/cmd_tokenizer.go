@@ -16,11 +16,17 @@ import (
 func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("train-tokenizer", "[flags] RECORDING... | --synthetic SECONDS",
 		"Learns a tokenizer codebook: band-passes every channel causally (as the online stages do), cuts it\n"+
-			"into patches, z-scores each, and clusters the patch shapes with k-means; the codebook file is what a\n"+
-			"pipeline's `kind: tokenizer` stage loads. Filter the online stream with the same --band.")
+			"into patches, z-scores each, and clusters the patch shapes with k-means; with --stages N, each further\n"+
+			"stage clusters what the stages before it left (residual vector quantisation, as BrainOmni's 4 x 512).\n"+
+			"--mulaw LEVELS writes the fixed per-sample mu-law tokenizer instead (no recordings needed beyond the rate).\n"+
+			"The codebook file is what a pipeline's `kind: tokenizer` stage loads; it records the rate, band and\n"+
+			"channel types (EEG, magnetometers, gradiometers) it fits. Filter the online stream with the same --band.")
 	fs.SetOutput(out)
 	patch := fs.Float64("patch", 0.2, "patch length, seconds")
-	k := fs.Int("codewords", 256, "codebook size (tokens per channel patch: 0..codewords-1)")
+	k := fs.Int("codewords", 256, "codebook size per stage (tokens: 0..codewords-1)")
+	stages := fs.Int("stages", 1, "residual quantisation stages (tokens per channel patch)")
+	mulaw := fs.Int("mulaw", 0, "write the fixed mu-law tokenizer with this many levels per sample instead of learning codewords")
+	clipZ := fs.Float64("mulaw-clip", 4, "with --mulaw: clip normalised samples at this many patch standard deviations")
 	band := fs.String("band", "1,40", `band-pass LOW,HIGH in Hz applied before patching, or "none"`)
 	order := fs.Int("order", 4, "band-pass order")
 	maxPatches := fs.Int("max-patches", 200_000, "learn from at most this many patches (drawn at random)")
@@ -35,11 +41,14 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if *mulaw > 0 && *synth == 0 && fs.NArg() == 0 {
+		*synth = 1 // only the rate matters
+	}
 	if (fs.NArg() == 0) == (*synth == 0) {
 		fs.Usage()
 		return fmt.Errorf("train-tokenizer: name recordings or give --synthetic SECONDS (one of the two)")
 	}
-	cfg := tokenizer.TrainConfig{Name: *name, PatchSec: *patch, Codewords: *k, Order: *order, MaxPatches: *maxPatches, MaxIter: *maxIter, Seed: *seed}
+	cfg := tokenizer.TrainConfig{Name: *name, PatchSec: *patch, Codewords: *k, Stages: *stages, Order: *order, MaxPatches: *maxPatches, MaxIter: *maxIter, Seed: *seed}
 	if *band != "none" {
 		lo, hi, err := parseBand(*band)
 		if err != nil {
@@ -75,6 +84,24 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 			fmt.Fprintf(out, "  %s: %d channels x %d samples at %g Hz\n", p, len(r.Info.Channels), r.NumSamples(), r.Info.SampleRateHz)
 		}
 	}
+	if *mulaw > 0 {
+		rate := recs[0].Info.SampleRateHz
+		var types []string
+		for _, t := range cfg.ChannelTypes {
+			types = append(types, t.String())
+		}
+		cb := tokenizer.NewMuLaw(rate, int(*patch*rate+0.5), *mulaw, *clipZ, cfg.BandHz, types)
+		if *name != "" {
+			cb.Name = *name
+		}
+		cb.Training = tokenizer.TrainingInfo{Recordings: names, CreatedAt: time.Now().UTC().Format(time.RFC3339)}
+		if err := cb.Save(*outPath); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "wrote the %d-level mu-law tokenizer (%d-sample patches at %g Hz, %.0f bits/s per channel) to %s\n",
+			*mulaw, cb.PatchSamples, rate, cb.TokenBitsPerSecond(), *outPath)
+		return nil
+	}
 	start := time.Now()
 	cfg.Progress = func(iter int, inertia float64) {
 		fmt.Fprintf(out, "\rk-means iteration %d, inertia %.6g   ", iter, inertia)
@@ -88,9 +115,9 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 	if err := cb.Save(*outPath); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "learnt %d codewords of %d samples (%.3g s at %g Hz) from %d patches in %d iterations (%v); wrote %s\n",
-		len(cb.Codewords), cb.PatchSamples, cb.PatchSec(), cb.SampleRateHz, cb.Training.Patches, cb.Training.Iterations,
-		time.Since(start).Round(time.Millisecond), *outPath)
+	fmt.Fprintf(out, "learnt %d stage(s) of %d codewords of %d samples (%.3g s at %g Hz, modality %s, %.0f bits/s per channel) from %d patches in %d iterations (%v); wrote %s\n",
+		cb.Stages(), len(cb.Codewords), cb.PatchSamples, cb.PatchSec(), cb.SampleRateHz, cb.Modality(), cb.TokenBitsPerSecond(), cb.Training.Patches,
+		cb.Training.Iterations, time.Since(start).Round(time.Millisecond), *outPath)
 	return nil
 }
 

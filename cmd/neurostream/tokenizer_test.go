@@ -39,4 +39,18 @@ func TestTrainTokenizerCommand(t *testing.T) {
 	if cb, err = tokenizer.Load(rec); err != nil || cb.PatchSamples != 32 || cb.SampleRateHz != 160 {
 		t.Fatalf("codebook from R01: %v %+v", err, cb)
 	}
+	rvq := filepath.Join(dir, "rvq.json")
+	if err := runTrainTokenizer(ctx, []string{"--synthetic", "20", "--codewords", "8", "--stages", "3", "--out", rvq}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if cb, err = tokenizer.Load(rvq); err != nil || cb.Stages() != 3 || cb.Name != "rvq-3x8" || cb.Modality() != "eeg" {
+		t.Fatalf("residual codebook: %v %+v", err, cb)
+	}
+	mu := filepath.Join(dir, "mulaw.json")
+	if err := runTrainTokenizer(ctx, []string{"--mulaw", "256", "--synthetic-rate", "160", "--types", "eeg", "--out", mu}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if cb, err = tokenizer.Load(mu); err != nil || cb.Method != tokenizer.MethodMuLaw || cb.PatchSamples != 32 || cb.TokenBitsPerSecond() != 1280 {
+		t.Fatalf("mu-law codebook: %v %+v", err, cb)
+	}
 }
