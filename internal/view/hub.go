@@ -194,25 +194,30 @@ func (h *hub) broadcastText(msg []byte) {
 	}
 }
 
-// Spectra: Welch's method over the last 2 s, 1-s Hann segments with half overlap (1 Hz bins), four
-// times a second, up to 100 Hz or Nyquist. One computation serves every viewer of the stream.
+// Spectra: Welch's method over the last 2 s: three 1-s Hann segments with half overlap (1 Hz bins), up
+// to 100 Hz or Nyquist. Segments start at multiples of half a second of the stream, so each one is
+// transformed once and a spectrum is sent every 0.5 s; one computation serves every viewer.
 const (
-	spectrumEvery = 250 * time.Millisecond
+	spectrumEvery = 100 * time.Millisecond // how often to look for a completed segment
 	spectrumMaxHz = 100
+	welchSegments = 3
 )
 
 func (h *hub) spectra() {
 	t := time.NewTicker(spectrumEvery)
 	defer t.Stop()
 	var (
-		fft    *fourier.FFT
-		seg    []float64
-		win    []float64
-		coef   []complex128
-		psd    []float64
-		out    []float32
-		snap   [][]float32 // the last samples of every channel, copied out so frames do not wait
-		rateHz float64
+		fft     *fourier.FFT
+		seg     []float64
+		win     []float64
+		coef    []complex128
+		snap    [][]float32                // one segment of every channel, copied out so frames do not wait
+		psd     [welchSegments][][]float64 // [segment slot][channel][bin]
+		segOf   [welchSegments]int64       // which segment each slot holds (-1: none)
+		done    int64                      // last segment transformed
+		rateHz  float64
+		n, half int
+		nbins   int
 	)
 	for range t.C {
 		h.mu.Lock()
@@ -221,79 +226,109 @@ func (h *hub) spectra() {
 			h.mu.Unlock()
 			return
 		}
-		if h.info == nil || h.hist == nil || h.end-h.start < int64(math.Round(h.info.SampleRateHz)) {
+		if h.info == nil || h.hist == nil {
 			h.mu.Unlock()
 			continue
 		}
-		n := int(math.Round(h.info.SampleRateHz))
-		if fft == nil || rateHz != h.info.SampleRateHz {
+		nch := len(h.hist)
+		if fft == nil || rateHz != h.info.SampleRateHz || len(snap) != nch {
 			rateHz = h.info.SampleRateHz
+			n = max(int(math.Round(rateHz)), 4)
+			half = n / 2
+			nbins = min(n/2+1, int(spectrumMaxHz)+1)
 			fft = fourier.NewFFT(n)
-			seg, coef = make([]float64, n), make([]complex128, n/2+1)
-			win = make([]float64, n)
+			seg, coef, win = make([]float64, n), make([]complex128, n/2+1), make([]float64, n)
 			for i := range win {
 				win[i] = 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(n))
 			}
-		}
-		nseg := 3
-		if h.end-h.start < int64(2*n) {
-			nseg = 1
-		}
-		need := n + (nseg-1)*n/2
-		nch := len(h.hist)
-		if len(snap) != nch || len(snap[0]) < 2*n {
 			snap = make([][]float32, nch)
 			for c := range snap {
-				snap[c] = make([]float32, 2*n)
+				snap[c] = make([]float32, n)
+			}
+			for k := range psd {
+				psd[k] = make([][]float64, nch)
+				for c := range psd[k] {
+					psd[k][c] = make([]float64, nbins)
+				}
+				segOf[k] = -1
+			}
+			done = -1
+		}
+		last := (h.end - int64(n)) / int64(half) // the newest complete segment
+		if h.end < int64(n) || last <= done {
+			h.mu.Unlock()
+			continue
+		}
+		next := max(done+1, last-welchSegments+1)
+		var todo []int64
+		for sgi := next; sgi <= last; sgi++ {
+			if sgi*int64(half) >= h.start {
+				todo = append(todo, sgi)
 			}
 		}
-		for c := range nch {
-			for i := range need {
-				snap[c][i] = h.hist[c][(h.end-int64(need)+int64(i))%h.cap]
-			}
-		}
+		done = last
 		h.mu.Unlock()
-
-		nbins := min(n/2+1, int(spectrumMaxHz)+1)
-		if cap(psd) < nbins {
-			psd = make([]float64, nbins)
-		}
-		psd = psd[:nbins]
-		out = out[:0]
-		for c := range nch {
-			clear(psd)
-			for k := range nseg {
-				x := snap[c][k*n/2 : k*n/2+n]
+		for _, sgi := range todo {
+			h.mu.Lock()
+			from := sgi * int64(half)
+			if h.hist == nil || from < h.start || from+int64(n) > h.end || len(h.hist) != nch {
+				h.mu.Unlock()
+				continue
+			}
+			for c := range nch {
+				for i := range n {
+					snap[c][i] = h.hist[c][(from+int64(i))%h.cap]
+				}
+			}
+			h.mu.Unlock()
+			slot := int(sgi % welchSegments)
+			for c := range nch {
 				mean := 0.0
-				for i, v := range x {
-					f := float64(v)
-					if math.IsNaN(f) {
-						f = 0
+				for i, v := range snap[c] {
+					x := float64(v)
+					if math.IsNaN(x) {
+						x = 0
 					}
-					seg[i] = f
-					mean += f
+					seg[i] = x
+					mean += x
 				}
 				mean /= float64(n)
 				for i := range seg {
 					seg[i] = (seg[i] - mean) * win[i]
 				}
 				fft.Coefficients(coef, seg)
-				for b := range psd {
+				p := psd[slot][c]
+				for b := range p {
 					re, im := real(coef[b]), imag(coef[b])
-					psd[b] += re*re + im*im
+					p[b] = re*re + im*im
 				}
 			}
-			for b := range psd {
-				out = append(out, float32(math.Log10(psd[b]/float64(nseg)/rateHz+1e-300)))
+			segOf[slot] = sgi
+		}
+		var use []int
+		for k, sgi := range segOf {
+			if sgi >= 0 && sgi > last-welchSegments {
+				use = append(use, k)
 			}
 		}
-		msg := make([]byte, 16+4*len(out))
+		if len(use) == 0 {
+			continue
+		}
+		msg := make([]byte, 16+4*nch*nbins)
 		msg[0] = msgSpectrum
 		binary.LittleEndian.PutUint16(msg[2:], uint16(nch))
 		binary.LittleEndian.PutUint32(msg[4:], uint32(nbins))
 		binary.LittleEndian.PutUint64(msg[8:], math.Float64bits(rateHz/float64(n)))
-		for i, v := range out {
-			binary.LittleEndian.PutUint32(msg[16+4*i:], math.Float32bits(v))
+		o := 16
+		for c := range nch {
+			for b := range nbins {
+				sum := 0.0
+				for _, k := range use {
+					sum += psd[k][c][b]
+				}
+				binary.LittleEndian.PutUint32(msg[o:], math.Float32bits(float32(math.Log10(sum/float64(len(use))/rateHz+1e-300))))
+				o += 4
+			}
 		}
 		h.mu.Lock()
 		for v := range h.viewers {
