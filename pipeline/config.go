@@ -60,6 +60,10 @@ type PipelineConfig struct {
 	// LSLOut, if set, also re-publishes the pipeline's processed frames and predictions as Lab
 	// Streaming Layer outlets named after it (see LSLOut).
 	LSLOut string `yaml:"lsl_out"`
+	// CheckpointSec is how often the stages' state (filter memory, window buffers) is snapshotted to
+	// the state topic, so a restarted or rebalanced member resumes exactly (default 1 s; a negative
+	// value turns it off: a new owner then starts cold).
+	CheckpointSec float64 `yaml:"checkpoint_sec"`
 }
 
 // StageConfig is one stage of a pipeline.

@@ -316,8 +316,41 @@ func publishLoop(ctx context.Context, src Source, batch int, epoch uint64, m *me
 // proc, committing each message once processed. Messages that are not frames, do not decode or are
 // refused by proc are counted by reason and logged at most once a minute per stream (or partition,
 // for what does not decode), and consumption goes on. The consumer-lag gauge is refreshed every
-// second from the broker, also while a frame is being processed. It returns when ctx ends.
-func Consume(ctx context.Context, c *streams.Consumer, topic string, proc *Processor, m *metrics.Metrics, log *slog.Logger) error {
+// second from the broker, also while a frame is being processed. With stage state, offsets are
+// committed only once a snapshot covers them (see state.go). It returns when ctx ends, after a last
+// snapshot and commit unless a frame was cut short.
+func Consume(ctx context.Context, c *streams.Consumer, topic string, proc *Processor, m *metrics.Metrics, log *slog.Logger) (err error) {
+	k := newCommitter(c, proc)
+	if proc.state != nil {
+		stop, stopped := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(stopped)
+			k.run(ctx, stop, func(err error) {
+				m.KafkaErrors.WithLabelValues("checkpoint").Inc()
+				log.Error("stage state not snapshotted; offsets stay uncommitted", "topic", topic, "err", err)
+			})
+		}()
+		defer func() {
+			close(stop)
+			<-stopped
+			if errors.Is(err, errInterrupted) {
+				err = ctx.Err() // as after a crash, the next owner resumes from the last snapshot
+				return
+			}
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if ferr := k.flush(fctx); ferr != nil {
+				log.Warn("last snapshot before stopping failed; the next owner resumes from the one before", "topic", topic, "err", ferr)
+			}
+		}()
+	}
+	return consume(ctx, c, topic, proc, k, m, log)
+}
+
+// errInterrupted ends a consumer whose last frame was cut short by cancellation.
+var errInterrupted = errors.New("interrupted in the middle of a frame")
+
+func consume(ctx context.Context, c *streams.Consumer, topic string, proc *Processor, k *committer, m *metrics.Metrics, log *slog.Logger) error {
 	var f streams.Frame
 	warn := newRateLimitedLog(log, time.Minute)
 	lagCtx, stopLag := context.WithCancel(ctx)
@@ -334,23 +367,26 @@ func Consume(ctx context.Context, c *streams.Consumer, topic string, proc *Proce
 		}
 		if t := streams.MessageType(msg); t != streams.TypeFrame && t != "" {
 			m.Rejected.WithLabelValues("not-a-frame").Inc()
-			_ = c.Commit(ctx, msg)
+			_ = k.done(ctx, msg, "")
 			continue
 		}
 		if err := streams.DecodeFrame(msg.Value, &f); err != nil {
 			m.Rejected.WithLabelValues("undecodable").Inc()
 			warn.log(fmt.Sprintf("%s[%d]", msg.Topic, msg.Partition), "skipping undecodable message",
 				"topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "key", truncate(msg.Key, 64), "err", err)
-			_ = c.Commit(ctx, msg)
+			_ = k.done(ctx, msg, "")
 			continue
 		}
 		if err := proc.Process(ctx, &f); err != nil && !errors.Is(err, ErrHeld) && !IsDuplicate(err) {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return errInterrupted
+			}
+			if errors.Is(err, errStateUnavailable) {
+				return fmt.Errorf("consume %s: %w", topic, err)
 			}
 			warn.log(f.StreamID, "frame rejected", "topic", topic, "stream", f.StreamID, "seq", f.Seq, "err", err)
 		}
-		if err := c.Commit(ctx, msg); err != nil && ctx.Err() == nil {
+		if err := k.done(ctx, msg, f.StreamID); err != nil && ctx.Err() == nil {
 			m.KafkaErrors.WithLabelValues("commit").Inc()
 		}
 	}

@@ -77,6 +77,12 @@ type Processor struct {
 
 	gaps, dups, restarts prometheus.Counter
 
+	// Stage state across restarts (see state.go); nil state keeps nothing.
+	state           *StateStore
+	stateKey        string // key prefix: the consumer group
+	fingerprint     string
+	checkpointEvery time.Duration
+
 	mu      sync.Mutex
 	chains  map[string]*chain
 	waiting int // streams whose description is being waited for
@@ -108,6 +114,14 @@ type chain struct {
 
 	pending      []*streams.Frame // frames that came before the description, in order
 	pendingBytes int
+
+	// saved is the input position (epoch, seq) the last published snapshot covers. A chain
+	// interrupted in the middle of a frame (the process is stopping) is tainted: its state is ahead
+	// of what it published, so it is never snapshotted.
+	saved                bool
+	savedEpoch, savedSeq uint64
+	tainted              bool
+	coldWarned           bool
 }
 
 // Bounds on what a stream waiting for its description may hold, and how many may wait at once: frames
@@ -136,6 +150,14 @@ type ProcessorConfig struct {
 	Known   func(streamID string) (streams.StreamInfo, bool)
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
+	// State, if set, makes the stages' state survive restarts and rebalances: Consume snapshots it
+	// every CheckpointEvery (default 1 s) under StateKey/<stream>, and a chain that starts or falls
+	// behind resumes from the newest snapshot. Fingerprint names the stage configuration; a snapshot
+	// taken under another is not restored.
+	State           *StateStore
+	StateKey        string
+	Fingerprint     string
+	CheckpointEvery time.Duration
 }
 
 // NewProcessor checks the config and returns a processor.
@@ -152,11 +174,18 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 	if cfg.Topic == "" {
 		cfg.Topic = cfg.Name
 	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = time.Second
+	}
+	if cfg.StateKey == "" {
+		cfg.StateKey = cfg.Name
+	}
 	m := cfg.Metrics
 	return &Processor{name: cfg.Name, topic: cfg.Topic, factories: cfg.Stages, sink: cfg.Sink, lookup: cfg.Lookup, known: cfg.Known,
 		metrics: m, log: cfg.Log, warn: newRateLimitedLog(cfg.Log, time.Minute),
 		gaps: m.SeqGaps.WithLabelValues(cfg.Topic), dups: m.SeqDups.WithLabelValues(cfg.Topic), restarts: m.SeqRestarts.WithLabelValues(cfg.Topic),
-		chains: make(map[string]*chain)}, nil
+		chains: make(map[string]*chain),
+		state:  cfg.State, stateKey: cfg.StateKey, fingerprint: cfg.Fingerprint, checkpointEvery: cfg.CheckpointEvery}, nil
 }
 
 // chainFor returns the stream's chain, locked, creating it on the stream's first frame: at once when
@@ -328,6 +357,20 @@ func (p *Processor) processReady(ctx context.Context, c *chain, f *streams.Frame
 		p.metrics.Rejected.WithLabelValues("channel-count").Inc()
 		return fmt.Errorf("frame %s#%d has %d channels, the stream info says %d", f.StreamID, f.Seq, f.NumChannels, len(c.inInfo.Channels))
 	}
+	if p.state != nil {
+		if err := p.resume(ctx, c, f); err != nil {
+			return err
+		}
+	}
+	err := p.runStages(ctx, c, f)
+	if err != nil && ctx.Err() != nil {
+		c.tainted = true
+	}
+	return err
+}
+
+// runStages checks f's sequence number and takes it through the stages to the sink (c.mu held).
+func (p *Processor) runStages(ctx context.Context, c *chain, f *streams.Frame) error {
 	seq := c.seq.Check(f.Epoch, f.Seq)
 	switch {
 	case seq.Duplicate:

@@ -3,12 +3,16 @@ package pipeline
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/neurostream/neurostream/acquisition/devices"
 	"github.com/neurostream/neurostream/streams"
@@ -95,6 +99,15 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 			return err
 		}
 		defer reg.Close()
+		var store *StateStore
+		for _, pc := range cfg.Pipelines {
+			if (opts.Pipeline == "" || pc.Name == opts.Pipeline) && pc.CheckpointSec >= 0 && store == nil {
+				if store, err = NewStateStore(ctx, kc, prod, opts.Log); err != nil {
+					return err
+				}
+				defer store.Close()
+			}
+		}
 		ran := 0
 		lslOuts := map[string]*LSLOut{}
 		defer func() {
@@ -114,7 +127,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 				}
 				wrap = lslOuts[name].Wrap
 			}
-			proc, input, err := buildPipeline(topics, pc, prod, reg, opts, wrap)
+			proc, input, err := buildPipeline(topics, pc, prod, reg, store, opts, wrap)
 			if err != nil {
 				return err
 			}
@@ -211,7 +224,7 @@ func groupOf(pc PipelineConfig) string {
 	return "neurostream-" + pc.Name
 }
 
-func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Producer, reg *InfoRegistry, opts RunOptions, wrap func(Sink) Sink) (*Processor, string, error) {
+func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Producer, reg *InfoRegistry, store *StateStore, opts RunOptions, wrap func(Sink) Sink) (*Processor, string, error) {
 	in := pc.Input
 	if in == "" {
 		in = "raw"
@@ -232,15 +245,31 @@ func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Produ
 	if err != nil {
 		return nil, "", fmt.Errorf("pipeline %s: %w", pc.Name, err)
 	}
-	proc, err := NewProcessor(ProcessorConfig{Name: pc.Name, Topic: input, Stages: stages, Sink: sink, Metrics: opts.Metrics, Log: opts.Log,
+	pcfg := ProcessorConfig{Name: pc.Name, Topic: input, Stages: stages, Sink: sink, Metrics: opts.Metrics, Log: opts.Log,
 		Known: func(id string) (streams.StreamInfo, bool) { return reg.Get(streams.StreamInfoKey(inKind, id)) },
 		Lookup: func(ctx context.Context, id string) (streams.StreamInfo, error) {
 			return reg.Wait(ctx, streams.StreamInfoKey(inKind, id), opts.InfoWait)
-		}})
+		}}
+	if pc.CheckpointSec >= 0 {
+		pcfg.State, pcfg.StateKey, pcfg.Fingerprint = store, groupOf(pc), fingerprint(input, pc)
+		pcfg.CheckpointEvery = time.Duration(pc.CheckpointSec * float64(time.Second))
+	}
+	proc, err := NewProcessor(pcfg)
 	if err != nil {
 		return nil, "", err
 	}
 	return proc, input, nil
+}
+
+// fingerprint names a pipeline's input and stage configuration, so that a snapshot is only restored
+// into stages configured as those that wrote it.
+func fingerprint(input string, pc PipelineConfig) string {
+	b, err := yaml.Marshal(pc.Stages)
+	if err != nil {
+		b = []byte(fmt.Sprint(pc.Stages))
+	}
+	sum := sha256.Sum256(append([]byte(input+"\n"), b...))
+	return hex.EncodeToString(sum[:16])
 }
 
 // kindOf names a topic for stream-info keys: "raw", "clean", or the full name for custom topics.

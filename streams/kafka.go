@@ -42,6 +42,7 @@ const (
 	TypePrediction = "prediction"
 	TypeFeatures   = "features"
 	TypeTokens     = "tokens"
+	TypeState      = "state"
 )
 
 // Read-only header slices shared by every message of a type; kafka-go does not modify them.
@@ -51,6 +52,7 @@ var (
 	predictionHeaders = []kafka.Header{{Key: HeaderType, Value: []byte(TypePrediction)}}
 	featureHeaders    = []kafka.Header{{Key: HeaderType, Value: []byte(TypeFeatures)}}
 	tokenHeaders      = []kafka.Header{{Key: HeaderType, Value: []byte(TypeTokens)}}
+	stateHeaders      = []kafka.Header{{Key: HeaderType, Value: []byte(TypeState)}}
 )
 
 // Producer publishes neurostream messages to any topic, keyed by stream id. It is safe for
@@ -242,6 +244,14 @@ func (p *Producer) PublishTokens(ctx context.Context, topic string, t *Tokens) e
 	p.batches.Put(b)
 	if err != nil {
 		return fmt.Errorf("publish tokens of %s to %s: %w", t.StreamID, topic, err)
+	}
+	return nil
+}
+
+// PublishState writes one stage-state snapshot under key (see Topics.State).
+func (p *Producer) PublishState(ctx context.Context, topic, key string, value []byte) error {
+	if err := p.write(ctx, kafka.Message{Topic: topic, Key: []byte(key), Value: value, Headers: stateHeaders}); err != nil {
+		return fmt.Errorf("publish state %s to %s (%d bytes): %w", key, topic, len(value), err)
 	}
 	return nil
 }

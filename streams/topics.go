@@ -20,6 +20,10 @@ type Topics struct {
 	Tokens      string // discrete tokens from the tokenizer
 	Predictions string // JSON Prediction messages
 	StreamInfo  string // compacted: the latest StreamInfo per stream and topic kind
+	// State is compacted: the latest snapshot of every pipeline's per-stream stage state (filter
+	// memory, window buffers), keyed "<consumer group>/<stream id>", so a restarted or rebalanced
+	// pipeline resumes exactly.
+	State string
 }
 
 // DefaultNamespace prefixes topic names when none is configured.
@@ -37,12 +41,13 @@ func NewTopics(namespace string) Topics {
 		Tokens:      namespace + ".tokens",
 		Predictions: namespace + ".predictions",
 		StreamInfo:  namespace + ".stream-info",
+		State:       namespace + ".state",
 	}
 }
 
 // All lists every topic name.
 func (t Topics) All() []string {
-	return []string{t.Raw, t.Clean, t.Features, t.Tokens, t.Predictions, t.StreamInfo}
+	return []string{t.Raw, t.Clean, t.Features, t.Tokens, t.Predictions, t.StreamInfo, t.State}
 }
 
 // Resolve maps a short name used in configs ("raw", "clean", ...) or a full topic name to the full name.
@@ -70,7 +75,7 @@ func (t Topics) Resolve(name string) (string, error) {
 }
 
 // EnsureTopics creates the namespace's topics that do not exist yet: partitions each (stream-info
-// gets one partition and log compaction), with the given replication factor. While the broker is
+// and state get one partition and log compaction), with the given replication factor. While the broker is
 // unreachable it waits for it (cfg.Outages), until ctx ends.
 func EnsureTopics(ctx context.Context, cfg Config, topics Topics, partitions, replication int) error {
 	return cfg.Outages.Retry(ctx, "create topics", func(ctx context.Context) error {
@@ -93,7 +98,7 @@ func ensureTopics(ctx context.Context, cfg Config, topics Topics, partitions, re
 	var specs []kafka.TopicConfig
 	for _, name := range topics.All() {
 		spec := kafka.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: replication}
-		if name == topics.StreamInfo {
+		if name == topics.StreamInfo || name == topics.State {
 			spec.NumPartitions = 1
 			spec.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
 		}

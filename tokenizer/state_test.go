@@ -1,0 +1,51 @@
+package tokenizer
+
+import (
+	"math"
+	"testing"
+
+	"github.com/neurostream/neurostream/streams"
+)
+
+// A tokenizer restored from a snapshot taken in the middle of a patch emits what an uninterrupted one does.
+func TestTokenizerStateRestore(t *testing.T) {
+	cb := &Codebook{Version: FormatVersion, Normalisation: PatchZScore, Name: "t", SampleRateHz: 100, PatchSamples: 5, Codewords: [][]float64{{-1, -0.5, 0, 0.5, 1}, {1, 0.5, 0, -0.5, -1}}}
+	info := streams.StreamInfo{StreamID: "s", SampleRateHz: 100, Channels: []streams.Channel{{Name: "a"}, {Name: "b"}}}
+	x := make([]float32, 2*23)
+	for i := range x {
+		x[i] = float32(math.Sin(float64(i) * 0.7))
+	}
+	collect := func(out *[]string) func(*streams.Tokens) error {
+		return func(tk *streams.Tokens) error {
+			*out = append(*out, string(tk.AppendJSON(nil)))
+			return nil
+		}
+	}
+	var whole, split []string
+	a, err := New(cb, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Push(x, 23, 0, collect(&whole)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(cb, info)
+	if err := b.Push(x[:2*12], 12, 0, collect(&split)); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := New(cb, info)
+	if rest, err := c.RestoreState(b.AppendState(nil)); err != nil || len(rest) != 0 {
+		t.Fatalf("restore: %v, %d bytes left", err, len(rest))
+	}
+	if err := c.Push(x[2*12:], 11, 0, collect(&split)); err != nil {
+		t.Fatal(err)
+	}
+	if len(split) != len(whole) || len(whole) != 4 {
+		t.Fatalf("%d token messages after a restore, %d without (want 4)", len(split), len(whole))
+	}
+	for i := range whole {
+		if split[i] != whole[i] {
+			t.Fatalf("message %d: %s, uninterrupted %s", i, split[i], whole[i])
+		}
+	}
+}
