@@ -17,7 +17,7 @@ func TestTokenizerStateRestore(t *testing.T) {
 	}
 	collect := func(out *[]string) func(*streams.Tokens) error {
 		return func(tk *streams.Tokens) error {
-			*out = append(*out, string(tk.AppendJSON(nil)))
+			*out = append(*out, string(streams.AppendTokens(nil, tk)))
 			return nil
 		}
 	}
