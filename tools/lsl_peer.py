@@ -12,9 +12,10 @@ Standard library only (Debian's /usr/bin/python3).
   lsl_peer.py LIB inlet PREDICATE COUNT
       resolves with lsl_resolve_bypred, pulls COUNT samples with lsl_pull_chunk_d (or pull_sample_str)
       and prints one JSON object: values, timestamps, time_correction, info.
-  lsl_peer.py LIB bench-outlet NAME CHANNELS RATE SECONDS CHUNK
-      pushes float32 samples in real time in CHUNK-sample chunks, each chunk stamped with
-      lsl_local_clock() at push (latency = receive clock - timestamp on the same host).
+  lsl_peer.py LIB bench-outlet NAME CHANNELS RATE SECONDS CHUNK [PACED [LABELS]]
+      pushes float32 samples in CHUNK-sample chunks, in real time (PACED 1, the default) or as fast
+      as it can (0), each chunk stamped with lsl_local_clock() at push (latency = receive clock -
+      timestamp on the same host); LABELS (comma-separated) names the channels.
   lsl_peer.py LIB bench-inlet PREDICATE SECONDS
       liblsl's own inlet on such a stream: prints JSON with per-chunk latencies and the sample count.
 """
@@ -84,14 +85,15 @@ CTYPES = {"float32": (C.c_float, "ftp"), "double64": (C.c_double, "dtp"), "int8"
           "int16": (C.c_int16, "stp"), "int32": (C.c_int32, "itp"), "int64": (C.c_int64, "ltp")}
 
 
-def make_info(lib, name, fmt, nch, rate, source_id, typ=b"EEG"):
+def make_info(lib, name, fmt, nch, rate, source_id, typ=b"EEG", labels=None):
     info = lib.lsl_create_streaminfo(name.encode(), typ, nch, rate, FORMATS[fmt], source_id.encode())
     desc = lib.lsl_get_desc(info)
     lib.lsl_append_child_value(desc, b"manufacturer", b"liblsl test peer")
     chans = lib.lsl_append_child(desc, b"channels")
     for k in range(nch):
         ch = lib.lsl_append_child(chans, b"channel")
-        lib.lsl_append_child_value(ch, b"label", ("Ch%d" % (k + 1)).encode())
+        label = labels[k] if labels else "Ch%d" % (k + 1)
+        lib.lsl_append_child_value(ch, b"label", label.encode())
         lib.lsl_append_child_value(ch, b"unit", b"microvolts")
         lib.lsl_append_child_value(ch, b"type", b"EEG")
         loc = lib.lsl_append_child(ch, b"location")
@@ -174,8 +176,8 @@ def inlet(lib, pred, count):
                       "channels": nch, "format": fmt, "info": xml, "clock": lib.lsl_local_clock()}), flush=True)
 
 
-def bench_outlet(lib, name, nch, rate, seconds, chunk):
-    info = make_info(lib, name, "float32", nch, rate, "bench-" + name)
+def bench_outlet(lib, name, nch, rate, seconds, chunk, paced=True, labels=None):
+    info = make_info(lib, name, "float32", nch, rate, "bench-" + name, labels=labels)
     out = lib.lsl_create_outlet(info, 0, 360)
     print("ready", flush=True)
     while not lib.lsl_wait_for_consumers(out, 1.0):
@@ -188,7 +190,7 @@ def bench_outlet(lib, name, nch, rate, seconds, chunk):
     while s < total:
         due = start + s / rate
         now = time.monotonic()
-        if due > now:
+        if paced and due > now:
             time.sleep(due - now)
         n = min(chunk, total - s)
         lib.lsl_push_chunk_ftp(out, buf, n * nch, lib.lsl_local_clock(), 1)
@@ -208,7 +210,7 @@ def bench_inlet(lib, pred, seconds):
     cap = 65536
     data = (C.c_float * (cap * nch))()
     tsb = (C.c_double * cap)()
-    lat, count = [], 0
+    lat, count, first, last = [], 0, 0.0, 0.0
     end = time.time() + seconds
     while time.time() < end:
         n = lib.lsl_pull_chunk_f(inl, data, tsb, cap * nch, cap, 0.2, C.byref(ec))
@@ -219,7 +221,9 @@ def bench_inlet(lib, pred, seconds):
             # the one whose latency this pull measures.
             lat.append(now - tsb[samples - 1])
             count += samples
-    print(json.dumps({"samples": count, "latencies": lat}), flush=True)
+            first = first or now
+            last = now
+    print(json.dumps({"samples": count, "latencies": lat, "elapsed": last - first}), flush=True)
 
 
 def main():
@@ -230,7 +234,9 @@ def main():
     elif mode == "inlet":
         inlet(lib, args[0], int(args[1]))
     elif mode == "bench-outlet":
-        bench_outlet(lib, args[0], int(args[1]), float(args[2]), float(args[3]), int(args[4]))
+        paced = len(args) <= 5 or args[5] != "0"
+        labels = args[6].split(",") if len(args) > 6 else None
+        bench_outlet(lib, args[0], int(args[1]), float(args[2]), float(args[3]), int(args[4]), paced, labels)
     elif mode == "bench-inlet":
         bench_inlet(lib, args[0], float(args[1]))
     else:

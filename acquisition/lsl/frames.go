@@ -90,6 +90,7 @@ type Source struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	gapPending int64
+	seq        uint64
 }
 
 // NewSource opens an inlet on info (as Resolve returned it) and measures the time correction once.
@@ -260,7 +261,8 @@ func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 		}
 	}
 	f.Reset()
-	f.StreamID = s.info.StreamID
+	f.StreamID, f.Seq = s.info.StreamID, s.seq
+	s.seq++
 	f.NumSamples, f.NumChannels = n, nch
 	f.Samples = append(f.Samples, s.pending[:n*nch]...)
 	corr := s.TimeCorrection()

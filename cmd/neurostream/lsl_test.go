@@ -102,11 +102,15 @@ func TestAcquireLSL(t *testing.T) {
 	got := 0
 	var markers []int
 	for got < 100 {
-		if _, _, err := c.ReadFrame(ctx, &f); err != nil {
+		_, seq, err := c.ReadFrame(ctx, &f)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if f.StreamID != id {
 			continue
+		}
+		if !seq.Accepted() || seq.Missing > 0 {
+			t.Fatalf("frame %d: sequence check %+v", f.Seq, seq)
 		}
 		for s := range f.NumSamples {
 			for k := range 3 {

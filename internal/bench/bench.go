@@ -31,6 +31,7 @@ func benchSuites() []benchSuite {
 		{"features", "Welch PSD, band power and the filter+feature chain vs scipy/sklearn", benchFeatures},
 		{"formats", "reading EDF/BDF (and other formats) files vs MNE read_raw_*(preload=True)", benchFormats},
 		{"decoders", "CSP+LDA, tangent space + LR, MDM fit and one-window predict vs MNE/scikit-learn", benchDecoders},
+		{"lsl", "Lab Streaming Layer: liblsl outlet -> liblsl's inlet vs neurostream's inlet; LSL -> Kafka -> prediction", benchLSL},
 		{"onnx", "EEGNet, ShallowConvNet, MVCNet, speech and visual brain modules through ONNX Runtime vs PyTorch", benchONNX},
 	}
 }
