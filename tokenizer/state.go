@@ -9,10 +9,10 @@ import (
 // AppendState appends the tokenizer's partial patch and stream position to b (see package
 // snapshot), so a restarted pipeline resumes patching where this one stood.
 func (t *Tokenizer) AppendState(b []byte) []byte {
-	b = snapshot.AppendUint(b, uint64(t.nch))
+	b = snapshot.AppendUint(b, uint64(len(t.chans)))
 	b = snapshot.AppendUint(b, uint64(t.p))
 	b = snapshot.AppendInt(b, t.pushed)
-	for c := range t.nch {
+	for c := range t.chans {
 		b = snapshot.AppendFloat32s(b, t.buf[c*t.p:c*t.p+t.fill])
 	}
 	return b
@@ -21,11 +21,11 @@ func (t *Tokenizer) AppendState(b []byte) []byte {
 // RestoreState reads what AppendState wrote and returns the bytes after it.
 func (t *Tokenizer) RestoreState(b []byte) ([]byte, error) {
 	r := snapshot.NewReader(b)
-	r.Expect("tokenizer channels", uint64(t.nch))
+	r.Expect("tokenized channels", uint64(len(t.chans)))
 	r.Expect("patch length", uint64(t.p))
 	pushed := r.Int()
 	fill := -1
-	for c := range t.nch {
+	for c := range t.chans {
 		n := r.Float32s(t.buf[c*t.p : (c+1)*t.p])
 		if fill >= 0 && n != fill && r.Err() == nil {
 			return b, fmt.Errorf("restore tokenizer: channel %d holds %d samples, channel 0 %d", c, n, fill)

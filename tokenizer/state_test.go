@@ -7,11 +7,12 @@ import (
 	"github.com/neurostream/neurostream/streams"
 )
 
-// A tokenizer restored from a snapshot taken in the middle of a patch emits what an uninterrupted one does.
+// A tokenizer restored from a snapshot taken in the middle of a patch emits what an uninterrupted one
+// does (the stim channel is not tokenized, so not kept either).
 func TestTokenizerStateRestore(t *testing.T) {
-	cb := &Codebook{Version: FormatVersion, Normalisation: PatchZScore, Name: "t", SampleRateHz: 100, PatchSamples: 5, Codewords: [][]float64{{-1, -0.5, 0, 0.5, 1}, {1, 0.5, 0, -0.5, -1}}}
-	info := streams.StreamInfo{StreamID: "s", SampleRateHz: 100, Channels: []streams.Channel{{Name: "a"}, {Name: "b"}}}
-	x := make([]float32, 2*23)
+	cb := &Codebook{Version: FormatVersion, Normalisation: PatchZScore, Name: "t", SampleRateHz: 100, ChannelTypes: []string{"eeg"}, PatchSamples: 5, Codewords: [][]float64{{-1, -0.5, 0, 0.5, 1}, {1, 0.5, 0, -0.5, -1}}}
+	info := streams.StreamInfo{StreamID: "s", SampleRateHz: 100, Channels: []streams.Channel{{Name: "a", Type: streams.ChannelEEG}, {Name: "stim", Type: streams.ChannelStim}, {Name: "b", Type: streams.ChannelEEG}}}
+	x := make([]float32, 3*23)
 	for i := range x {
 		x[i] = float32(math.Sin(float64(i) * 0.7))
 	}
@@ -30,14 +31,14 @@ func TestTokenizerStateRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := New(cb, info)
-	if err := b.Push(x[:2*12], 12, 0, collect(&split)); err != nil {
+	if err := b.Push(x[:3*12], 12, 0, collect(&split)); err != nil {
 		t.Fatal(err)
 	}
 	c, _ := New(cb, info)
 	if rest, err := c.RestoreState(b.AppendState(nil)); err != nil || len(rest) != 0 {
 		t.Fatalf("restore: %v, %d bytes left", err, len(rest))
 	}
-	if err := c.Push(x[2*12:], 11, 0, collect(&split)); err != nil {
+	if err := c.Push(x[3*12:], 11, 0, collect(&split)); err != nil {
 		t.Fatal(err)
 	}
 	if len(split) != len(whole) || len(whole) != 4 {
