@@ -13,6 +13,7 @@ import (
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/tokenizer"
 )
 
 const tokenizerConfig = "../configs/tokenizer.yaml"
@@ -129,6 +130,61 @@ func TestTokenizerConfigThroughBroker(t *testing.T) {
 		if !reflect.DeepEqual(got, w) {
 			t.Fatalf("patch %d through Kafka:\n%+v\nin memory:\n%+v", i, got, w)
 		}
+	}
+
+	// Detokenized through the broker: every patch comes back as a frame equal to the offline round
+	// trip (the same tokens turned back into signal in memory), with the source's channels.
+	cb, err := tokenizer.Load(stages[len(stages)-1].Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := tokenizer.NewQuantizer(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	detokCtx, stopDetok := context.WithCancel(ctx)
+	detokDone := make(chan error, 1)
+	go func() {
+		detokDone <- pipeline.RunDetokenize(detokCtx, kc, pipeline.DetokenizeOptions{Codebook: cb, FromStart: true,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	}()
+	defer func() {
+		stopDetok()
+		if err := <-detokDone; err != nil {
+			t.Error(err)
+		}
+	}()
+	dc, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: kc.Topics().Detokenized, GroupID: "check-detokenized", FromStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	scratch := make([]float64, cb.PatchSamples)
+	var df streams.Frame
+	for i := range want {
+		if _, _, err := dc.ReadFrame(ctx, &df); err != nil {
+			t.Fatalf("detokenized frame %d of %d: %v", i, want, err)
+		}
+		offline, err := q.Detokenize(&mem.tokens[i], nil, scratch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if df.StreamID != info.StreamID || df.Seq != uint64(i+1) || df.NumSamples != cb.PatchSamples || df.NumChannels != len(info.Channels) ||
+			!reflect.DeepEqual(df.Samples, offline) {
+			t.Fatalf("detokenized frame %d (%s #%d, %d x %d) differs from the offline round trip", i, df.StreamID, df.Seq, df.NumSamples, df.NumChannels)
+		}
+	}
+	reg, err := pipeline.NewInfoRegistry(ctx, kc, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	dinfo, err := reg.Wait(ctx, streams.StreamInfoKey("detokenized", info.StreamID), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dinfo.SampleRateHz != info.SampleRateHz || !reflect.DeepEqual(dinfo.Channels, info.Channels) {
+		t.Fatalf("detokenized stream description %+v, source %+v", dinfo, info)
 	}
 
 	// A sink without EmitTokens is refused with the reason.

@@ -18,6 +18,7 @@ type Topics struct {
 	Clean       string // frames after the DSP stages
 	Features    string // FeatureVector messages
 	Tokens      string // discrete tokens from the tokenizer
+	Detokenized string // frames reconstructed from tokens by the detokenizer
 	Predictions string // JSON Prediction messages
 	StreamInfo  string // compacted: the latest StreamInfo per stream and topic kind
 	// State is compacted: the latest snapshot of every pipeline's per-stream stage state (filter
@@ -39,6 +40,7 @@ func NewTopics(namespace string) Topics {
 		Clean:       namespace + ".clean",
 		Features:    namespace + ".features",
 		Tokens:      namespace + ".tokens",
+		Detokenized: namespace + ".detokenized",
 		Predictions: namespace + ".predictions",
 		StreamInfo:  namespace + ".stream-info",
 		State:       namespace + ".state",
@@ -47,7 +49,7 @@ func NewTopics(namespace string) Topics {
 
 // All lists every topic name.
 func (t Topics) All() []string {
-	return []string{t.Raw, t.Clean, t.Features, t.Tokens, t.Predictions, t.StreamInfo, t.State}
+	return []string{t.Raw, t.Clean, t.Features, t.Tokens, t.Detokenized, t.Predictions, t.StreamInfo, t.State}
 }
 
 // Resolve maps a short name used in configs ("raw", "clean", ...) or a full topic name to the full name.
@@ -61,6 +63,8 @@ func (t Topics) Resolve(name string) (string, error) {
 		return t.Features, nil
 	case "tokens":
 		return t.Tokens, nil
+	case "detokenized":
+		return t.Detokenized, nil
 	case "predictions":
 		return t.Predictions, nil
 	case "stream-info":

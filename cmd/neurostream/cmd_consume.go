@@ -24,7 +24,7 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 	fs.SetOutput(out)
 	var kf kafkaFlags
 	kf.register(fs)
-	topic := fs.String("topic", "predictions", "raw, clean, features, tokens, predictions, stream-info, or a full topic name")
+	topic := fs.String("topic", "predictions", "raw, clean, features, tokens, detokenized, predictions, stream-info, or a full topic name")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
 	fromStart := fs.Bool("from-start", false, "start at the oldest retained message instead of new ones")
 	stream := fs.String("stream", "", "only this stream id")
@@ -152,7 +152,7 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 // typeOfTopic is the message type a topic of ours carries, for records without the type header.
 func typeOfTopic(t streams.Topics, topic string) string {
 	switch topic {
-	case t.Raw, t.Clean:
+	case t.Raw, t.Clean, t.Detokenized:
 		return streams.TypeFrame
 	case t.StreamInfo:
 		return streams.TypeStreamInfo
