@@ -40,6 +40,7 @@ func commands() []command {
 		{"train-tokenizer", "learn a tokenizer codebook (k-means or residual VQ patch shapes, or mu-law) from recordings", runTrainTokenizer},
 		{"detokenize", "turn the tokens topic back into signal on the detokenized topic, to hear what tokens keep", runDetokenize},
 		{"decode", "decode a stream online with a trained native model (optionally replaying a recording)", runDecode},
+		{"drill", "fault drills: kill -9 the broker under a multi-process pipeline, count what was lost or duplicated", runDrill},
 		{"bench", "run benchmarks and print ratios against reference implementations", runBench},
 		{"version", "print the version and wire-schema version", runVersion},
 	}
