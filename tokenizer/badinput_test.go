@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/neurostream/neurostream/streams"
 )
 
 func TestKMeansBadInputAndEmptyClusters(t *testing.T) {
@@ -67,4 +69,59 @@ func TestCodebookFileChecks(t *testing.T) {
 	if _, err := Load(filepath.Join(dir, "missing.json")); err == nil {
 		t.Error("missing file accepted")
 	}
+}
+
+// Hostile codebooks fail at load with the field named; nothing is allocated from an absurd size.
+func TestHostileCodebooks(t *testing.T) {
+	good := `{"version":1,"name":"t","sample_rate_hz":250,"patch_samples":2,"normalisation":"patch-zscore","band_hz":[1,40],"codewords":[[-1,1],[1,-1]]}`
+	if _, err := Parse([]byte(good)); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct{ from, to, field string }{
+		"rate 1e-300":          {`"sample_rate_hz":250`, `"sample_rate_hz":1e-300`, "sample_rate_hz"},
+		"patch of 1e9 samples": {`"patch_samples":2`, `"patch_samples":1000000000`, "patch_samples"},
+		"band above Nyquist":   {`"band_hz":[1,40]`, `"band_hz":[1,400]`, "band_hz"},
+		"inverted band":        {`"band_hz":[1,40]`, `"band_hz":[40,1]`, "band_hz"},
+		"1e308 codeword":       {`[[-1,1]`, `[[-1,1e308]`, "codewords[0]"},
+		"ragged codeword":      {`[1,-1]]`, `[1]]`, "codewords[1]"},
+		"NaN is not JSON":      {`[[-1,1]`, `[[-1,NaN]`, "not a codebook file"},
+	} {
+		_, err := Parse([]byte(strings.Replace(good, c.from, c.to, 1)))
+		if err == nil || !strings.Contains(err.Error(), c.field) {
+			t.Errorf("%s: got %v, want an error naming %s", name, err, c.field)
+		}
+	}
+	if _, err := Load("/dev/zero"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("/dev/zero as a codebook: got %v", err)
+	}
+}
+
+// FuzzCodebook: any bytes either fail Parse or give a codebook that tokenizes a stream at its rate
+// without panicking.
+func FuzzCodebook(f *testing.F) {
+	f.Add([]byte(`{"version":1,"name":"t","sample_rate_hz":250,"patch_samples":2,"normalisation":"patch-zscore","band_hz":[1,40],"codewords":[[-1,1],[1,-1]]}`))
+	f.Add([]byte(`{"version":1,"sample_rate_hz":100,"patch_samples":3,"normalisation":"patch-zscore","codewords":[[0,0,0]]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cb, err := Parse(b)
+		if err != nil {
+			return
+		}
+		if cb.PatchSamples*len(cb.Codewords) > 1<<16 {
+			return // valid, but too big to run per input
+		}
+		info := streams.StreamInfo{StreamID: "fuzz", SampleRateHz: cb.SampleRateHz,
+			Channels: []streams.Channel{{Name: "a", Type: streams.ChannelEEG}, {Name: "b", Type: streams.ChannelMEGMag}}}
+		tk, err := New(cb, info)
+		if err != nil {
+			return // a modality contract this stream does not meet
+		}
+		n := 2 * cb.PatchSamples
+		samples := make([]float32, 2*n)
+		for i := range samples {
+			samples[i] = float32(math.Sin(float64(i)))
+		}
+		if err := tk.Push(samples, n, 1, func(*streams.Tokens) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

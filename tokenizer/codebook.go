@@ -132,10 +132,10 @@ func (c *Codebook) Validate() error {
 	switch {
 	case c.Version != 1 && c.Version != FormatVersion:
 		return fmt.Errorf("codebook version %d: this neurostream reads versions 1 and %d", c.Version, FormatVersion)
-	case !(c.SampleRateHz > 0) || math.IsInf(c.SampleRateHz, 0):
-		return fmt.Errorf("codebook sample_rate_hz %g: want a finite rate > 0", c.SampleRateHz)
-	case c.PatchSamples < 2 || c.PatchSamples > 1<<16:
-		return fmt.Errorf("codebook patch_samples %d: want 2 to 65536", c.PatchSamples)
+	case !(c.SampleRateHz >= 1 && c.SampleRateHz <= 1e6):
+		return fmt.Errorf("codebook sample_rate_hz %g: want a rate of 1 to 1e6 Hz", c.SampleRateHz)
+	case c.PatchSamples < 2 || c.PatchSamples > 1<<16 || float64(c.PatchSamples) > maxPatchSec*c.SampleRateHz:
+		return fmt.Errorf("codebook patch_samples %d: want 2 to 65536, at most %d s", c.PatchSamples, maxPatchSec)
 	case c.Normalisation != PatchZScore:
 		return fmt.Errorf("codebook normalisation %q: known: %s", c.Normalisation, PatchZScore)
 	case c.Version == 1 && (c.Method != "" || len(c.Residual) > 0 || len(c.ChannelTypes) > 0):
@@ -153,7 +153,7 @@ func (c *Codebook) Validate() error {
 		switch {
 		case c.MuLawLevels < 2 || c.MuLawLevels > math.MaxUint16+1:
 			return fmt.Errorf("codebook mulaw_levels %d: want 2 to %d", c.MuLawLevels, math.MaxUint16+1)
-		case !(c.MuLawClipZ > 0) || math.IsInf(c.MuLawClipZ, 0):
+		case !(c.MuLawClipZ > 0) || c.MuLawClipZ > maxZ:
 			return fmt.Errorf("codebook mulaw_clip_z %g: want > 0", c.MuLawClipZ)
 		case len(c.Codewords) > 0 || len(c.Residual) > 0:
 			return fmt.Errorf("codebook codewords: a mu-law codebook has none")
@@ -180,8 +180,8 @@ func (c *Codebook) Validate() error {
 				return fmt.Errorf("codebook %s[%d] has %d samples, patches have %d", field, i, len(w), c.PatchSamples)
 			}
 			for _, v := range w {
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					return fmt.Errorf("codebook %s[%d] is not finite", field, i)
+				if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > maxZ {
+					return fmt.Errorf("codebook %s[%d] holds %v: want finite z values within ±%g", field, i, v, float64(maxZ))
 				}
 			}
 		}
@@ -251,18 +251,37 @@ func (c *Codebook) Save(path string) error {
 	return nil
 }
 
+// Bounds on what a codebook file may claim: it may come from elsewhere.
+const (
+	maxPatchSec      = 60
+	maxZ             = 1e6 // codewords are z-scored patches: a sample's |z| is at most sqrt(patch_samples)
+	maxCodebookBytes = 512 << 20
+)
+
 // Load reads and checks a codebook file.
 func Load(path string) (*Codebook, error) {
+	if st, err := os.Stat(path); err == nil && (!st.Mode().IsRegular() || st.Size() > maxCodebookBytes) {
+		return nil, fmt.Errorf("load codebook %s: not a regular file of at most %d MiB", path, maxCodebookBytes>>20)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load codebook: %w", err)
 	}
-	var c Codebook
-	if err := json.Unmarshal(b, &c); err != nil {
+	c, err := Parse(b)
+	if err != nil {
 		return nil, fmt.Errorf("load codebook %s: %w", path, err)
 	}
+	return c, nil
+}
+
+// Parse decodes and checks a codebook's JSON.
+func Parse(b []byte) (*Codebook, error) {
+	var c Codebook
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("not a codebook file: %w", err)
+	}
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("load codebook %s: %w", path, err)
+		return nil, err
 	}
 	return &c, nil
 }

@@ -102,6 +102,9 @@ func (c *Contract) Validate() error {
 	case c.Input.Name == "" || c.Output.Name == "":
 		return fmt.Errorf("model contract %s: input and output names are required", c.Name)
 	}
+	if err := c.checkBounds(); err != nil {
+		return fmt.Errorf("model contract %s: %w", c.Name, err)
+	}
 	if n := len(c.Normalisation.Offset); n != 0 && n != 1 && n != nCh {
 		return fmt.Errorf("model contract %s: %d normalisation offsets for %d channels (want 1 or %d)", c.Name, n, nCh, nCh)
 	}
@@ -133,6 +136,64 @@ func (c *Contract) Validate() error {
 	return nil
 }
 
+// Bounds on what a contract may claim: it comes with a model file from elsewhere, and the decoder
+// allocates its input and output tensors from these numbers before the runtime sees the model.
+const (
+	maxContractChannels = 4096
+	maxContractOutputs  = 1 << 20
+	maxWindowValues     = 1 << 25 // channels x window samples (128 MiB of float32)
+	maxWindowSec        = 600
+)
+
+// checkBounds checks that every number is finite and in range and every name unique, naming the field.
+func (c *Contract) checkBounds() error {
+	nCh := len(c.Channels)
+	if nCh > maxContractChannels {
+		return fmt.Errorf("field channels: %d channels, want at most %d", nCh, maxContractChannels)
+	}
+	seen := make(map[string]int, nCh)
+	for i, ch := range c.Channels {
+		key := strings.ToLower(strings.Trim(ch, ". "))
+		if key == "" {
+			return fmt.Errorf("field channels[%d]: empty name", i)
+		}
+		if j, dup := seen[key]; dup {
+			return fmt.Errorf("field channels[%d]: %q repeats channels[%d] %q", i, ch, j, c.Channels[j])
+		}
+		seen[key] = i
+	}
+	if c.SampleRateHz < 1 || c.SampleRateHz > 1e6 {
+		return fmt.Errorf("field sample_rate_hz: %v Hz, want 1..1e6", c.SampleRateHz)
+	}
+	if maxWin := min(maxWindowValues/nCh, int(maxWindowSec*c.SampleRateHz)); c.WindowSamples > maxWin {
+		return fmt.Errorf("field window_samples: %d, want at most %d (%d channels at %g Hz)", c.WindowSamples, maxWin, nCh, c.SampleRateHz)
+	}
+	for i, v := range c.Normalisation.Offset {
+		if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1e30 {
+			return fmt.Errorf("field normalisation.offset[%d]: %v is not a plausible finite offset", i, v)
+		}
+	}
+	for i, v := range c.Normalisation.Scale {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v == 0 || math.Abs(v) > 1e30 {
+			return fmt.Errorf("field normalisation.scale[%d]: %v, want a finite non-zero scale", i, v)
+		}
+	}
+	if len(c.Input.Shape) > 8 {
+		return fmt.Errorf("field input.shape: %d dimensions, want at most 8", len(c.Input.Shape))
+	}
+	if len(c.Output.Labels) > maxContractOutputs || c.Output.EmbeddingSize > maxContractOutputs {
+		return fmt.Errorf("field output: %d labels, embedding_size %d: want at most %d outputs", len(c.Output.Labels), c.Output.EmbeddingSize, maxContractOutputs)
+	}
+	labels := make(map[string]int, len(c.Output.Labels))
+	for i, l := range c.Output.Labels {
+		if j, dup := labels[l]; dup {
+			return fmt.Errorf("field output.labels[%d]: %q repeats output.labels[%d]", i, l, j)
+		}
+		labels[l] = i
+	}
+	return nil
+}
+
 // outputSize is the number of values the output tensor holds.
 func (c *Contract) outputSize() int {
 	if c.Output.Kind == OutputEmbedding {
@@ -144,6 +205,9 @@ func (c *Contract) outputSize() int {
 // readSidecar loads model.contract.json beside model.onnx.
 func readSidecar(modelPath string) (*Contract, error) {
 	p := strings.TrimSuffix(modelPath, ".onnx") + ".contract.json"
+	if st, err := os.Stat(p); err == nil && (!st.Mode().IsRegular() || st.Size() > 16<<20) {
+		return nil, fmt.Errorf("sidecar %s: not a regular file of at most 16 MiB", p)
+	}
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("model %s has no %q metadata and no sidecar contract: %w", modelPath, ContractKey, err)

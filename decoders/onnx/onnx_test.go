@@ -269,6 +269,38 @@ func TestContractValidation(t *testing.T) {
 			t.Logf("%s: %v", name, err)
 		}
 	}
+	// Hostile numbers and names fail with the field named, before any tensor is allocated.
+	hostile := map[string]struct{ from, to, field string }{
+		"rate 1e-300":        {`"sample_rate_hz":160`, `"sample_rate_hz":1e-300`, "sample_rate_hz"},
+		"window of 1e9":      {`"window_samples":4`, `"window_samples":1000000000`, "window_samples"},
+		"zero scale":         {`"scale":[1e6]`, `"scale":[0]`, "normalisation.scale[0]"},
+		"1e308 offset":       {`"scale":[1e6]`, `"scale":[1e6],"offset":[1e308]`, "normalisation.offset[0]"},
+		"duplicate channels": {`"channels":["C3","C4"]`, `"channels":["C3","c3."]`, "channels[1]"},
+		"duplicate labels":   {`"labels":["l","r"]`, `"labels":["l","l"]`, "output.labels[1]"},
+		"embedding of 1e12":  {`"kind":"logits","labels":["l","r"]`, `"kind":"embedding","embedding_size":1000000000000`, "field output"},
+	}
+	for name, h := range hostile {
+		_, err := ParseContract([]byte(strings.Replace(good, h.from, h.to, 1)))
+		if err == nil || !strings.Contains(err.Error(), h.field) {
+			t.Errorf("%s: got %v, want an error naming %s", name, err, h.field)
+		}
+	}
+}
+
+// FuzzContract: any bytes either fail ParseContract or give a contract whose sizes are bounded.
+func FuzzContract(f *testing.F) {
+	f.Add([]byte(`{"format":"neurostream-onnx-contract/1","name":"m","task":"motor-imagery","channels":["C3","C4"],
+	"sample_rate_hz":160,"window_samples":4,"normalisation":{"scale":[1e6]},
+	"input":{"name":"input","shape":[1,1,2,4]},"output":{"name":"logits","kind":"logits","labels":["l","r"]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseContract(b)
+		if err != nil {
+			return
+		}
+		if n := len(c.Channels) * c.WindowSamples; n <= 0 || n > maxWindowValues || c.outputSize() > maxContractOutputs {
+			t.Fatalf("accepted a contract of %d input and %d output values", n, c.outputSize())
+		}
+	})
 }
 
 func TestZScoreFlatChannel(t *testing.T) {
