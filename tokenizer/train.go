@@ -192,3 +192,21 @@ func subsample(x []float64, p, m int, seed uint64) []float64 {
 	}
 	return out
 }
+
+// Prepare selects the channels Train would learn from and band-passes them as it does (causal,
+// steady-state start): what an evaluation on held-out data must feed the codebook. It returns the
+// data (channel-major) and the selected channels' descriptions.
+func Prepare(rec *acquisition.Recording, cfg TrainConfig) ([][]float64, []streams.Channel, error) {
+	cfg = cfg.withDefaults()
+	data, err := selectAndFilter(rec, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var chans []streams.Channel
+	for _, ch := range rec.Info.Channels {
+		if selected(ch.Type, cfg) {
+			chans = append(chans, ch)
+		}
+	}
+	return data, chans, nil
+}

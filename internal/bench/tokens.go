@@ -1,0 +1,399 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/neurostream/neurostream/acquisition"
+	"github.com/neurostream/neurostream/acquisition/recordings"
+	"github.com/neurostream/neurostream/dsp"
+	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/tokenizer"
+)
+
+// The tokens suite measures tokenizers as the brain-tokenizer papers do, by how well their tokens
+// reconstruct held-out signal: codebooks are learnt on some recordings and judged on others.
+//
+//   - EEG: PhysioNet S001, 64 channels at 160 Hz; learnt on runs R01-R06, judged on R07-R14.
+//   - MEG: MNE's test_elekta_3ch_raw.fif (2 gradiometers + 1 magnetometer at 1 kHz, 80 s; the only
+//     FIF recording here longer than a second); learnt on its first 56 s, judged on the last 24 s.
+//
+// Both are band-passed 1-40 Hz (causal Butterworth, order 4) as the online stages do. Reconstruction
+// uses the wire's float32 patch mean and scale.
+type tokenData struct {
+	name       string
+	train      []*acquisition.Recording
+	trainNames []string
+	test       []*acquisition.Recording
+	types      []streams.ChannelType
+	frame      int // samples per frame for the streaming measurement
+}
+
+type tokenSpec struct {
+	method   string // kmeans, rvq, mulaw
+	patchSec float64
+	k        int // codewords per stage, or mu-law levels
+	stages   int
+}
+
+func (s tokenSpec) label() string {
+	switch s.method {
+	case "mulaw":
+		return fmt.Sprintf("mu-law %d levels", s.k)
+	case "kmeans":
+		return fmt.Sprintf("k-means %d", s.k)
+	}
+	return fmt.Sprintf("RVQ %dx%d", s.stages, s.k)
+}
+
+var tokenBands = []struct {
+	name   string
+	lo, hi float64
+}{{"delta", 1, 4}, {"theta", 4, 8}, {"alpha", 8, 13}, {"beta", 13, 30}, {"gamma", 30, 40}}
+
+type tokenScore struct {
+	spec                tokenSpec
+	cb                  *tokenizer.Codebook
+	nmse, r, ve         float64
+	bandNMSE, bandR     []float64
+	usage, perplexity   float64
+	bits, sideBits      float64
+	streamsPerCore      float64
+	tokensPerSecPerCore float64
+	allocs              int64
+	channels            int
+}
+
+func benchTokens(ctx context.Context, r *benchRun) error {
+	eeg, meg, err := tokenWorkloads(r)
+	if err != nil {
+		return err
+	}
+	specs := []tokenSpec{
+		{"kmeans", 0.2, 64, 1}, {"kmeans", 0.2, 256, 1},
+		{"rvq", 0.2, 256, 2}, {"rvq", 0.2, 256, 4}, {"rvq", 0.2, 512, 4},
+		{"rvq", 0.4, 256, 2}, {"rvq", 0.8, 256, 4},
+		{"mulaw", 0.2, 16, 1}, {"mulaw", 0.2, 256, 1},
+	}
+	megSpecs := []tokenSpec{{"kmeans", 0.2, 64, 1}, {"rvq", 0.2, 64, 2}, {"rvq", 0.2, 64, 4}, {"rvq", 0.4, 64, 2}, {"mulaw", 0.2, 16, 1}, {"mulaw", 0.2, 256, 1}}
+	if r.short {
+		specs = []tokenSpec{{"kmeans", 0.2, 64, 1}, {"rvq", 0.2, 64, 4}, {"mulaw", 0.2, 16, 1}}
+		megSpecs = []tokenSpec{{"kmeans", 0.2, 16, 1}, {"mulaw", 0.2, 16, 1}}
+	}
+	fmt.Fprintf(r.out, "held-out reconstruction; bits = token bits/s per channel (+ side: float32 mean and scale per patch);\n"+
+		"usage = share of codes used; perplexity = exp(entropy) per stage, averaged; streaming = tokenizer stage, %s frames\n", "8-sample")
+	for _, ds := range []*tokenData{eeg, meg} {
+		if ds == nil {
+			continue
+		}
+		list := specs
+		if ds == meg {
+			list = megSpecs
+		}
+		var scores []*tokenScore
+		for _, spec := range list {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			sc, err := scoreTokenizer(ctx, r, ds, spec)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", ds.name, spec.label(), err)
+			}
+			scores = append(scores, sc)
+		}
+		printTokenScores(r, ds, scores)
+	}
+	return nil
+}
+
+func tokenWorkloads(r *benchRun) (eeg, meg *tokenData, err error) {
+	open := func(rel string) (*acquisition.Recording, error) {
+		path := filepath.Join(r.dataDir, rel)
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("tokens workload: %s not found: put the shared data set beside the repo or pass --data", path)
+		}
+		rs, err := recordings.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return rs[0], nil
+	}
+	eeg = &tokenData{name: "EEG (PhysioNet S001, 64 ch, 160 Hz)", types: []streams.ChannelType{streams.ChannelEEG}, frame: 8}
+	trainRuns, testRuns := []string{"R01", "R02", "R03", "R04", "R05", "R06"}, []string{"R07", "R08", "R09", "R10", "R11", "R13"}
+	if r.short {
+		trainRuns, testRuns = []string{"R01", "R02"}, []string{"R07"}
+	}
+	for i, runs := range [][]string{trainRuns, testRuns} {
+		for _, run := range runs {
+			rec, err := open(filepath.Join("physionet_eegmmidb_S001", "S001"+run+".edf"))
+			if err != nil {
+				return nil, nil, err
+			}
+			if i == 0 {
+				eeg.train, eeg.trainNames = append(eeg.train, rec), append(eeg.trainNames, "S001"+run)
+			} else {
+				eeg.test = append(eeg.test, rec)
+			}
+		}
+	}
+	rec, err := open(filepath.Join("mne_testing_formats", "FIF", "test_elekta_3ch_raw.fif"))
+	if err != nil {
+		return nil, nil, err
+	}
+	cut := int(56 * rec.Info.SampleRateHz)
+	head, tail := &acquisition.Recording{Info: rec.Info}, &acquisition.Recording{Info: rec.Info}
+	for _, ch := range rec.Data {
+		head.Data, tail.Data = append(head.Data, ch[:cut]), append(tail.Data, ch[cut:])
+	}
+	meg = &tokenData{name: "MEG (test_elekta_3ch_raw.fif, 2 grad + 1 mag, 1 kHz)", train: []*acquisition.Recording{head},
+		trainNames: []string{"test_elekta_3ch_raw.fif[0:56s]"}, test: []*acquisition.Recording{tail},
+		types: []streams.ChannelType{streams.ChannelMEGGrad, streams.ChannelMEGMag}, frame: 50}
+	return eeg, meg, nil
+}
+
+func scoreTokenizer(ctx context.Context, r *benchRun, ds *tokenData, spec tokenSpec) (*tokenScore, error) {
+	cfg := tokenizer.TrainConfig{PatchSec: spec.patchSec, BandHz: [2]float64{1, 40}, Codewords: spec.k, Stages: spec.stages,
+		ChannelTypes: ds.types, MaxPatches: 20_000, MaxIter: 40, Seed: 1}
+	if r.short {
+		cfg.MaxPatches, cfg.MaxIter = 5000, 20
+	}
+	var cb *tokenizer.Codebook
+	rate := ds.train[0].Info.SampleRateHz
+	if spec.method == "mulaw" {
+		var types []string
+		for _, t := range ds.types {
+			types = append(types, t.String())
+		}
+		cb = tokenizer.NewMuLaw(rate, int(spec.patchSec*rate+0.5), spec.k, 4, cfg.BandHz, types)
+	} else {
+		var err error
+		if cb, err = tokenizer.Train(ctx, ds.train, ds.trainNames, cfg); err != nil {
+			return nil, err
+		}
+	}
+	q, err := tokenizer.NewQuantizer(cb)
+	if err != nil {
+		return nil, err
+	}
+	sc := &tokenScore{spec: spec, cb: cb, bits: cb.TokenBitsPerSecond(), sideBits: 64 / cb.PatchSec()}
+	var acc recAccumulator
+	acc.init(cb)
+	var info streams.StreamInfo
+	var stream []float32
+	for _, rec := range ds.test {
+		data, chans, err := tokenizer.Prepare(rec, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := acc.add(q, data, rate); err != nil {
+			return nil, err
+		}
+		if stream == nil {
+			info = streams.StreamInfo{StreamID: "bench", SampleRateHz: rate, Channels: chans}
+			stream = interleave(data)
+		}
+	}
+	acc.finish(sc)
+	// Streaming: the tokenizer stage over the first held-out recording, frame by frame.
+	tk, err := q.NewTokenizer(info)
+	if err != nil {
+		return nil, err
+	}
+	nch := len(info.Channels)
+	frames := len(stream) / (ds.frame * nch)
+	emit := func(*streams.Tokens) error { return nil }
+	res := r.Go(func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if err := tk.Push(stream[i*ds.frame*nch:(i+1)*ds.frame*nch], ds.frame, 0, emit); err != nil {
+				b.Fatal(err)
+			}
+			if i++; i == frames {
+				i = 0
+			}
+		}
+	})
+	secPerFrame := float64(res.T.Nanoseconds()) / 1e9 / float64(res.N)
+	sc.streamsPerCore = float64(ds.frame) / rate / secPerFrame
+	sc.tokensPerSecPerCore = float64(nch*cb.TokensPerChannel()) / cb.PatchSec() * sc.streamsPerCore
+	sc.allocs = res.AllocsPerOp()
+	sc.channels = nch
+	return sc, nil
+}
+
+func interleave(data [][]float64) []float32 {
+	n := len(data[0])
+	out := make([]float32, n*len(data))
+	for c, ch := range data {
+		for s, v := range ch {
+			out[s*len(data)+c] = float32(v)
+		}
+	}
+	return out
+}
+
+// recAccumulator gathers reconstruction errors and token counts over held-out recordings.
+type recAccumulator struct {
+	counts [][]int // per stage (or one for mu-law): token -> count
+	// per channel of every recording: broadband and per band
+	nmse, r, ve            []float64
+	bandNMSE, bandR        [][]float64
+	p, tpc                 int
+	tokens                 []uint16
+	scratch, patch, recon1 []float64
+}
+
+func (a *recAccumulator) init(cb *tokenizer.Codebook) {
+	a.p, a.tpc = cb.PatchSamples, cb.TokensPerChannel()
+	if cb.Method == tokenizer.MethodMuLaw {
+		a.counts = [][]int{make([]int, cb.MuLawLevels)}
+	} else {
+		for s := range cb.Stages() {
+			a.counts = append(a.counts, make([]int, len(cb.Stage(s))))
+		}
+	}
+	a.bandNMSE, a.bandR = make([][]float64, len(tokenBands)), make([][]float64, len(tokenBands))
+	a.tokens, a.scratch, a.patch = make([]uint16, a.tpc), make([]float64, 2*a.p), make([]float64, a.p)
+}
+
+func (a *recAccumulator) add(q *tokenizer.Quantizer, data [][]float64, rate float64) error {
+	p := a.p
+	stages := len(a.counts)
+	for _, x := range data {
+		n := len(x) / p * p
+		y := make([]float64, n)
+		for s := 0; s < n; s += p {
+			mean, std := q.EncodePatch(x[s:s+p], a.tokens, a.scratch)
+			for j, t := range a.tokens {
+				a.counts[j%stages][t]++
+			}
+			q.DecodePatch(y[s:s+p], a.tokens, float64(float32(mean)), float64(float32(std)))
+		}
+		nm, r, ve := reconScores(x[:n], y)
+		a.nmse, a.r, a.ve = append(a.nmse, nm), append(a.r, r), append(a.ve, ve)
+		for b, band := range tokenBands {
+			sos, err := dsp.Butter(4, []float64{band.lo, band.hi}, dsp.Bandpass, rate)
+			if err != nil {
+				return err
+			}
+			xb, yb := filterCausal(sos, x[:n]), filterCausal(sos, y)
+			skip := min(n/4, int(2*rate)) // the band-pass's start-up transient
+			nm, r, _ := reconScores(xb[skip:], yb[skip:])
+			a.bandNMSE[b], a.bandR[b] = append(a.bandNMSE[b], nm), append(a.bandR[b], r)
+		}
+	}
+	return nil
+}
+
+func filterCausal(sos [][6]float64, x []float64) []float64 {
+	f := dsp.NewSOSFilter(sos, 1)
+	y := append([]float64(nil), x...)
+	f.ProcessInterleaved(y)
+	return y
+}
+
+// reconScores returns the normalised MSE (error energy over the signal's variance), Pearson's r,
+// and the variance explained (1 - var(error)/var(signal)).
+func reconScores(x, y []float64) (nmse, r, ve float64) {
+	n := float64(len(x))
+	var mx, my float64
+	for i := range x {
+		mx += x[i]
+		my += y[i]
+	}
+	mx, my = mx/n, my/n
+	var sxx, syy, sxy, see, me float64
+	for i := range x {
+		dx, dy := x[i]-mx, y[i]-my
+		sxx += dx * dx
+		syy += dy * dy
+		sxy += dx * dy
+		e := x[i] - y[i]
+		see += e * e
+		me += e
+	}
+	me /= n
+	varE := see/n - me*me
+	if sxx == 0 {
+		return math.NaN(), math.NaN(), math.NaN()
+	}
+	return see / sxx, sxy / math.Sqrt(sxx*syy), 1 - varE/(sxx/n)
+}
+
+func meanOf(xs []float64) float64 {
+	s := 0.0
+	for _, v := range xs {
+		s += v
+	}
+	return s / float64(len(xs))
+}
+
+func (a *recAccumulator) finish(sc *tokenScore) {
+	sc.nmse, sc.r, sc.ve = meanOf(a.nmse), meanOf(a.r), meanOf(a.ve)
+	for b := range tokenBands {
+		sc.bandNMSE, sc.bandR = append(sc.bandNMSE, meanOf(a.bandNMSE[b])), append(sc.bandR, meanOf(a.bandR[b]))
+	}
+	for _, counts := range a.counts {
+		used, total := 0, 0
+		for _, c := range counts {
+			total += c
+			if c > 0 {
+				used++
+			}
+		}
+		h := 0.0
+		for _, c := range counts {
+			if c > 0 {
+				pr := float64(c) / float64(total)
+				h -= pr * math.Log(pr)
+			}
+		}
+		sc.usage += float64(used) / float64(len(counts)) / float64(len(a.counts))
+		sc.perplexity += math.Exp(h) / float64(len(a.counts))
+	}
+}
+
+func printTokenScores(r *benchRun, ds *tokenData, scores []*tokenScore) {
+	fmt.Fprintf(r.out, "\n%s — learnt on %s\n", ds.name, strings.Join(ds.trainNames, ", "))
+	fmt.Fprintf(r.out, "| tokenizer | patch | bits/s/ch (+side) | NMSE | r | var. expl. | usage | perplexity | streams/core | tokens/s/core | allocs/frame |\n")
+	fmt.Fprintf(r.out, "|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range scores {
+		fmt.Fprintf(r.out, "| %s | %.1f s | %.0f (+%.0f) | %.3f | %.3f | %.3f | %.2f | %.1f | %.0f | %.3g | %d |\n",
+			s.spec.label(), s.spec.patchSec, s.bits, s.sideBits, s.nmse, s.r, s.ve, s.usage, s.perplexity, s.streamsPerCore, s.tokensPerSecPerCore, s.allocs)
+	}
+	fmt.Fprintf(r.out, "\nper band (r / NMSE of the band-passed reconstruction):\n| tokenizer | patch |")
+	for _, b := range tokenBands {
+		fmt.Fprintf(r.out, " %s %g-%g Hz |", b.name, b.lo, b.hi)
+	}
+	fmt.Fprintf(r.out, "\n|---|---|%s\n", strings.Repeat("---|", len(tokenBands)))
+	for _, s := range scores {
+		fmt.Fprintf(r.out, "| %s | %.1f s |", s.spec.label(), s.spec.patchSec)
+		for b := range tokenBands {
+			fmt.Fprintf(r.out, " %.3f / %.3f |", s.bandR[b], s.bandNMSE[b])
+		}
+		fmt.Fprintln(r.out)
+	}
+	if strings.HasPrefix(ds.name, "EEG") {
+		best := ""
+		for _, s := range scores {
+			if s.bits <= 40 && s.r >= 0.9 {
+				best += fmt.Sprintf(" %s (%.0f bits/s, r %.3f);", s.spec.label(), s.bits, s.r)
+			}
+		}
+		if best == "" {
+			best = " none"
+		}
+		fmt.Fprintf(r.out, "\ngoal r >= 0.9 at <= 40 bits/s/channel on held-out EEG (token bits, side information apart): met by%s\n", best)
+		for _, s := range scores {
+			if s.spec.method != "mulaw" {
+				fmt.Fprintf(r.out, "goal >= 1000 64-channel streams per core for the lookup: %s %.0f streams/core (%s)\n", s.spec.label(), s.streamsPerCore,
+					map[bool]string{true: "met", false: "not met"}[s.streamsPerCore >= 1000])
+			}
+		}
+	}
+}
