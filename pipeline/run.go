@@ -245,7 +245,11 @@ func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Produ
 	if err != nil {
 		return nil, "", fmt.Errorf("pipeline %s: %w", pc.Name, err)
 	}
-	pcfg := ProcessorConfig{Name: pc.Name, Topic: input, Stages: stages, Sink: sink, Metrics: opts.Metrics, Log: opts.Log,
+	var out Sink = sink
+	if wrap != nil {
+		out = wrap(sink)
+	}
+	pcfg := ProcessorConfig{Name: pc.Name, Topic: input, Stages: stages, Sink: out, Metrics: opts.Metrics, Log: opts.Log,
 		Known: func(id string) (streams.StreamInfo, bool) { return reg.Get(streams.StreamInfoKey(inKind, id)) },
 		Lookup: func(ctx context.Context, id string) (streams.StreamInfo, error) {
 			return reg.Wait(ctx, streams.StreamInfoKey(inKind, id), opts.InfoWait)
