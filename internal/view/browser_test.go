@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/neurostream/neurostream/acquisition/synthetic"
+	"github.com/neurostream/neurostream/features"
 	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
@@ -136,7 +137,11 @@ func TestBrowserShowsLiveStream(t *testing.T) {
 			{Kind: "notch", FreqHz: 50},
 			{Kind: "bandpass", LowHz: 1, HighHz: 40},
 			{Kind: "decoder", Decoder: "alpha", Model: filepath.Join("..", "..", "configs", "models", "alpha-synthetic.json"), StepSec: 0.5},
-		}}})
+		}}, {
+		Name: "features", Input: "clean",
+		Stages: []pipeline.StageConfig{{Kind: "features", WindowSec: 2, StepSec: 0.5,
+			Extractors: []features.ExtractorConfig{{Kind: "peak_alpha", Channels: []string{"O1", "Oz", "O2"}}}}},
+	}})
 	bctx := browser(t, path)
 	defer func() { // close the browser before the pipeline's cleanup waits for it to stop
 		_ = chromedp.Cancel(bctx)
@@ -161,6 +166,8 @@ func TestBrowserShowsLiveStream(t *testing.T) {
 	// Predictions in the list and the timeline: the stream starts with the eyes closed.
 	waitJS(t, bctx, "eyes-closed predictions",
 		`[...document.querySelectorAll('#predictions li')].filter(li => li.dataset.label === 'eyes-closed' && /alpha/.test(li.textContent)).length >= 2`, wait)
+	waitJS(t, bctx, "features as small time series",
+		`[...document.querySelectorAll('#features .feature')].some(d => /^paf\/O[1z2]$/.test(d.dataset.name) && /\d/.test(d.querySelector('.value').textContent))`, wait)
 	waitJS(t, bctx, "the eyes-open marker on the traces", `nsView.stats().markers.some(m => /open/i.test(m))`, wait)
 	waitJS(t, bctx, "a scalp map with channel positions", `/strongest at (O1|O2|Oz|PO3|PO4|P7|P8|Pz|P3|P4)/.test(document.getElementById('scalp-text').textContent)`, wait)
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
@@ -173,4 +180,11 @@ func TestBrowserShowsLiveStream(t *testing.T) {
 	}
 	st, _ := chromedp.Run(bctx, chromedp.Evaluate[map[string]any](`nsView.stats()`))
 	t.Logf("screenshot %s; page stats %v", shot, st)
+
+	// Choosing channels by name shows those channels only, each drawn.
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => { const e = document.getElementById('channels'); e.value = 'O1, Oz, O2'; e.dispatchEvent(new Event('change')); return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, bctx, "only O1, Oz and O2", `JSON.stringify([...document.querySelectorAll('#labels span')].map(s => s.textContent)) === '["O1","Oz","O2"]'`, wait)
+	waitJS(t, bctx, "their three traces", `(() => { const r = nsView.rowInk(); return r.length === 3 && r.every(n => n > 50); })()`, wait)
 }
