@@ -250,7 +250,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 			"  kcat -b <broker> -t neurostream.predictions -C      predictions as JSON\n"+
 			"  curl <metrics>/metrics                             Prometheus metrics")
 	fs.SetOutput(out)
-	var kf kafkaFlags
+	kf := kafkaFlags{inProcess: true} // one command, one process: the demo's broker goes with it
 	kf.register(fs)
 	var sc synthetic.Config
 	finish := registerSynthetic(fs, &sc)
@@ -397,9 +397,16 @@ func demoMotorImagery(ctx context.Context, kf kafkaFlags, dataDir string, speed 
 	// A window ends on every sample (--step 0), so one ends exactly where each trial's epoch does; too
 	// many to print, the per-trial comparison at the end shows them.
 	args := []string{"--model", modelPath, "--replay", testRun, "--speed", fmt.Sprint(speed), "--step", "0", "--quiet", "--namespace", kf.namespace}
-	if kf.brokers != "" {
-		args = append(args, "--brokers", kf.brokers)
+	if kf.brokers == "" {
+		// The demo's broker lives in this process, as in the synthetic demo.
+		kc, stop, err := kf.connect(ctx, streams.Config{}, newLogger(io.Discard, false))
+		if err != nil {
+			return err
+		}
+		defer stop()
+		kf.brokers = strings.Join(kc.Brokers, ",")
 	}
+	args = append(args, "--brokers", kf.brokers)
 	if kf.brokerAddr != "" {
 		args = append(args, "--broker-addr", kf.brokerAddr)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,12 +25,16 @@ type kafkaFlags struct {
 	bulk bool
 	// brokerAddr is where an embedded broker listens, and where a running one is looked for first.
 	brokerAddr string
+	// inProcess starts the broker inside this process when none runs (the demo's one-command start)
+	// instead of the detached local broker that outlives the command.
+	inProcess bool
 }
 
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.brokers, "brokers", os.Getenv("NEUROSTREAM_BROKERS"),
 		"Kafka bootstrap servers host:port,... ($NEUROSTREAM_BROKERS). Empty: use a neurostream broker already on\n"+
-			"127.0.0.1:9092, else start an embedded one (printed)")
+			"127.0.0.1:9092, else start the local broker in the background (it outlives the command, keeps its data\n"+
+			"under $XDG_STATE_HOME/neurostream/broker; neurostream broker status|stop)")
 	fs.StringVar(&k.namespace, "namespace", streams.DefaultNamespace, "topic namespace (topics are <namespace>.raw, .clean, .predictions, ...)")
 	fs.StringVar(&k.brokerAddr, "broker-addr", defaultBrokerAddr, "without --brokers: use a neurostream broker already on this address, else start\n"+
 		"an embedded one there (a free port if it is taken; 127.0.0.1:0 always picks a free port)")
@@ -38,8 +43,10 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 // defaultBrokerAddr is where the embedded broker listens, and where commands look for one first.
 const defaultBrokerAddr = "127.0.0.1:9092"
 
-// connect returns the Kafka config to use, starting an embedded broker when none is configured and
-// none is running on the default address. The returned stop function closes that broker.
+// connect returns the Kafka config to use. With no broker configured it uses one running on the
+// default address, else the local broker (started detached if needed; see localbroker.go), or, for
+// the demo and for --broker-addr with port 0, a broker inside this process, which the returned stop
+// function closes.
 func (k *kafkaFlags) connect(ctx context.Context, base streams.Config, log *slog.Logger) (streams.Config, func(), error) {
 	cfg := base
 	cfg.Outages = streams.NewOutages(log)
@@ -65,6 +72,14 @@ func (k *kafkaFlags) connect(ctx context.Context, base streams.Config, log *slog
 			cfg.Brokers = []string{addr}
 			return cfg, func() {}, nil
 		}
+	}
+	if !k.inProcess && !strings.HasSuffix(addr, ":0") && !runningUnderGoTest() {
+		local, err := ensureLocalBroker(ctx, addr, log)
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.Brokers = []string{local}
+		return cfg, func() {}, nil
 	}
 	b, err := broker.Start(broker.Config{Addr: addr, FallbackToFreePort: true, TempLog: k.bulk})
 	if err != nil {
@@ -97,9 +112,33 @@ func runVersion(_ context.Context, args []string, out io.Writer) error {
 var version = "0.1.0-dev"
 
 func runBroker(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlagSet("broker", "[flags]",
-		"Runs a standalone Kafka-protocol broker (franz-go's kfake) for multi-process setups on one machine.\n"+
-			"Other neurostream commands find it on 127.0.0.1:9092 by themselves; kcat and any Kafka client can use it too.")
+	if len(args) > 0 {
+		switch args[0] {
+		case "status":
+			return brokerStatus(ctx, out)
+		case "stop":
+			return brokerStop(out)
+		case "start":
+			_, stateFile, err := localBrokerPaths()
+			if err != nil {
+				return err
+			}
+			addr, err := ensureLocalBroker(ctx, defaultBrokerAddr, newLogger(io.Discard, false))
+			if err != nil {
+				return err
+			}
+			s, _ := readLocalBroker(stateFile)
+			fmt.Fprintf(out, "local broker running on %s (pid %d, data %s)\n", addr, s.PID, s.DataDir)
+			return nil
+		}
+	}
+	fs := newFlagSet("broker", "[start|status|stop] [flags]",
+		"Runs a standalone Kafka-protocol broker (franz-go's kfake) for multi-process setups on one machine, in\n"+
+			"this terminal. Other neurostream commands find it on 127.0.0.1:9092 by themselves; kcat and any Kafka\n"+
+			"client can use it too. Without it, commands start the local broker in the background by themselves:\n"+
+			"  neurostream broker start    start the local broker in the background (data under $XDG_STATE_HOME/neurostream)\n"+
+			"  neurostream broker status   where it listens, its pid, data directory and log\n"+
+			"  neurostream broker stop     stop it (its data stays for the next one)")
 	fs.SetOutput(out)
 	addr := fs.String("addr", defaultBrokerAddr, "listen address host:port")
 	dataDir := fs.String("data-dir", "", "keep data on disk in DIR (survives restarts); empty keeps it in memory")
@@ -107,14 +146,29 @@ func runBroker(ctx context.Context, args []string, out io.Writer) error {
 		"faster for bulk publishing (replay --fast), ~0.1 ms more per message hop")
 	sync := fs.Bool("sync-writes", false, "fsync every produce (with --data-dir)")
 	retention := fs.Duration("retention", 15*time.Minute, "how long partitions keep messages")
+	idle := fs.Duration("idle-timeout", 0, "stop after this long without any client connected (0: never)")
+	stateFile := fs.String("state-file", "", "write the pid and address here once listening, for other commands to find\n"+
+		"(the local broker's; with it, a taken --addr falls back to a free port)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	b, err := broker.Start(broker.Config{Addr: *addr, DataDir: *dataDir, TempLog: *tempLog, SyncWrites: *sync, Retention: *retention})
+	if fs.NArg() > 0 {
+		return fmt.Errorf("broker: unexpected arguments %q (subcommands: start, status, stop)", fs.Args())
+	}
+	b, err := broker.Start(broker.Config{Addr: *addr, DataDir: *dataDir, TempLog: *tempLog, SyncWrites: *sync, Retention: *retention,
+		IdleTimeout: *idle, FallbackToFreePort: *stateFile != ""})
 	if err != nil {
 		return fmt.Errorf("%w (is another broker already on %s? pick another with --addr)", err, *addr)
 	}
 	defer b.Close()
+	if *stateFile != "" {
+		remove, err := writeLocalBrokerState(*stateFile, localBrokerState{PID: os.Getpid(), Addr: b.Addr(), DataDir: *dataDir,
+			Log: filepath.Join(filepath.Dir(*stateFile), "broker.log"), StartedAt: time.Now()})
+		if err != nil {
+			return err
+		}
+		defer remove()
+	}
 	where := "in memory"
 	switch {
 	case *dataDir != "":
@@ -123,7 +177,11 @@ func runBroker(ctx context.Context, args []string, out io.Writer) error {
 		where = "in a temporary directory removed at exit"
 	}
 	fmt.Fprintf(out, "neurostream broker listening on %s (data %s, retention %v); Ctrl-C to stop\n", b.Addr(), where, *retention)
-	<-ctx.Done()
-	fmt.Fprintln(out, "broker stopping")
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out, "broker stopping")
+	case <-b.Idle():
+		fmt.Fprintf(out, "broker stopping: no client for %v\n", *idle)
+	}
 	return nil
 }

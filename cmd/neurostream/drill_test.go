@@ -3,11 +3,38 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
+
+var built struct {
+	once sync.Once
+	exe  string
+	err  error
+	out  []byte
+}
+
+// testBinary builds the neurostream binary once per test run, for tests that run it as processes.
+func testBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "neurostream-bin-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.exe = filepath.Join(dir, "neurostream")
+		built.out, built.err = exec.Command("go", "build", "-o", built.exe, ".").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build: %v\n%s", built.err, built.out)
+	}
+	return built.exe
+}
 
 // The broker drill with the real binary: a persistent broker is killed with SIGKILL three times while
 // the source, filter and decode stages run as separate processes. Every process recovers by itself,
@@ -17,11 +44,8 @@ func TestDrillBrokerKillRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs processes for ~30 s")
 	}
+	exe := testBinary(t)
 	dir := t.TempDir()
-	exe := filepath.Join(dir, "neurostream")
-	if out, err := exec.Command("go", "build", "-o", exe, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var progress bytes.Buffer

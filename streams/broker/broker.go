@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,6 +43,8 @@ type Config struct {
 	RetentionBytes int64
 	// Partitions for topics created automatically by clients (default 8).
 	DefaultPartitions int
+	// IdleTimeout, if set, closes Idle() once no client has been connected for that long.
+	IdleTimeout time.Duration
 }
 
 // Broker is a running embedded broker.
@@ -49,6 +52,59 @@ type Broker struct {
 	cluster *kfake.Cluster
 	addr    string
 	tmpDir  string // the temporary log directory Close removes, if any
+	conns   *connCounter
+	idle    chan struct{}
+	stop    chan struct{}
+	once    sync.Once
+}
+
+// connCounter counts the clients connected to the broker, for the idle timeout.
+type connCounter struct {
+	mu       sync.Mutex
+	open     int
+	lastSeen time.Time
+}
+
+func (c *connCounter) add(d int) {
+	c.mu.Lock()
+	c.open += d
+	c.lastSeen = time.Now()
+	c.mu.Unlock()
+}
+
+// idleFor is how long no client has been connected (0 while one is).
+func (c *connCounter) idleFor() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open > 0 {
+		return 0
+	}
+	return time.Since(c.lastSeen)
+}
+
+type countingListener struct {
+	net.Listener
+	c *connCounter
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return conn, err
+	}
+	l.c.add(1)
+	return &countedConn{Conn: conn, c: l.c}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	c    *connCounter
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.c.add(-1) })
+	return c.Conn.Close()
 }
 
 // Start starts a broker. Close it when done.
@@ -73,13 +129,18 @@ func Start(cfg Config) (*Broker, error) {
 	if err != nil || port < 0 || port > 65535 {
 		return nil, fmt.Errorf("broker address %q: bad port %q", cfg.Addr, portStr)
 	}
+	conns := &connCounter{lastSeen: time.Now()}
 	listenOn := func(host string) func(network, address string) (net.Listener, error) {
 		return func(network, address string) (net.Listener, error) {
 			_, p, err := net.SplitHostPort(address)
 			if err != nil {
 				return nil, err
 			}
-			return net.Listen(network, net.JoinHostPort(host, p))
+			l, err := net.Listen(network, net.JoinHostPort(host, p))
+			if err != nil {
+				return nil, err
+			}
+			return countingListener{Listener: l, c: conns}, nil
 		}
 	}
 	opts := []kfake.Opt{
@@ -127,8 +188,31 @@ func Start(cfg Config) (*Broker, error) {
 		removeTemp(tmpDir)
 		return nil, errors.New("start embedded broker: it reports no listen address")
 	}
-	return &Broker{cluster: c, addr: addrs[0], tmpDir: tmpDir}, nil
+	b := &Broker{cluster: c, addr: addrs[0], tmpDir: tmpDir, conns: conns, idle: make(chan struct{}), stop: make(chan struct{})}
+	if cfg.IdleTimeout > 0 {
+		go b.watchIdle(cfg.IdleTimeout)
+	}
+	return b, nil
 }
+
+func (b *Broker) watchIdle(timeout time.Duration) {
+	t := time.NewTicker(min(timeout/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			if b.conns.idleFor() >= timeout {
+				close(b.idle)
+				return
+			}
+		}
+	}
+}
+
+// Idle is closed once no client has been connected for Config.IdleTimeout (never without one).
+func (b *Broker) Idle() <-chan struct{} { return b.idle }
 
 func removeTemp(dir string) {
 	if dir != "" {
@@ -142,6 +226,7 @@ func (b *Broker) Addr() string { return b.addr }
 // Close stops the broker; with a DataDir, data is flushed so a restart resumes from it, and a
 // temporary log directory is removed.
 func (b *Broker) Close() {
+	b.once.Do(func() { close(b.stop) })
 	b.cluster.Close()
 	removeTemp(b.tmpDir)
 }

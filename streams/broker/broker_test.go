@@ -165,3 +165,32 @@ func TestTemporaryLogDir(t *testing.T) {
 		t.Fatalf("default (in-memory) broker made %s", m.tmpDir)
 	}
 }
+
+// With an idle timeout, Idle stays open while a client is connected and closes once none has been
+// for that long.
+func TestIdleTimeout(t *testing.T) {
+	b, err := Start(Config{Addr: "127.0.0.1:0", IdleTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A connected client keeps the broker busy however long it waits.
+	for range 5 {
+		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-b.Idle():
+			t.Fatal("idle while a client is connected")
+		default:
+		}
+	}
+	c.Close()
+	select {
+	case <-b.Idle():
+	case <-time.After(60 * time.Second):
+		t.Fatal("not idle a minute after the last client left")
+	}
+}

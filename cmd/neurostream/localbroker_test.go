@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/neurostream/neurostream/internal/shareddata"
+)
+
+// Without a configured broker, commands share a local broker that outlives them: a fast replay
+// followed by record --from-start (the README's order) records the whole stream although the replay
+// has exited; stopping a consumer leaves the source it read from running; broker status and stop
+// find the broker through its state file.
+func TestLocalBrokerOutlivesCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary as processes")
+	}
+	edf := shareddata.Path(t, filepath.Join("physionet_eegmmidb_S001", "S001R10.edf"))
+	exe := testBinary(t)
+	state := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	env := append(os.Environ(), "XDG_STATE_HOME="+state, "NEUROSTREAM_BROKERS=")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, exe, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("neurostream %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	defer func() {
+		cmd := exec.Command(exe, "broker", "stop")
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("broker stop: %v\n%s", err, out)
+		}
+	}()
+
+	run("replay", "--broker-addr", addr, "--fast", "--namespace", "lb", edf)
+	if out := run("broker", "status"); !strings.Contains(out, "local broker running: addr "+addr) {
+		t.Fatalf("after the replay exited, broker status says:\n%s", out)
+	}
+	out := run("record", "--broker-addr", addr, "--namespace", "lb", "--stream", "S001R10", "--from-start", "--idle", "3s",
+		"--out", filepath.Join(t.TempDir(), "r.edf"))
+	if !strings.Contains(out, "2500 frames") {
+		t.Fatalf("record --from-start after the replay exited did not get the 2500 frames:\n%s", out)
+	}
+
+	// A source and a consumer of it: stopping the consumer leaves the source publishing.
+	src := exec.CommandContext(ctx, exe, "acquire", "--broker-addr", addr, "--namespace", "lb2", "--spool-dir", "off")
+	src.Env = env
+	if err := src.Start(); err != nil {
+		t.Fatal(err)
+	}
+	srcDone := make(chan error, 1)
+	go func() { srcDone <- src.Wait() }()
+	cons := exec.CommandContext(ctx, exe, "consume", "--broker-addr", addr, "--namespace", "lb2", "--topic", "raw")
+	cons.Env = env
+	stdout, err := cons.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cons.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	if _, err := stdout.Read(buf); err != nil { // the consumer prints frames: the source runs
+		t.Fatalf("consumer printed nothing: %v", err)
+	}
+	_ = cons.Process.Signal(os.Interrupt)
+	_ = cons.Wait()
+	select {
+	case err := <-srcDone:
+		t.Fatalf("the source exited when its consumer stopped: %v", err)
+	default:
+	}
+	// Still publishing: a new consumer reads new frames.
+	out = run("consume", "--broker-addr", addr, "--namespace", "lb2", "--topic", "raw", "-n", "3")
+	if !strings.Contains(out, "frame") {
+		t.Fatalf("no new frames after the first consumer stopped:\n%s", out)
+	}
+	_ = src.Process.Signal(os.Interrupt)
+	<-srcDone
+}
