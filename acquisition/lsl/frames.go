@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/neurostream/neurostream/acquisition"
+	"github.com/neurostream/neurostream/acquisition/clock"
 	"github.com/neurostream/neurostream/streams"
 )
 
@@ -91,6 +93,11 @@ type Source struct {
 	wg         sync.WaitGroup
 	gapPending int64
 	seq        uint64
+	// arrivals fits the outlet's sample clock against this host's arrival times, for drift and
+	// jitter (LiveStats); delivered counts samples handed out.
+	arrivals  *clock.Estimator
+	delivered atomic.Int64
+	statsMu   sync.Mutex
 }
 
 // NewSource opens an inlet on info (as Resolve returned it) and measures the time correction once.
@@ -115,6 +122,10 @@ func NewSource(ctx context.Context, info StreamInfo, opts SourceOptions) (*Sourc
 		return nil, err
 	}
 	s := &Source{in: in, lsl: in.Info(), opts: opts, log: opts.Log, wallOffset: float64(time.Now().UnixNano())/1e9 - Clock()}
+	if s.arrivals, err = clock.New(info.NominalRateHz, 0); err != nil {
+		in.Close()
+		return nil, err
+	}
 	s.info = s.streamInfo()
 	off, _, err := in.TimeCorrection(ctx)
 	if err != nil {
@@ -219,6 +230,20 @@ func (s *Source) TimeCorrection() float64 { return math.Float64frombits(s.correc
 // was interrupted).
 func (s *Source) LostSamples() int64 { return s.lost.Load() }
 
+// LiveStats reports the link for the acquisition metrics: samples delivered and lost, and the
+// clock: OffsetSec is the LSL time correction (seconds added to the outlet's timestamps to put them
+// on this host's clock); DriftPPM and JitterSec come from a fit of sample arrivals on this host
+// against the stream's nominal rate (how fast the outlet's device really samples, and how irregularly
+// its samples arrive).
+func (s *Source) LiveStats() acquisition.LiveStats {
+	s.statsMu.Lock()
+	st := s.arrivals.Stats()
+	s.statsMu.Unlock()
+	st.OffsetSec = s.TimeCorrection()
+	lost := s.lost.Load()
+	return acquisition.LiveStats{Samples: s.delivered.Load() + lost, LostSamples: lost, Clock: st}
+}
+
 // AttachMarkers makes the source put the markers' events on its frames.
 func (s *Source) AttachMarkers(m *Markers) { s.markers = m }
 
@@ -258,6 +283,12 @@ func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 				s.pending = append(s.pending, float32(c.Values[i*nch+k])*s.scale[k])
 			}
 			s.pendTS = append(s.pendTS, ts)
+		}
+		if c.N > 0 {
+			s.delivered.Add(int64(c.N))
+			s.statsMu.Lock()
+			s.arrivals.Observe(s.delivered.Load()+s.lost.Load()-1, time.Now().UnixNano())
+			s.statsMu.Unlock()
 		}
 	}
 	f.Reset()

@@ -81,8 +81,25 @@ func TestSourceFramesAndMarkers(t *testing.T) {
 	if math.Abs(float64(f.SourceTimeNs)-want) > 1e3 {
 		t.Fatalf("SourceTimeNs %d, want %.0f", f.SourceTimeNs, want)
 	}
+	if st := s.LiveStats(); st.Samples < 10 || st.Samples > 20 || st.LostSamples != 0 || st.Clock.OffsetSec != s.TimeCorrection() || st.Clock.Samples == 0 {
+		t.Fatalf("live stats %+v", st)
+	}
 	if len(f.Markers) != 1 || f.Markers[0].Code != 17 || f.Markers[0].SampleOffset != 4 && f.Markers[0].SampleOffset != 3 {
 		t.Fatalf("markers %+v", f.Markers)
+	}
+
+	// Five samples never sent: counted, and the frame after the gap says so.
+	if err := data.PushFloat32(samples[:20], t0+0.25); err != nil {
+		t.Fatal(err)
+	}
+	var f2 streams.Frame
+	for range 2 {
+		if err := s.Next(ctx, &f2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.LostSamples() != 5 || len(f2.Markers) != 1 || f2.Markers[0].Label != "neurostream gap: 5 samples lost" {
+		t.Fatalf("lost %d, markers %+v", s.LostSamples(), f2.Markers)
 	}
 
 	// Out again: a frame outlet read by our inlet gives microvolts back; predictions arrive as JSON.
