@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what tests need (the ONNX Runtime shared library,
 # from the npm registry, into .cache/; staticcheck; Chromium for the live view's browser tests), builds
-# the binary as the Dockerfile does, checks the deployment files, then vets and tests every package. Tests that read the shared
-# recordings look for them in ../shared/data (or $NEUROSTREAM_DATA) and skip with a message if absent.
+# the binary as the Dockerfile does, checks the deployment files, then vets and tests every package.
+# Tests that read the shared recordings look for them in ../shared/data (or $NEUROSTREAM_DATA) and
+# skip with a message if absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The toolchain go.mod names (the newest patch release the module proxy serves, with the standard
@@ -20,8 +21,10 @@ CGO_ENABLED=1 go build -trimpath -o .cache/bin/neurostream ./cmd/neurostream
 echo "== go vet ./..., go mod tidy -diff, staticcheck ./..."
 go vet ./...
 go mod tidy -diff
-if [ -x .cache/bin/staticcheck ] || GOBIN="$PWD/.cache/bin" go install honnef.co/go/tools/cmd/staticcheck@v0.8.2; then
-	.cache/bin/staticcheck ./...
+# Built by the Go that analyses the code: a staticcheck built by an older Go fails on a newer standard library.
+sc="$PWD/.cache/bin/$(go env GOVERSION)"
+if [ -x "$sc/staticcheck" ] || GOBIN="$sc" go install honnef.co/go/tools/cmd/staticcheck@v0.8.2; then
+	"$sc/staticcheck" ./...
 else
 	echo "staticcheck: skipped (could not be installed from the module proxy)"
 fi
