@@ -241,11 +241,11 @@ func interleave(data [][]float64) []float32 {
 type recAccumulator struct {
 	counts [][]int // per stage (or one for mu-law): token -> count
 	// per channel of every recording: broadband and per band
-	nmse, r, ve            []float64
-	bandNMSE, bandR        [][]float64
-	p, tpc                 int
-	tokens                 []uint16
-	scratch, patch, recon1 []float64
+	nmse, r, ve     []float64
+	bandNMSE, bandR [][]float64
+	p, tpc          int
+	tokens          []uint16
+	scratch, patch  []float64
 }
 
 func (a *recAccumulator) init(cb *tokenizer.Codebook) {

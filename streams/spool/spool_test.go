@@ -49,7 +49,7 @@ func TestSpoolOrderAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first Open's lock is gone with Close; a second concurrent Open is refused.
-	s, err = Open(dir, 64<<10)
+	_, err = Open(dir, 64<<10)
 	if err == nil {
 		t.Fatal("second Open of a locked spool succeeded")
 	}
