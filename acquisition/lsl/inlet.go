@@ -36,7 +36,10 @@ type InletOptions struct {
 	// 64 ms apart, liblsl's).
 	TimeProbes        int
 	TimeProbeInterval time.Duration
-	Log               *slog.Logger
+	// Protocol 100 asks for data protocol 1.00 even from outlets that speak 1.10 (0: 1.10 where the
+	// outlet's version allows it, as liblsl does).
+	Protocol int
+	Log      *slog.Logger
 }
 
 // Chunk holds samples pulled from an inlet. Values (numeric formats) and Strings (string format)
@@ -200,7 +203,7 @@ func (in *Inlet) connect(ctx context.Context, info StreamInfo) error {
 			_ = tc.SetNoDelay(true)
 			_ = tc.SetReadBuffer(4 << 20)
 		}
-		r, c, err = in.handshake(conn, &full, size)
+		r, c, err = in.handshake(conn, &full, size, i == len(sizes)-1)
 		if err == nil {
 			break
 		}
@@ -220,83 +223,39 @@ func (in *Inlet) connect(ctx context.Context, info StreamInfo) error {
 	return nil
 }
 
-func (in *Inlet) handshake(conn net.Conn, info *StreamInfo, valueSize int) (*bufio.Reader, codec, error) {
+func (in *Inlet) handshake(conn net.Conn, info *StreamInfo, valueSize int, allow100 bool) (*bufio.Reader, codec, error) {
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	defer conn.SetDeadline(time.Time{})
 	rate := info.NominalRateHz
 	if rate == 0 {
 		rate = 100
 	}
-	host, _ := os.Hostname()
-	req := fmt.Sprintf("LSL:streamfeed/110 %s\r\nNative-Byte-Order: 1234\r\nEndian-Performance: 0\r\nHas-IEEE754-Floats: 1\r\n"+
-		"Supports-Subnormals: 1\r\nValue-Size: %d\r\nData-Protocol-Version: 110\r\nMax-Buffer-Length: %d\r\nMax-Chunk-Length: 0\r\n"+
-		"Hostname: %s\r\nSource-Id: %s\r\nSession-Id: %s\r\n\r\n",
-		info.UID, valueSize, int(math.Ceil(in.opts.MaxBufferSeconds*rate)), host, info.SourceID, info.SessionID)
-	if _, err := io.WriteString(conn, req); err != nil {
-		return nil, codec{}, err
-	}
 	size := 1 << 16
 	if info.Format == String {
 		size = max(size, min(info.ChannelCount*(in.opts.MaxStringBytes+9)+9, 64<<20))
 	} else {
-		size = max(size, 4*(9+info.ChannelCount*info.Format.Size()))
+		size = max(size, 4*(9+info.ChannelCount*(1+info.Format.Size())))
 	}
 	r := bufio.NewReaderSize(conn, size)
-	status, err := readLine(r)
-	if err != nil {
-		return nil, codec{}, fmt.Errorf("no reply to the feed request: %w", err)
-	}
-	f := strings.Fields(status)
-	if len(f) < 3 || !strings.HasPrefix(f[0], "LSL/") {
-		return nil, codec{}, fmt.Errorf("malformed reply %q to the feed request", trunc(status))
-	}
-	code, err := strconv.Atoi(f[1])
-	if err != nil {
-		return nil, codec{}, fmt.Errorf("malformed reply %q to the feed request", trunc(status))
-	}
-	if code != 200 {
-		return nil, codec{}, fmt.Errorf("outlet refused the feed: %q", trunc(status))
-	}
-	c := codec{format: info.Format, channels: info.ChannelCount, order: binary.LittleEndian, maxString: in.opts.MaxStringBytes}
-	proto := 110
-	for {
-		line, err := readLine(r)
-		if err != nil {
-			return nil, codec{}, fmt.Errorf("feed headers: %w", err)
+	c := codec{format: info.Format, channels: info.ChannelCount, order: binary.LittleEndian, maxString: in.opts.MaxStringBytes, proto: 110}
+	if in.opts.Protocol == 100 || info.Version > 0 && info.Version < 1.095 {
+		// An outlet of liblsl before 1.10: ask for the archive feed directly.
+		if _, err := fmt.Fprintf(conn, "LSL:streamfeed\r\n%d 0\r\n", int(math.Ceil(in.opts.MaxBufferSeconds*rate))); err != nil {
+			return nil, codec{}, err
 		}
-		if line == "" {
-			break
+		c.proto = 100
+		if err := readArchiveHeader(r, info); err != nil {
+			return nil, codec{}, fmt.Errorf("protocol 1.00 feed: %w", err)
 		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
+	} else if err := in.request110(conn, r, info, valueSize, rate, &c); err != nil {
+		if !errors.Is(err, errProtocol100) || !allow100 {
+			return nil, codec{}, err
 		}
-		v, _, _ = strings.Cut(v, ";")
-		v = strings.TrimSpace(v)
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "byte-order":
-			switch v {
-			case "1234", "0":
-			case "4321":
-				c.order = binary.BigEndian
-			default:
-				return nil, codec{}, fmt.Errorf("unsupported byte order %q", v)
-			}
-		case "uid":
-			if v != info.UID {
-				return nil, codec{}, fmt.Errorf("outlet serves uid %s, want %s", v, info.UID)
-			}
-		case "data-protocol-version":
-			if proto, err = strconv.Atoi(v); err != nil {
-				return nil, codec{}, fmt.Errorf("bad Data-Protocol-Version %q", v)
-			}
+		// The outlet answered in protocol 1.00 on this connection.
+		c.proto = 100
+		if err := readArchiveHeader(r, info); err != nil {
+			return nil, codec{}, fmt.Errorf("protocol 1.00 feed: %w", err)
 		}
-	}
-	if proto != 110 {
-		if proto == 100 {
-			return nil, codec{}, errProtocol100
-		}
-		return nil, codec{}, fmt.Errorf("outlet chose data protocol %d; only 1.10 is spoken", proto)
 	}
 	vals := make([]float64, info.ChannelCount)
 	strs := make([]string, info.ChannelCount)
@@ -353,7 +312,7 @@ func readSample(r *bufio.Reader, c *codec, ts *float64, vals []float64, strs []s
 			return err
 		}
 		b, _ = r.Peek(r.Buffered())
-		n, more, err := c.decode(b, ts, vals, strs)
+		n, more, err := c.dec(b, ts, vals, strs)
 		if err != nil {
 			return err
 		}
@@ -427,7 +386,7 @@ func (in *Inlet) pull(ctx context.Context, c *Chunk, maxSamples int) error {
 		} else {
 			var n, more int
 			b, _ := r.Peek(r.Buffered())
-			n, more, err = in.codec.decode(b, &ts, vals, strs)
+			n, more, err = in.codec.dec(b, &ts, vals, strs)
 			if err == nil && n == 0 {
 				if more > r.Size() {
 					err = readSample(r, &in.codec, &ts, vals, strs)
@@ -582,10 +541,80 @@ func (in *Inlet) TimeCorrection(ctx context.Context) (offset, rtt float64, err e
 	return -bestOffset, best, nil
 }
 
+// request110 asks for the 1.10 feed and reads the reply's headers; errProtocol100 means the outlet
+// answered with the 1.00 archive instead.
+func (in *Inlet) request110(conn net.Conn, r *bufio.Reader, info *StreamInfo, valueSize int, rate float64, c *codec) error {
+	host, _ := os.Hostname()
+	req := fmt.Sprintf("LSL:streamfeed/110 %s\r\nNative-Byte-Order: 1234\r\nEndian-Performance: 0\r\nHas-IEEE754-Floats: 1\r\n"+
+		"Supports-Subnormals: 1\r\nValue-Size: %d\r\nData-Protocol-Version: 110\r\nMax-Buffer-Length: %d\r\nMax-Chunk-Length: 0\r\n"+
+		"Hostname: %s\r\nSource-Id: %s\r\nSession-Id: %s\r\n\r\n",
+		info.UID, valueSize, int(math.Ceil(in.opts.MaxBufferSeconds*rate)), host, info.SourceID, info.SessionID)
+	if _, err := io.WriteString(conn, req); err != nil {
+		return err
+	}
+	status, err := readLine(r)
+	if err != nil {
+		return fmt.Errorf("no reply to the feed request: %w", err)
+	}
+	f := strings.Fields(status)
+	if len(f) < 3 || !strings.HasPrefix(f[0], "LSL/") {
+		return fmt.Errorf("malformed reply %q to the feed request", trunc(status))
+	}
+	code, err := strconv.Atoi(f[1])
+	if err != nil {
+		return fmt.Errorf("malformed reply %q to the feed request", trunc(status))
+	}
+	if code != 200 {
+		return fmt.Errorf("outlet refused the feed: %q", trunc(status))
+	}
+	proto := 110
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			return fmt.Errorf("feed headers: %w", err)
+		}
+		if line == "" {
+			break
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v, _, _ = strings.Cut(v, ";")
+		v = strings.TrimSpace(v)
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "byte-order":
+			switch v {
+			case "1234", "0":
+			case "4321":
+				c.order = binary.BigEndian
+			default:
+				return fmt.Errorf("unsupported byte order %q", v)
+			}
+		case "uid":
+			if v != info.UID {
+				return fmt.Errorf("outlet serves uid %s, want %s", v, info.UID)
+			}
+		case "data-protocol-version":
+			if proto, err = strconv.Atoi(v); err != nil {
+				return fmt.Errorf("bad Data-Protocol-Version %q", v)
+			}
+		}
+	}
+	if proto != 110 {
+		if proto == 100 {
+			return errProtocol100
+		}
+		return fmt.Errorf("outlet chose data protocol %d; 1.00 and 1.10 are spoken", proto)
+	}
+	return nil
+}
+
 // errProtocol100 is an outlet falling back to data protocol 1.00 (Boost's portable archive), which
 // it does when the Value-Size an inlet announces differs from its own: for strings that is
 // sizeof(std::string) in the outlet's build (32 with today's libstdc++, 24 with libc++, 8 with the
-// pre-C++11 ABI of older liblsl builds), which an inlet cannot know, so it tries them in turn.
-var errProtocol100 = errors.New("outlet chose data protocol 1.00 (Boost portable archive), which is not spoken")
+// pre-C++11 ABI of older liblsl builds), which an inlet cannot know, so it tries them in turn for
+// the faster 1.10 and reads 1.00 from the last attempt.
+var errProtocol100 = errors.New("outlet chose data protocol 1.00 (Boost portable archive)")
 
 var stringValueSizes = []int{32, 24, 8, 40, 28, 12, 4}

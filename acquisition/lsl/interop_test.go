@@ -114,7 +114,8 @@ func testValue(f Format, s, k int) float64 {
 }
 
 // TestLiblslOutletToOurInlet: every channel format from liblsl's outlet arrives with exact values,
-// the transmitted timestamps exactly and the deduced ones as liblsl deduces them.
+// the transmitted timestamps exactly and the deduced ones as liblsl deduces them, in data protocol
+// 1.10 and in 1.00 (the Boost archive of older outlets).
 func TestLiblslOutletToOurInlet(t *testing.T) {
 	liblslPeer(t)
 	cases := []struct {
@@ -126,73 +127,78 @@ func TestLiblslOutletToOurInlet(t *testing.T) {
 		{Float32, 64, 1000, 2000}, {Double64, 8, 500, 200}, {Int8, 4, 250, 100}, {Int16, 4, 250, 100},
 		{Int32, 4, 250, 100}, {Int64, 4, 250, 100}, {String, 2, 0, 20},
 	}
-	for _, tc := range cases {
-		t.Run(fmt.Sprintf("%v-%dch", tc.format, tc.channels), func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			src := "interop-" + newUID()
-			p := startPeer(t, "outlet", "liblsl-"+tc.format.String(), tc.format.String(), fmt.Sprint(tc.channels), fmt.Sprint(tc.rate), fmt.Sprint(tc.count), src)
-			uid := strings.Fields(p.expect(t, "ready", 30*time.Second))[1]
-			info := resolveOne(t, ctx, "source_id='"+src+"'")
-			if info.UID != uid || info.ChannelCount != tc.channels || info.Format != tc.format || info.NominalRateHz != tc.rate {
-				t.Fatalf("resolved %+v, want uid %s", info, uid)
-			}
-			in, err := OpenInlet(ctx, info, InletOptions{NoRecover: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer in.Close()
-			full := in.Info()
-			chs := full.Channels()
-			if len(chs) != tc.channels || chs[1].Label != "Ch2" || chs[1].Unit != "microvolts" || chs[1].Type != "EEG" ||
-				!chs[1].HasLocation || chs[1].Location != [3]float64{1, -1, 2.5} || full.Desc.Value("manufacturer") != "liblsl test peer" {
-				t.Fatalf("channels from the full description: %+v", chs[:2])
-			}
-			var c Chunk
-			var vals []float64
-			var strs []string
-			var ts []float64
-			for len(ts) < tc.count {
-				if err := in.Pull(ctx, &c, 0); err != nil {
-					t.Fatalf("after %d samples: %v", len(ts), err)
+	for _, proto := range []int{110, 100} {
+		for _, tc := range cases {
+			t.Run(fmt.Sprintf("%v-%dch-protocol%d", tc.format, tc.channels, proto), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				src := "interop-" + newUID()
+				p := startPeer(t, "outlet", "liblsl-"+tc.format.String(), tc.format.String(), fmt.Sprint(tc.channels), fmt.Sprint(tc.rate), fmt.Sprint(tc.count), src)
+				uid := strings.Fields(p.expect(t, "ready", 30*time.Second))[1]
+				info := resolveOne(t, ctx, "source_id='"+src+"'")
+				if info.UID != uid || info.ChannelCount != tc.channels || info.Format != tc.format || info.NominalRateHz != tc.rate {
+					t.Fatalf("resolved %+v, want uid %s", info, uid)
 				}
-				vals = append(vals, c.Values...)
-				strs = append(strs, c.Strings...)
-				ts = append(ts, c.Timestamps...)
-			}
-			if len(ts) != tc.count {
-				t.Fatalf("%d samples, want %d", len(ts), tc.count)
-			}
-			for s := range tc.count {
-				if tc.format == String {
+				in, err := OpenInlet(ctx, info, InletOptions{NoRecover: true, Protocol: proto})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer in.Close()
+				if in.codec.proto != proto {
+					t.Fatalf("feed in protocol %d, want %d", in.codec.proto, proto)
+				}
+				full := in.Info()
+				chs := full.Channels()
+				if len(chs) != tc.channels || chs[1].Label != "Ch2" || chs[1].Unit != "microvolts" || chs[1].Type != "EEG" ||
+					!chs[1].HasLocation || chs[1].Location != [3]float64{1, -1, 2.5} || full.Desc.Value("manufacturer") != "liblsl test peer" {
+					t.Fatalf("channels from the full description: %+v", chs[:2])
+				}
+				var c Chunk
+				var vals []float64
+				var strs []string
+				var ts []float64
+				for len(ts) < tc.count {
+					if err := in.Pull(ctx, &c, 0); err != nil {
+						t.Fatalf("after %d samples: %v", len(ts), err)
+					}
+					vals = append(vals, c.Values...)
+					strs = append(strs, c.Strings...)
+					ts = append(ts, c.Timestamps...)
+				}
+				if len(ts) != tc.count {
+					t.Fatalf("%d samples, want %d", len(ts), tc.count)
+				}
+				for s := range tc.count {
+					if tc.format == String {
+						for k := range tc.channels {
+							if want := fmt.Sprintf("m%d-%d", s, k); strs[s*tc.channels+k] != want {
+								t.Fatalf("sample %d channel %d: %q, want %q", s, k, strs[s*tc.channels+k], want)
+							}
+						}
+						if ts[s] != 1000+float64(s)*0.5 {
+							t.Fatalf("marker %d at %v", s, ts[s])
+						}
+						continue
+					}
 					for k := range tc.channels {
-						if want := fmt.Sprintf("m%d-%d", s, k); strs[s*tc.channels+k] != want {
-							t.Fatalf("sample %d channel %d: %q, want %q", s, k, strs[s*tc.channels+k], want)
+						if got, want := vals[s*tc.channels+k], testValue(tc.format, s, k); got != want {
+							t.Fatalf("sample %d channel %d: %v, want %v", s, k, got, want)
 						}
 					}
-					if ts[s] != 1000+float64(s)*0.5 {
-						t.Fatalf("marker %d at %v", s, ts[s])
-					}
-					continue
-				}
-				for k := range tc.channels {
-					if got, want := vals[s*tc.channels+k], testValue(tc.format, s, k); got != want {
-						t.Fatalf("sample %d channel %d: %v, want %v", s, k, got, want)
+					want := 1000 + float64(s)/tc.rate
+					if s < tc.count/2 && ts[s] != want || math.Abs(ts[s]-want) > 1e-9 {
+						t.Fatalf("sample %d timestamp %.12f, want %.12f", s, ts[s], want)
 					}
 				}
-				want := 1000 + float64(s)/tc.rate
-				if s < tc.count/2 && ts[s] != want || math.Abs(ts[s]-want) > 1e-9 {
-					t.Fatalf("sample %d timestamp %.12f, want %.12f", s, ts[s], want)
+				off, rtt, err := in.TimeCorrection(ctx)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			off, rtt, err := in.TimeCorrection(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if math.Abs(off) > rtt+1e-3 {
-				t.Errorf("time correction to a liblsl outlet on this host: %v s (rtt %v s), want ~0", off, rtt)
-			}
-		})
+				if math.Abs(off) > rtt+1e-3 {
+					t.Errorf("time correction to a liblsl outlet on this host: %v s (rtt %v s), want ~0", off, rtt)
+				}
+			})
+		}
 	}
 }
 

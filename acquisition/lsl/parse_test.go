@@ -129,11 +129,16 @@ func FuzzQuery(f *testing.F) {
 func FuzzDecodeSample(f *testing.F) {
 	f.Add(byte(1), []byte{2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4})
 	f.Add(byte(3), []byte{1, 1, 3, 'a', 'b', 'c', 4, 255, 255, 255, 255})
+	f.Add(byte(128), []byte{1, 2, 8, 0xc9, 0x76, 0xbe, 0x9f, 0x0c, 0x24, 0xfe, 0x40, 4, 0, 0, 0x80, 0x40, 0xff, 0x05, 0})
+	f.Add(byte(130), []byte{1, 1, 1, 3, 'a', 'b', 'c', 0, 0x7f})
 	f.Fuzz(func(t *testing.T, format byte, data []byte) {
-		c := codec{format: Format(format%7 + 1), channels: 3, order: binary.LittleEndian, maxString: 64}
+		c := codec{format: Format(format%7 + 1), channels: 3, order: binary.LittleEndian, maxString: 64, proto: 110}
+		if format >= 128 {
+			c.proto = 100 // the archive format
+		}
 		vals, strs := make([]float64, 3), make([]string, 3)
 		var ts float64
-		n, need, err := c.decode(data, &ts, vals, strs)
+		n, need, err := c.dec(data, &ts, vals, strs)
 		if err == nil && n == 0 && need <= len(data) {
 			t.Fatalf("asked for %d bytes with %d available", need, len(data))
 		}

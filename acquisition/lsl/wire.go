@@ -27,6 +27,15 @@ type codec struct {
 	channels  int
 	order     byteOrder
 	maxString int
+	proto     int // 110, or 100 for the archive format
+}
+
+// dec decodes one sample in the feed's protocol (see decode).
+func (c *codec) dec(b []byte, ts *float64, vals []float64, strs []string) (n, need int, err error) {
+	if c.proto == 100 {
+		return c.decode100(b, ts, vals, strs)
+	}
+	return c.decode(b, ts, vals, strs)
 }
 
 // decode parses the sample at the start of b into ts (NaN for a deduced timestamp) and vals or strs.
