@@ -64,6 +64,9 @@ type PipelineConfig struct {
 	// the state topic, so a restarted or rebalanced member resumes exactly (default 1 s; a negative
 	// value turns it off: a new owner then starts cold).
 	CheckpointSec float64 `yaml:"checkpoint_sec"`
+	// Streams, if set, limits the pipeline to these stream ids; frames of other streams on the
+	// input topic are skipped.
+	Streams []string `yaml:"streams"`
 }
 
 // StageConfig is one stage of a pipeline.

@@ -377,6 +377,10 @@ func consume(ctx context.Context, c *streams.Consumer, topic string, proc *Proce
 			_ = k.done(ctx, msg, "")
 			continue
 		}
+		if !proc.Wants(f.StreamID) {
+			_ = k.done(ctx, msg, "")
+			continue
+		}
 		if err := proc.Process(ctx, &f); err != nil && !errors.Is(err, ErrHeld) && !IsDuplicate(err) {
 			if ctx.Err() != nil {
 				return errInterrupted

@@ -77,6 +77,9 @@ type Processor struct {
 
 	gaps, dups, restarts prometheus.Counter
 
+	only   map[string]bool // the streams processed (nil: all)
+	onFail func(error)     // called once per stream whose stages cannot start, if set
+
 	// Stage state across restarts (see state.go); nil state keeps nothing.
 	state           *StateStore
 	stateKey        string // key prefix: the consumer group
@@ -158,6 +161,8 @@ type ProcessorConfig struct {
 	StateKey        string
 	Fingerprint     string
 	CheckpointEvery time.Duration
+	// Streams, if set, limits the processor to these stream ids (see Wants).
+	Streams []string
 }
 
 // NewProcessor checks the config and returns a processor.
@@ -177,6 +182,13 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = time.Second
 	}
+	var only map[string]bool
+	if len(cfg.Streams) > 0 {
+		only = make(map[string]bool, len(cfg.Streams))
+		for _, id := range cfg.Streams {
+			only[id] = true
+		}
+	}
 	if cfg.StateKey == "" {
 		cfg.StateKey = cfg.Name
 	}
@@ -184,7 +196,7 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 	return &Processor{name: cfg.Name, topic: cfg.Topic, factories: cfg.Stages, sink: cfg.Sink, lookup: cfg.Lookup, known: cfg.Known,
 		metrics: m, log: cfg.Log, warn: newRateLimitedLog(cfg.Log, time.Minute),
 		gaps: m.SeqGaps.WithLabelValues(cfg.Topic), dups: m.SeqDups.WithLabelValues(cfg.Topic), restarts: m.SeqRestarts.WithLabelValues(cfg.Topic),
-		chains: make(map[string]*chain),
+		chains: make(map[string]*chain), only: only,
 		state:  cfg.State, stateKey: cfg.StateKey, fingerprint: cfg.Fingerprint, checkpointEvery: cfg.CheckpointEvery}, nil
 }
 
@@ -284,8 +296,14 @@ func (p *Processor) fail(c *chain, streamID, reason string, err error) {
 	}
 	if !errors.Is(err, context.Canceled) {
 		p.log.Error("stream rejected: its stages could not start", "processor", p.name, "stream", streamID, "err", err)
+		if p.onFail != nil {
+			p.onFail(err)
+		}
 	}
 }
+
+// Wants reports whether the processor takes the stream's frames (ProcessorConfig.Streams).
+func (p *Processor) Wants(streamID string) bool { return p.only == nil || p.only[streamID] }
 
 func (p *Processor) start(ctx context.Context, c *chain, streamID string, info streams.StreamInfo) error {
 	if err := info.Validate(); err != nil {

@@ -44,6 +44,10 @@ type RunOptions struct {
 	InfoWait time.Duration
 	// Devices opens the config's sources (default: the built-in devices).
 	Devices *devices.Registry
+	// StopOnStreamError ends Run with the error of the first stream whose stages cannot start (a
+	// model that does not fit the stream), for commands that decode one stream and must not go on
+	// without it.
+	StopOnStreamError bool
 }
 
 // Run runs cfg's sources and pipelines against cfg.Kafka until ctx ends or a source fails; sources
@@ -130,6 +134,9 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 			proc, input, err := buildPipeline(topics, pc, prod, reg, store, opts, wrap)
 			if err != nil {
 				return err
+			}
+			if opts.StopOnStreamError {
+				proc.onFail = func(err error) { cancel(fmt.Errorf("pipeline %s: %w", pc.Name, err)) }
 			}
 			procs = append(procs, proc)
 			for r := 0; r < max(pc.Replicas, 1); r++ {
@@ -249,7 +256,7 @@ func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Produ
 	if wrap != nil {
 		out = wrap(sink)
 	}
-	pcfg := ProcessorConfig{Name: pc.Name, Topic: input, Stages: stages, Sink: out, Metrics: opts.Metrics, Log: opts.Log,
+	pcfg := ProcessorConfig{Name: pc.Name, Topic: input, Stages: stages, Sink: out, Metrics: opts.Metrics, Log: opts.Log, Streams: pc.Streams,
 		Known: func(id string) (streams.StreamInfo, bool) { return reg.Get(streams.StreamInfoKey(inKind, id)) },
 		Lookup: func(ctx context.Context, id string) (streams.StreamInfo, error) {
 			return reg.Wait(ctx, streams.StreamInfoKey(inKind, id), opts.InfoWait)

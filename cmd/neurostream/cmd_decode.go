@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -25,19 +26,22 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 		"Decodes a stream online with a model from `neurostream train`: consumes frames from Kafka, applies the\n"+
 			"model's causal band-pass, slides the model's window by --step, and publishes class probabilities\n"+
 			"on the predictions topic (printed here too). With --replay FILE it also replays that recording\n"+
-			"into the raw topic and, at its end, compares the online decision for each annotated trial with\n"+
-			"the offline one (the window ending at the trial's tmax).")
+			"into the raw topic as a stream of its own (<recording>-decode-<time>, other streams on the broker\n"+
+			"are left alone) and, at its end, compares the online decision for each annotated trial with\n"+
+			"the offline one (the window ending at the trial's tmax); it decodes every sample by default, so\n"+
+			"every trial has its window, and prints only the per-trial table unless --print-all.")
 	fs.SetOutput(out)
 	var kf kafkaFlags
 	kf.register(fs)
 	modelPath := fs.String("model", "", "model file written by `neurostream train`")
 	input := fs.String("input", "raw", "topic to read frames from: raw, clean or a full topic name")
 	filter := fs.Bool("filter", true, "apply the model's band-pass (turn off if the input topic already carries it)")
-	stepSec := fs.Float64("step", 0.0625, "seconds between decoded windows (with --replay, 0 means every sample)")
+	stepSec := fs.Float64("step", 0, "seconds between decoded windows (default 0.0625; with --replay, every sample)")
 	replayPath := fs.String("replay", "", "replay this recording (EDF/BDF/FIF) as the stream to decode")
 	speed := fs.Float64("speed", 0, "with --replay: 1 = real time, 0 = as fast as possible")
 	asJSON := fs.Bool("json", false, "print each prediction as a JSON line")
 	quiet := fs.Bool("quiet", false, "do not print predictions")
+	printAll := fs.Bool("print-all", false, "with --replay: print every prediction, not only the per-trial table")
 	verbose := fs.Bool("v", false, "verbose logs")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics here (empty or \"off\": none)")
 	if err := fs.Parse(args); err != nil {
@@ -52,11 +56,18 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("decode: %w", err)
 	}
 	step := *stepSec
-	if step == 0 && *replayPath != "" {
+	stepSet := false
+	fs.Visit(func(f *flag.Flag) { stepSet = stepSet || f.Name == "step" })
+	switch {
+	case !stepSet && *replayPath != "":
 		step = 1 / mf.SampleRateHz
-	}
-	if !(step > 0) {
+	case !stepSet:
+		step = 0.0625
+	case !(step > 0) || math.IsInf(step, 0):
 		return fmt.Errorf("decode: --step %g: want a positive number of seconds", *stepSec)
+	}
+	if *replayPath != "" && !*printAll && !*asJSON {
+		*quiet = true
 	}
 	log := newLogger(os.Stderr, *verbose)
 	kc, stop, err := kf.connect(ctx, streams.Config{}, log)
@@ -78,7 +89,8 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 	}}}
 	loaders, closeLoaders := decoderLoaders()
 	defer closeLoaders()
-	opts := pipeline.RunOptions{Metrics: metrics.New(), Log: log, Loaders: loaders}
+	// A model that does not fit the stream (rate, channels) ends the command with that error.
+	opts := pipeline.RunOptions{Metrics: metrics.New(), Log: log, Loaders: loaders, StopOnStreamError: true}
 	if err := serveMetrics(ctx, opts.Metrics, "", *metricsAddr, out); err != nil {
 		return err
 	}
@@ -94,9 +106,10 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("decode: %w", err)
 		}
 		opts.Sources = []pipeline.Source{rep.src}
+		cfg.Pipelines[0].Streams = []string{rep.streamID}
 		lastEnd = rep.lastEnd
-		fmt.Fprintf(out, "replaying %s (%d samples at %g Hz) into %s.raw; decoding with %s every %.4g s\n",
-			*replayPath, rep.nSamples, mf.SampleRateHz, kc.Namespace, mf.Decoder, step)
+		fmt.Fprintf(out, "replaying %s (%d samples at %g Hz) into %s.raw as stream %s; decoding with %s every %.4g s\n",
+			*replayPath, rep.nSamples, rep.rateHz, kc.Namespace, rep.streamID, mf.Decoder, step)
 	}
 	enc := json.NewEncoder(out)
 	opts.OnPrediction = func(p *streams.Prediction) {
@@ -107,7 +120,7 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 				fmt.Fprintf(out, "%s sample %d: %-8s %s\n", p.StreamID, p.WindowEndSample, p.Label, scoreString(p.Scores))
 			}
 		}
-		if rep == nil {
+		if rep == nil || p.StreamID != rep.streamID {
 			return
 		}
 		mu.Lock()
@@ -141,6 +154,8 @@ func scoreString(scores []streams.Score) string {
 // decisions on its trials with the offline ones.
 type replaySession struct {
 	path     string
+	streamID string
+	rateHz   float64
 	src      *replay.Source
 	ds       *train.Dataset
 	nSamples int
@@ -152,7 +167,9 @@ func newReplaySession(path string, mf *model.File, stepSec, speed float64) (*rep
 	if err != nil {
 		return nil, err
 	}
-	src, err := replay.New(rec, replay.Config{Speed: speed})
+	// A stream of its own: an earlier replay of the same recording on this broker must not mix in.
+	id := fmt.Sprintf("%s-decode-%s", rec.Info.StreamID, time.Now().UTC().Format("20060102T150405.000"))
+	src, err := replay.New(rec, replay.Config{Speed: speed, StreamID: id})
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", path, err)
 	}
@@ -171,7 +188,7 @@ func newReplaySession(path string, mf *model.File, stepSec, speed float64) (*rep
 	n := int64(rec.NumSamples())
 	w := int64(mf.WindowSamples)
 	last := w + (n-w)/stepSamples*stepSamples
-	return &replaySession{path: path, src: src, ds: ds, nSamples: int(n), lastEnd: last}, nil
+	return &replaySession{path: path, streamID: id, rateHz: rec.Info.SampleRateHz, src: src, ds: ds, nSamples: int(n), lastEnd: last}, nil
 }
 
 func (r *replaySession) compare(out io.Writer, mf *model.File, online map[int64]string) error {
