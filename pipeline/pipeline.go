@@ -197,7 +197,7 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 		metrics: m, log: cfg.Log, warn: newRateLimitedLog(cfg.Log, time.Minute),
 		gaps: m.SeqGaps.WithLabelValues(cfg.Topic), dups: m.SeqDups.WithLabelValues(cfg.Topic), restarts: m.SeqRestarts.WithLabelValues(cfg.Topic),
 		chains: make(map[string]*chain), only: only,
-		state:  cfg.State, stateKey: cfg.StateKey, fingerprint: cfg.Fingerprint, checkpointEvery: cfg.CheckpointEvery}, nil
+		state: cfg.State, stateKey: cfg.StateKey, fingerprint: cfg.Fingerprint, checkpointEvery: cfg.CheckpointEvery}, nil
 }
 
 // chainFor returns the stream's chain, locked, creating it on the stream's first frame: at once when

@@ -36,7 +36,7 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 	modelPath := fs.String("model", "", "model file written by `neurostream train`")
 	input := fs.String("input", "raw", "topic to read frames from: raw, clean or a full topic name")
 	filter := fs.Bool("filter", true, "apply the model's band-pass (turn off if the input topic already carries it)")
-	stepSec := fs.Float64("step", 0, "seconds between decoded windows (default 0.0625; with --replay, every sample)")
+	stepSec := fs.Float64("step", 0, "seconds between decoded windows (default 0.0625; with --replay, 0 or unset: every sample)")
 	replayPath := fs.String("replay", "", "replay this recording (EDF/BDF/FIF) as the stream to decode")
 	speed := fs.Float64("speed", 0, "with --replay: 1 = real time, 0 = as fast as possible")
 	asJSON := fs.Bool("json", false, "print each prediction as a JSON line")
@@ -59,8 +59,8 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 	stepSet := false
 	fs.Visit(func(f *flag.Flag) { stepSet = stepSet || f.Name == "step" })
 	switch {
-	case !stepSet && *replayPath != "":
-		step = 1 / mf.SampleRateHz
+	case (!stepSet || step == 0) && *replayPath != "":
+		step = 1 / mf.SampleRateHz // every sample (--step 0 says so explicitly)
 	case !stepSet:
 		step = 0.0625
 	case !(step > 0) || math.IsInf(step, 0):
