@@ -77,6 +77,9 @@ func (o *Outages) Retry(ctx context.Context, op string, f func(context.Context) 
 			return ctx.Err()
 		}
 		if !Transient(err) {
+			if errors.Is(err, kafka.SASLAuthenticationFailed) {
+				return fmt.Errorf("%w: the broker refused these credentials (check kafka.sasl: mechanism, username, password or password_env)", err)
+			}
 			return err
 		}
 		if errors.Is(err, kafka.UnknownTopicOrPartition) {

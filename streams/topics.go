@@ -139,5 +139,8 @@ func (c Config) dialController(ctx context.Context) (*kafka.Conn, error) {
 		}
 		return cc, nil
 	}
+	if !Transient(lastErr) {
+		return nil, fmt.Errorf("connect to Kafka at %v: %w", c.Brokers, lastErr)
+	}
 	return nil, fmt.Errorf("connect to Kafka at %v: %w (is the broker running? without --brokers, neurostream starts its own)", c.Brokers, lastErr)
 }

@@ -147,6 +147,12 @@ func runBroker(ctx context.Context, args []string, out io.Writer) error {
 	sync := fs.Bool("sync-writes", false, "fsync every produce (with --data-dir)")
 	retention := fs.Duration("retention", 15*time.Minute, "how long partitions keep messages")
 	idle := fs.Duration("idle-timeout", 0, "stop after this long without any client connected (0: never)")
+	saslMech := fs.String("sasl-mechanism", "", "require SASL: SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN (with --sasl-user and the password in\n"+
+		"the environment variable --sasl-password-env names); clients set kafka.sasl in their config")
+	saslUser := fs.String("sasl-user", "", "the user clients authenticate as (with --sasl-mechanism)")
+	saslPassEnv := fs.String("sasl-password-env", "NEUROSTREAM_BROKER_PASSWORD", "environment variable holding the SASL password")
+	tlsCert := fs.String("tls-cert", "", "speak TLS only, with this PEM certificate (and --tls-key); clients set kafka.tls")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	stateFile := fs.String("state-file", "", "write the pid and address here once listening, for other commands to find\n"+
 		"(the local broker's; with it, a taken --addr falls back to a free port)")
 	if err := fs.Parse(args); err != nil {
@@ -155,8 +161,15 @@ func runBroker(ctx context.Context, args []string, out io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("broker: unexpected arguments %q (subcommands: start, status, stop)", fs.Args())
 	}
-	b, err := broker.Start(broker.Config{Addr: *addr, DataDir: *dataDir, TempLog: *tempLog, SyncWrites: *sync, Retention: *retention,
-		IdleTimeout: *idle, FallbackToFreePort: *stateFile != ""})
+	bc := broker.Config{Addr: *addr, DataDir: *dataDir, TempLog: *tempLog, SyncWrites: *sync, Retention: *retention,
+		IdleTimeout: *idle, FallbackToFreePort: *stateFile != "", TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey}
+	if *saslMech != "" {
+		bc.SASL = broker.SASL{Mechanism: strings.ToUpper(*saslMech), User: *saslUser, Password: os.Getenv(*saslPassEnv)}
+		if bc.SASL.Password == "" {
+			return fmt.Errorf("broker: --sasl-mechanism %s needs a password in $%s", *saslMech, *saslPassEnv)
+		}
+	}
+	b, err := broker.Start(bc)
 	if err != nil {
 		return fmt.Errorf("%w (is another broker already on %s? pick another with --addr)", err, *addr)
 	}

@@ -5,6 +5,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -45,13 +46,27 @@ type Config struct {
 	DefaultPartitions int
 	// IdleTimeout, if set, closes Idle() once no client has been connected for that long.
 	IdleTimeout time.Duration
+	// Nodes is the number of brokers in the cluster (default 1); with more, Addr's port must be 0
+	// and each node listens on its own free port (fault drills: RemoveNode).
+	Nodes int
+	// SASL, if Mechanism is set (SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN), makes every client
+	// authenticate as User with Password.
+	SASL SASL
+	// TLSCertFile and TLSKeyFile, if set, make the broker speak TLS only, with this certificate.
+	TLSCertFile, TLSKeyFile string
+}
+
+// SASL is the one user an authenticating broker accepts.
+type SASL struct {
+	Mechanism, User, Password string
 }
 
 // Broker is a running embedded broker.
 type Broker struct {
 	cluster *kfake.Cluster
 	addr    string
-	tmpDir  string // the temporary log directory Close removes, if any
+	addrs   []string // every node's, by node id
+	tmpDir  string   // the temporary log directory Close removes, if any
 	conns   *connCounter
 	idle    chan struct{}
 	stop    chan struct{}
@@ -143,9 +158,17 @@ func Start(cfg Config) (*Broker, error) {
 			return countingListener{Listener: l, c: conns}, nil
 		}
 	}
+	nodes := max(cfg.Nodes, 1)
+	ports := []int{port}
+	if nodes > 1 {
+		if port != 0 {
+			return nil, fmt.Errorf("broker: %d nodes need port 0 (each takes a free port), not %d", nodes, port)
+		}
+		ports = make([]int, nodes)
+	}
 	opts := []kfake.Opt{
-		kfake.NumBrokers(1),
-		kfake.Ports(port),
+		kfake.NumBrokers(nodes),
+		kfake.Ports(ports...),
 		kfake.ListenFn(listenOn(host)),
 		kfake.AllowAutoTopicCreation(),
 		kfake.DefaultNumPartitions(cfg.DefaultPartitions),
@@ -159,6 +182,24 @@ func Start(cfg Config) (*Broker, error) {
 			// retention drops old data in small steps.
 			"log.segment.bytes": strconv.Itoa(8 << 20),
 		}),
+	}
+	if cfg.SASL.Mechanism != "" {
+		switch cfg.SASL.Mechanism {
+		case "SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN":
+		default:
+			return nil, fmt.Errorf("broker: SASL mechanism %q: use SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN", cfg.SASL.Mechanism)
+		}
+		if cfg.SASL.User == "" || cfg.SASL.Password == "" {
+			return nil, errors.New("broker: SASL needs a user and a password")
+		}
+		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(cfg.SASL.Mechanism, cfg.SASL.User, cfg.SASL.Password))
+	}
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("broker: TLS certificate: %w", err)
+		}
+		opts = append(opts, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
 	}
 	var tmpDir string
 	switch {
@@ -188,7 +229,7 @@ func Start(cfg Config) (*Broker, error) {
 		removeTemp(tmpDir)
 		return nil, errors.New("start embedded broker: it reports no listen address")
 	}
-	b := &Broker{cluster: c, addr: addrs[0], tmpDir: tmpDir, conns: conns, idle: make(chan struct{}), stop: make(chan struct{})}
+	b := &Broker{cluster: c, addr: addrs[0], addrs: addrs, tmpDir: tmpDir, conns: conns, idle: make(chan struct{}), stop: make(chan struct{})}
 	if cfg.IdleTimeout > 0 {
 		go b.watchIdle(cfg.IdleTimeout)
 	}
@@ -220,8 +261,19 @@ func removeTemp(dir string) {
 	}
 }
 
-// Addr is the host:port clients connect to.
+// Addr is the host:port clients connect to (the first node's).
 func (b *Broker) Addr() string { return b.addr }
+
+// Addrs are every node's host:port, by node id.
+func (b *Broker) Addrs() []string { return b.addrs }
+
+// LeaderOf returns the node id leading a partition (-1 if there is no such partition).
+func (b *Broker) LeaderOf(topic string, partition int) int {
+	return int(b.cluster.LeaderFor(topic, int32(partition)))
+}
+
+// RemoveNode stops a node: it stops listening and its partitions get new leaders among the others.
+func (b *Broker) RemoveNode(node int) error { return b.cluster.RemoveNode(int32(node)) }
 
 // Close stops the broker; with a DataDir, data is flushed so a restart resumes from it, and a
 // temporary log directory is removed.
