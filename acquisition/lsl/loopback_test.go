@@ -2,6 +2,7 @@ package lsl
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -104,4 +105,83 @@ func TestLoopbackEveryFormat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOutletSeveralInletsAndRecovery: three inlets read the same samples from one outlet; when the
+// outlet is closed and a new one with the same source id starts, the inlets recover onto it.
+func TestOutletSeveralInletsAndRecovery(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	info := StreamInfo{Name: "multi", Type: "EEG", ChannelCount: 2, NominalRateHz: 100, Format: Float32, SourceID: "multi-" + newUID()}
+	o, err := NewOutlet(info, OutletOptions{NoDiscoveryPort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := resolveOne(t, ctx, "source_id='"+info.SourceID+"'")
+	var inlets []*Inlet
+	for range 3 {
+		in, err := OpenInlet(ctx, found, InletOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		inlets = append(inlets, in)
+	}
+	if err := o.WaitForConsumers(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	pull := func(in *Inlet, n int) (vals []float64, recovered bool) {
+		var c Chunk
+		for len(vals) < 2*n {
+			if err := in.Pull(ctx, &c, 0); err != nil {
+				t.Fatal(err)
+			}
+			recovered = recovered || c.Recovered
+			vals = append(vals, c.Values...)
+		}
+		return vals, recovered
+	}
+	if err := o.PushFloat32([]float32{1, 2, 3, 4, 5, 6}, Clock()); err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range inlets {
+		if vals, _ := pull(in, 3); vals[4] != 5 || vals[5] != 6 {
+			t.Fatalf("inlet %d got %v", i, vals)
+		}
+	}
+	o.Close()
+	o2, err := NewOutlet(info, OutletOptions{NoDiscoveryPort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o2.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := o2.WaitForConsumers(ctx, 3); err == nil {
+			_ = o2.PushFloat32([]float32{7, 8}, Clock())
+		}
+	}()
+	// The inlets recover concurrently: the new outlet pushes once all three are back.
+	errs := make(chan error, 3)
+	for i, in := range inlets {
+		go func() {
+			var c Chunk
+			if err := in.Pull(ctx, &c, 0); err != nil {
+				errs <- err
+				return
+			}
+			if c.Values[0] != 7 || !c.Recovered || in.Info().UID != o2.Info().UID {
+				errs <- fmt.Errorf("inlet %d after the restart: %v, recovered %v", i, c.Values, c.Recovered)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range inlets {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
 }
