@@ -59,10 +59,11 @@ func runLSL(ctx context.Context, args []string, out io.Writer) error {
 
 // lslFlags are acquire's LSL settings.
 type lslFlags struct {
-	query string
-	frame int
-	peers string
-	wait  time.Duration
+	stream string // stream id for a single data stream ("": lsl-<name>-<source id>)
+	query  string
+	frame  int
+	peers  string
+	wait   time.Duration
 }
 
 func (l *lslFlags) register(fs *flag.FlagSet) {
@@ -114,7 +115,14 @@ func lslSources(ctx context.Context, l lslFlags, log *slog.Logger, out io.Writer
 	var srcs []pipeline.Source
 	var lsrcs []*lsl.Source
 	for _, s := range data {
-		src, err := lsl.NewSource(ctx, s, lsl.SourceOptions{FrameSamples: l.frame, Inlet: inletOpts, Log: log})
+		id := ""
+		if l.stream != "" {
+			id = l.stream
+			if len(data) > 1 {
+				id += "-" + lsl.StreamIDFor(&s)
+			}
+		}
+		src, err := lsl.NewSource(ctx, s, lsl.SourceOptions{StreamID: id, FrameSamples: l.frame, Inlet: inletOpts, Log: log})
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -181,7 +189,7 @@ func withLSL(reg *devices.Registry) *devices.Registry {
 			if q == "" {
 				q = "type='EEG'"
 			}
-			srcs, closeAll, err := lslSources(ctx, lslFlags{query: q, frame: cmp.Or(o.FrameSamples, 8), wait: 2 * time.Second}, slog.Default(), io.Discard)
+			srcs, closeAll, err := lslSources(ctx, lslFlags{stream: o.StreamID, query: q, frame: cmp.Or(o.FrameSamples, 8), wait: 2 * time.Second}, slog.Default(), io.Discard)
 			if err != nil {
 				return nil, err
 			}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +130,57 @@ func TestAcquireLSL(t *testing.T) {
 	}
 	if len(markers) != 1 || markers[0] < 19 || markers[0] > 21 {
 		t.Fatalf("marker 42 at samples %v, want ~20", markers)
+	}
+}
+
+// TestRunConfigLSLSource: a pipeline config's source of kind lsl (the device registry's entry) reads
+// the stream its query names, with its markers, and publishes it.
+func TestRunConfigLSLSource(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	src := fmt.Sprintf("cfg-%d", time.Now().UnixNano())
+	eeg := lsl.StreamInfo{Name: "CfgAmp", Type: "EEG", ChannelCount: 2, NominalRateHz: 100, Format: lsl.Float32, SourceID: src}
+	data, err := lsl.NewOutlet(eeg, lsl.OutletOptions{NoDiscoveryPort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer data.Close()
+	kc := startBroker(t, "lslcfg")
+	if err := streams.EnsureTopics(ctx, kc, kc.Topics(), 8, 1); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(t.TempDir(), "lsl.yaml")
+	yaml := fmt.Sprintf("kafka:\n  brokers: [%q]\n  namespace: %s\nsources:\n  - kind: lsl\n    query: \"source_id='%s'\"\n    stream_id: from-lsl\n", kc.Brokers[0], kc.Namespace, src)
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- dispatch(rctx, []string{"run", "--config", cfgPath, "--only", "sources", "--metrics-addr", "off"}, io.Discard, io.Discard)
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	if err := data.WaitForConsumers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := data.PushFloat32(make([]float32, 2*16), lsl.Clock()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: kc.Topics().Raw, GroupID: "lsl-cfg-test", FromStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var f streams.Frame
+	if _, _, err := c.ReadFrame(ctx, &f); err != nil {
+		t.Fatal(err)
+	}
+	if f.StreamID != "from-lsl" || f.NumChannels != 2 {
+		t.Fatalf("frame of %s, %d channels", f.StreamID, f.NumChannels)
 	}
 }
