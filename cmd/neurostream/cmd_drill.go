@@ -21,14 +21,16 @@ import (
 
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/broker"
 )
 
 func runDrill(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("drill", "[flags]",
 		"Fault drills on this machine (loopback only), printing what was tried, what survived and what was lost or\n"+
-			"duplicated. broker-restart: a persistent broker (broker --data-dir) is killed with SIGKILL and restarted\n"+
-			"while the source, filter and decode stages of configs/distributed.yaml run as separate processes of this\n"+
-			"binary; every process must recover by itself and every topic must hold each frame and prediction once.")
+			"duplicated: (1) a persistent broker (broker --data-dir) is killed with SIGKILL and restarted while a source,\n"+
+			"a filter and a decode stage (configs/distributed.yaml's) run as separate processes of this binary: every\n"+
+			"process must recover by itself and every topic hold each frame and prediction once; (2) a 3-broker cluster\n"+
+			"loses the leader of a stream's partition mid-stream; (3) a broker requiring SCRAM refuses a wrong password.")
 	fs.SetOutput(out)
 	restarts := fs.Int("restarts", 3, "broker kills")
 	up := fs.Duration("up", 5*time.Second, "how long the broker runs between kills")
@@ -54,11 +56,109 @@ func runDrill(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res.print(out)
-	if !res.ok() {
-		return errors.New("drill: data lost or duplicated, or a process did not recover (logs: run with --keep)")
+	cl, err := drillClusterLeader(ctx, 400)
+	if err != nil {
+		return err
+	}
+	sec, err := drillWrongPassword(ctx)
+	if err != nil {
+		return err
+	}
+	res.printWith(out, &cl, &sec)
+	if !res.ok() || cl.lost != 0 || cl.duplicated != 0 || !sec.refused {
+		return errors.New("drill: data lost or duplicated, a process did not recover, or a wrong password got in (logs: run with --keep)")
 	}
 	return nil
+}
+
+type clusterResult struct{ tried, distinct, lost, duplicated int }
+
+// drillClusterLeader publishes n frames to a 3-node embedded cluster, stopping the node that leads
+// the stream's partition halfway, and reads them back as a consumer-group member.
+func drillClusterLeader(ctx context.Context, n int) (clusterResult, error) {
+	var r clusterResult
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Nodes: 3})
+	if err != nil {
+		return r, err
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cfg := streams.Config{Brokers: b.Addrs(), Namespace: "drill-cluster", Outages: streams.NewOutages(newLogger(io.Discard, false))}
+	topics := cfg.Topics()
+	if err := streams.EnsureTopics(ctx, cfg, topics, 3, 3); err != nil {
+		return r, err
+	}
+	p, err := streams.NewProducer(cfg, streams.LowLatency)
+	if err != nil {
+		return r, err
+	}
+	defer p.Close()
+	for seq := 0; seq < n; seq++ {
+		if seq == n/2 {
+			part, err := cfg.PartitionOf(ctx, topics.Raw, "s")
+			if err != nil {
+				return r, err
+			}
+			if err := b.RemoveNode(b.LeaderOf(topics.Raw, part)); err != nil {
+				return r, err
+			}
+		}
+		if err := p.PublishFrames(ctx, topics.Raw, &streams.Frame{StreamID: "s", Seq: uint64(seq), NumSamples: 1, NumChannels: 1, Samples: []float32{0}}); err != nil {
+			return r, err
+		}
+		r.tried++
+	}
+	c, err := streams.NewConsumer(cfg, streams.ConsumerConfig{Topic: topics.Raw, GroupID: "drill", FromStart: true})
+	if err != nil {
+		return r, err
+	}
+	defer c.Close()
+	var seqs []uint64
+	var f streams.Frame
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+		_, _, err := c.ReadFrame(rctx, &f)
+		rcancel()
+		if err != nil {
+			break // 5 s without a frame: all read
+		}
+		seqs = append(seqs, f.Seq)
+	}
+	d, gaps := distinctAndGaps(seqs, 1)
+	_ = gaps // every value lies in 0..tried-1: what is not there was lost
+	r.distinct, r.duplicated, r.lost = d, len(seqs)-d, r.tried-d
+	return r, nil
+}
+
+type securityResult struct {
+	refused bool
+	message string
+}
+
+// drillWrongPassword starts a broker requiring SCRAM-SHA-256 and connects with the right password
+// and with a wrong one.
+func drillWrongPassword(ctx context.Context) (securityResult, error) {
+	var r securityResult
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", SASL: broker.SASL{Mechanism: "SCRAM-SHA-256", User: "lab", Password: "right"}})
+	if err != nil {
+		return r, err
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cfg := streams.Config{Brokers: []string{b.Addr()}, Namespace: "drill-sec", Outages: streams.NewOutages(newLogger(io.Discard, false)),
+		SASL: streams.SASLConfig{Mechanism: "SCRAM-SHA-256", Username: "lab", Password: "right"}}
+	if err := streams.EnsureTopics(ctx, cfg, cfg.Topics(), 1, 1); err != nil {
+		return r, fmt.Errorf("drill: the right password was refused: %w", err)
+	}
+	cfg.SASL.Password = "wrong"
+	err = streams.EnsureTopics(ctx, cfg, cfg.Topics(), 1, 1)
+	r.refused = err != nil && ctx.Err() == nil && errors.Is(err, kafka.SASLAuthenticationFailed)
+	if err != nil {
+		r.message = err.Error()
+	}
+	return r, nil
 }
 
 // drillResult is the outcome of the broker-restart drill.
@@ -92,12 +192,25 @@ func (r drillResult) ok() bool {
 	return true
 }
 
-func (r drillResult) print(out io.Writer) {
+func (r drillResult) print(out io.Writer) { r.printWith(out, nil, nil) }
+
+// printWith prints the drill table, with the cluster and security rows when given.
+func (r drillResult) printWith(out io.Writer, cl *clusterResult, sec *securityResult) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(w, "drill\ttried\tsurvived\tlost\tduplicated\n")
-	fmt.Fprintf(w, "broker kill -9 + restart (processes)\t%d×%d\t%d/%d\t\t\n", r.restarts, len(r.processes), len(r.survived), len(r.processes))
+	fmt.Fprintf(w, "drill\ttried\tsurvived\tlost\tduplicated\t\n")
+	fmt.Fprintf(w, "broker kill -9 + restart x%d: stage processes\t%d\t%d\t\t\t\n", r.restarts, len(r.processes), len(r.survived))
 	for _, t := range r.topics {
-		fmt.Fprintf(w, "  %s (%d distinct)\t%d\t\t%d\t%d\n", t.name, t.distinct, t.total, t.lost, t.duplicated)
+		fmt.Fprintf(w, "  %s\t%d\t%d\t%d\t%d\t\n", t.name, t.distinct+t.lost, t.distinct, t.lost, t.duplicated)
+	}
+	if cl != nil {
+		fmt.Fprintf(w, "3-broker cluster, partition leader stopped: frames\t%d\t%d\t%d\t%d\t\n", cl.tried, cl.distinct, cl.lost, cl.duplicated)
+	}
+	if sec != nil {
+		refused := 0
+		if sec.refused {
+			refused = 1
+		}
+		fmt.Fprintf(w, "SCRAM broker, wrong password: refused at once\t1\t%d\t\t\t\n", refused)
 	}
 	w.Flush()
 	fmt.Fprintf(out, "raw frames acquired while the broker was dead (spooled, then published): %d\n", r.outageFrames)
@@ -106,6 +219,9 @@ func (r drillResult) print(out io.Writer) {
 		rc = append(rc, d.Round(time.Millisecond).String())
 	}
 	fmt.Fprintf(out, "reconnect after each restart (broker listening -> last process reachable again): %s\n", strings.Join(rc, ", "))
+	if sec != nil && sec.message != "" {
+		fmt.Fprintf(out, "wrong password: %s\n", sec.message)
+	}
 }
 
 // drillProc is a child process of the drill.
