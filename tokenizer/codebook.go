@@ -24,6 +24,10 @@ const (
 	// MethodMuLaw quantises every normalised sample on its own with mu-law companding (MEG-GPT's
 	// fixed tokenizer): PatchSamples tokens per channel and patch.
 	MethodMuLaw = "mulaw"
+	// MethodLearntVQ encodes each normalised patch with a learnt network (an ONNX encoder, Encoder)
+	// and takes the nearest of LatentCodewords; Codewords holds the learnt decoder's output for each
+	// code, which detokenizing uses (a VQ autoencoder's bottleneck, as LaBraM's and BrainOmni's).
+	MethodLearntVQ = "learnt-vq"
 )
 
 // Codebook is a tokenizer's learnt (or fixed) vocabulary and the contract a stream must meet to use
@@ -46,6 +50,10 @@ type Codebook struct {
 	// the later stages of a residual quantiser, each quantising what the stages before it left.
 	Codewords [][]float64   `json:"codewords,omitempty"`
 	Residual  [][][]float64 `json:"residual_stages,omitempty"`
+	// Learnt VQ: the encoder model file (relative to the codebook file) and the codewords in its
+	// latent space (K x latent size); Codewords are their decoded patches.
+	Encoder         string      `json:"encoder,omitempty"`
+	LatentCodewords [][]float64 `json:"latent_codewords,omitempty"`
 	// Mu-law: Levels quantisation levels over [-ClipZ, ClipZ] z units, mu = Levels - 1.
 	MuLawLevels int          `json:"mulaw_levels,omitempty"`
 	MuLawClipZ  float64      `json:"mulaw_clip_z,omitempty"`
@@ -160,8 +168,27 @@ func (c *Codebook) Validate() error {
 		}
 		return nil
 	case MethodVQ:
+	case MethodLearntVQ:
+		switch {
+		case c.Encoder == "":
+			return fmt.Errorf("codebook encoder: a learnt-vq codebook names its ONNX encoder file")
+		case len(c.Residual) > 0:
+			return fmt.Errorf("codebook residual_stages: a learnt-vq codebook has one stage")
+		case len(c.LatentCodewords) != len(c.Codewords):
+			return fmt.Errorf("codebook latent_codewords: %d, codewords %d: want one decoded patch per latent codeword", len(c.LatentCodewords), len(c.Codewords))
+		}
+		for i, w := range c.LatentCodewords {
+			if len(w) == 0 || len(w) != len(c.LatentCodewords[0]) {
+				return fmt.Errorf("codebook latent_codewords[%d] has %d values, latent_codewords[0] %d", i, len(w), len(c.LatentCodewords[0]))
+			}
+			for _, v := range w {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return fmt.Errorf("codebook latent_codewords[%d] is not finite", i)
+				}
+			}
+		}
 	default:
-		return fmt.Errorf("codebook method %q: known: %s, %s", c.Method, MethodVQ, MethodMuLaw)
+		return fmt.Errorf("codebook method %q: known: %s, %s, %s", c.Method, MethodVQ, MethodMuLaw, MethodLearntVQ)
 	}
 	if len(c.Residual) > 15 {
 		return fmt.Errorf("codebook residual_stages: %d stages, want at most 15", len(c.Residual))
@@ -207,6 +234,12 @@ func (c *Codebook) Fingerprint() uint32 {
 	str(c.Normalisation)
 	if c.method() != MethodVQ || len(c.Residual) > 0 || len(c.ChannelTypes) > 0 {
 		str(c.method())
+		str(c.Encoder)
+		for _, w := range c.LatentCodewords {
+			for _, v := range w {
+				f(v)
+			}
+		}
 		for _, t := range c.ChannelTypes {
 			str(t)
 		}

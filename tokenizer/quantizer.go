@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -24,6 +25,12 @@ type Quantizer struct {
 	version uint32
 	p       int
 	stages  []stageIndex
+	// learnt VQ: the encoder (one at a time: its tensors are shared) and the latent search index;
+	// stages[0] then holds the decoded codewords, for Decode.
+	enc    PatchEncoder
+	encMu  sync.Mutex
+	latent *stageIndex
+	lat    []float64
 	// mu-law
 	levels          int
 	clip, mu, logMu float64
@@ -38,12 +45,38 @@ type stageIndex struct {
 	order []uint16  // row of rot -> codeword index
 }
 
-// NewQuantizer checks the codebook and builds its search structures.
-func NewQuantizer(cb *Codebook) (*Quantizer, error) {
+// PatchEncoder maps a normalised patch to a learnt latent vector (the ONNX encoder of a learnt-vq
+// codebook; package tokenizer/learnt opens one).
+type PatchEncoder interface {
+	EncodePatch(z []float64, latent []float64) error
+	LatentSize() int
+}
+
+// NewQuantizer checks the codebook and builds its search structures. A learnt-vq codebook needs its
+// encoder: use NewLearntQuantizer (package tokenizer/learnt opens the ONNX model).
+func NewQuantizer(cb *Codebook) (*Quantizer, error) { return NewLearntQuantizer(cb, nil) }
+
+// NewLearntQuantizer is NewQuantizer with the encoder a learnt-vq codebook needs.
+func NewLearntQuantizer(cb *Codebook, enc PatchEncoder) (*Quantizer, error) {
 	if err := cb.Validate(); err != nil {
 		return nil, err
 	}
 	q := &Quantizer{cb: cb, version: cb.Fingerprint(), p: cb.PatchSamples}
+	if cb.method() == MethodLearntVQ {
+		if enc == nil {
+			return nil, fmt.Errorf("codebook %s is a learnt tokenizer: it needs its ONNX encoder %s (the ONNX Runtime)", cb.Name, cb.Encoder)
+		}
+		if d := len(cb.LatentCodewords[0]); enc.LatentSize() != d {
+			return nil, fmt.Errorf("codebook %s: the encoder gives %d latent values, the latent codewords have %d", cb.Name, enc.LatentSize(), d)
+		}
+		st, err := newStageIndex(cb.LatentCodewords, len(cb.LatentCodewords[0]))
+		if err != nil {
+			return nil, fmt.Errorf("codebook %s latent codewords: %w", cb.Name, err)
+		}
+		q.enc, q.latent, q.lat = enc, &st, make([]float64, 2*len(cb.LatentCodewords[0]))
+	} else if enc != nil {
+		return nil, fmt.Errorf("codebook %s (%s) takes no encoder", cb.Name, cb.method())
+	}
 	if cb.method() == MethodMuLaw {
 		q.levels, q.clip = cb.MuLawLevels, cb.MuLawClipZ
 		q.mu = float64(q.levels - 1)
@@ -191,16 +224,20 @@ func partialDist(y, w []float64, d, bound float64) (float64, bool) {
 
 // Encode quantises the normalised patch z into tokens (TokensPerChannel of them). z is left holding
 // what the quantiser could not represent (the residual); scratch must hold PatchSamples values.
-func (q *Quantizer) Encode(z []float64, tokens []uint16, scratch []float64) {
+// Only a learnt encoder can fail.
+func (q *Quantizer) Encode(z []float64, tokens []uint16, scratch []float64) error {
 	if q.levels > 0 {
 		for i, v := range z {
 			tok := q.muLawToken(v)
 			tokens[i] = tok
 			z[i] = v - q.muLawValue(tok)
 		}
-		return
+		return nil
 	}
 	p := q.p
+	if q.enc != nil {
+		return q.encodeLearnt(z, tokens)
+	}
 	for s := range q.stages {
 		st := &q.stages[s]
 		k := st.nearest(z, scratch[:p])
@@ -210,6 +247,7 @@ func (q *Quantizer) Encode(z []float64, tokens []uint16, scratch []float64) {
 			z[i] -= w[i]
 		}
 	}
+	return nil
 }
 
 // Decode writes the normalised patch that tokens stand for to dst.
@@ -233,12 +271,12 @@ func (q *Quantizer) Decode(dst []float64, tokens []uint16) {
 
 // EncodePatch z-scores a copy of x (into scratch, 2 x PatchSamples) and encodes it, returning the
 // patch mean and standard deviation that go with the tokens.
-func (q *Quantizer) EncodePatch(x []float64, tokens []uint16, scratch []float64) (mean, std float64) {
+func (q *Quantizer) EncodePatch(x []float64, tokens []uint16, scratch []float64) (mean, std float64, err error) {
 	z := scratch[:q.p]
 	copy(z, x)
 	mean, std = ZScore(z)
-	q.Encode(z, tokens, scratch[q.p:2*q.p])
-	return mean, std
+	err = q.Encode(z, tokens, scratch[q.p:2*q.p])
+	return mean, std, err
 }
 
 // DecodePatch writes mean + std * Decode(tokens) to dst.
@@ -260,4 +298,24 @@ func (q *Quantizer) muLawToken(z float64) uint16 {
 func (q *Quantizer) muLawValue(t uint16) float64 {
 	f := float64(t)/float64(q.levels-1)*2 - 1
 	return math.Copysign(math.Expm1(math.Abs(f)*q.logMu)/q.mu, f) * q.clip
+}
+
+// encodeLearnt runs the encoder and takes the nearest latent codeword; z is left holding the
+// residual against the decoded codeword.
+func (q *Quantizer) encodeLearnt(z []float64, tokens []uint16) error {
+	d := len(q.lat) / 2
+	lat, y := q.lat[:d], q.lat[d:]
+	q.encMu.Lock()
+	if err := q.enc.EncodePatch(z, lat); err != nil {
+		q.encMu.Unlock()
+		return fmt.Errorf("tokenizer %s: encoder: %w", q.cb.Name, err)
+	}
+	k := q.latent.nearest(lat, y)
+	q.encMu.Unlock()
+	tokens[0] = uint16(k)
+	w := q.stages[0].words[k*q.p : (k+1)*q.p]
+	for i := range z {
+		z[i] -= w[i]
+	}
+	return nil
 }

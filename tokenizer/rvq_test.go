@@ -25,7 +25,7 @@ func TestNearestEqualsFullScan(t *testing.T) {
 		scratch := make([]float64, p)
 		for i, x := range patches {
 			z := append([]float64(nil), x...)
-			q.Encode(z, tok[:], scratch)
+			_ = q.Encode(z, tok[:], scratch)
 			best, bestD := 0, math.Inf(1)
 			for k, w := range words {
 				if d := sqDist(x, w); d < bestD {
@@ -126,7 +126,10 @@ func TestResidualVQ(t *testing.T) {
 			for i := range x {
 				x[i] = float64(float32(rec.Data[c][start+i]))
 			}
-			mean, std := q.EncodePatch(x, tokens, scratch)
+			mean, std, err := q.EncodePatch(x, tokens, scratch)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for s := range 4 {
 				if tok.Tokens[c*4+s] != tokens[s] {
 					t.Fatalf("patch %d channel %d stage %d: token %d, offline %d", patches, c, s, tok.Tokens[c*4+s], tokens[s])
@@ -178,7 +181,7 @@ func TestMuLaw(t *testing.T) {
 	}
 	orig := append([]float64(nil), z...)
 	tokens := make([]uint16, 32)
-	q.Encode(z, tokens, nil)
+	_ = q.Encode(z, tokens, nil)
 	back := make([]float64, 32)
 	q.Decode(back, tokens)
 	for i := range orig {

@@ -150,7 +150,9 @@ func (t *Tokenizer) Push(samples []float32, numSamples int, acquiredAtNs int64, 
 		for i := range t.chans {
 			patch := t.buf[i*t.p : (i+1)*t.p]
 			mean, std := ZScore(patch)
-			t.q.Encode(patch, t.out.Tokens[i*t.tpc:(i+1)*t.tpc], t.scratch)
+			if err := t.q.Encode(patch, t.out.Tokens[i*t.tpc:(i+1)*t.tpc], t.scratch); err != nil {
+				return err
+			}
 			t.out.Offsets[i], t.out.Scales[i] = float32(mean), float32(std)
 		}
 		t.out.WindowEndSample = t.pushed

@@ -170,6 +170,6 @@ func TestStreamingEqualsOffline(t *testing.T) {
 // encode1 encodes one patch with a one-stage quantizer.
 func encode1(q *Quantizer, x []float64) (tok int, mean, std float64) {
 	var tokens [1]uint16
-	mean, std = q.EncodePatch(x, tokens[:], make([]float64, 2*len(x)))
+	mean, std, _ = q.EncodePatch(x, tokens[:], make([]float64, 2*len(x)))
 	return int(tokens[0]), mean, std
 }

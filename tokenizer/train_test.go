@@ -40,7 +40,10 @@ func shapeError(t *testing.T, cb *Codebook, rec *acquisition.Recording, cfg Trai
 	for _, ch := range data {
 		for s := 0; s+p <= len(ch); s += p {
 			x := ch[s : s+p]
-			mean, std := q.EncodePatch(x, tokens, scratch)
+			mean, std, err := q.EncodePatch(x, tokens, scratch)
+			if err != nil {
+				t.Fatal(err)
+			}
 			q.DecodePatch(rec2, tokens, mean, std)
 			for i, v := range x {
 				num += (v - rec2[i]) * (v - rec2[i])

@@ -20,6 +20,9 @@ const (
 	TaskMotorImagery = "motor-imagery"
 	TaskSpeech       = "speech"
 	TaskVisual       = "visual"
+	// TaskTokenizer is a learnt tokenizer's encoder: one channel's normalised patch in, its latent
+	// vector out (an embedding); package tokenizer/learnt runs it.
+	TaskTokenizer = "tokenizer"
 )
 
 // Output kinds a contract may declare.
@@ -91,8 +94,8 @@ func (c *Contract) Validate() error {
 		return fmt.Errorf("model contract: format %q, want %q", c.Format, ContractFormat)
 	case c.Name == "":
 		return errors.New("model contract: empty name")
-	case c.Task != TaskMotorImagery && c.Task != TaskSpeech && c.Task != TaskVisual:
-		return fmt.Errorf("model contract %s: task %q, want %s, %s or %s", c.Name, c.Task, TaskMotorImagery, TaskSpeech, TaskVisual)
+	case c.Task != TaskMotorImagery && c.Task != TaskSpeech && c.Task != TaskVisual && c.Task != TaskTokenizer:
+		return fmt.Errorf("model contract %s: task %q, want %s, %s, %s or %s", c.Name, c.Task, TaskMotorImagery, TaskSpeech, TaskVisual, TaskTokenizer)
 	case nCh == 0:
 		return fmt.Errorf("model contract %s: no input channels", c.Name)
 	case !(c.SampleRateHz > 0) || math.IsInf(c.SampleRateHz, 0):

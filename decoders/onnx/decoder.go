@@ -96,6 +96,8 @@ func Load(rt *Runtime, modelPath string, opts ...Option) (*Decoder, error) {
 		return nil, fmt.Errorf("onnx decoder %s (%s): %w", c.Name, modelPath, err)
 	}
 	switch {
+	case c.Task == TaskTokenizer:
+		return fail(errors.New("a tokenizer's encoder is not a decoder: give its codebook to a tokenizer stage"))
 	case c.Output.Kind == OutputEmbedding && c.Task == TaskMotorImagery:
 		return fail(errors.New("a motor-imagery model must output logits or probabilities"))
 	case c.Output.Kind != OutputEmbedding && c.Task != TaskMotorImagery:

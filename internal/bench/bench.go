@@ -32,7 +32,7 @@ func benchSuites() []benchSuite {
 		{"formats", "reading EDF/BDF (and other formats) files vs MNE read_raw_*(preload=True)", benchFormats},
 		{"decoders", "CSP+LDA, tangent space + LR, MDM fit and one-window predict vs MNE/scikit-learn", benchDecoders},
 		{"lsl", "Lab Streaming Layer: liblsl outlet -> liblsl's inlet vs neurostream's inlet; LSL -> Kafka -> prediction", benchLSL},
-		{"tokens", "tokenizers (k-means, residual VQ, mu-law) on held-out EEG and MEG: reconstruction, usage, bits/s, streams/core", benchTokens},
+		{"tokens", "tokenizers (k-means, residual VQ, mu-law, learnt VQ) on held-out EEG and MEG: reconstruction, usage, bits/s, streams/core", benchTokens},
 		{"onnx", "EEGNet, ShallowConvNet, MVCNet, speech and visual brain modules through ONNX Runtime vs PyTorch", benchONNX},
 	}
 }

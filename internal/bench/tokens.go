@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -11,9 +12,11 @@ import (
 
 	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/acquisition/recordings"
+	"github.com/neurostream/neurostream/decoders/onnx"
 	"github.com/neurostream/neurostream/dsp"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/tokenizer"
+	"github.com/neurostream/neurostream/tokenizer/learnt"
 )
 
 // The tokens suite measures tokenizers as the brain-tokenizer papers do, by how well their tokens
@@ -47,6 +50,8 @@ func (s tokenSpec) label() string {
 		return fmt.Sprintf("mu-law %d levels", s.k)
 	case "kmeans":
 		return fmt.Sprintf("k-means %d", s.k)
+	case "learnt":
+		return fmt.Sprintf("learnt VQ %d (ONNX encoder)", s.k)
 	}
 	return fmt.Sprintf("RVQ %dx%d", s.stages, s.k)
 }
@@ -78,11 +83,11 @@ func benchTokens(ctx context.Context, r *benchRun) error {
 		{"kmeans", 0.2, 64, 1}, {"kmeans", 0.2, 256, 1},
 		{"rvq", 0.2, 256, 2}, {"rvq", 0.2, 256, 4}, {"rvq", 0.2, 512, 4},
 		{"rvq", 0.4, 256, 2}, {"rvq", 0.8, 256, 4},
-		{"mulaw", 0.2, 16, 1}, {"mulaw", 0.2, 256, 1},
+		{"mulaw", 0.2, 16, 1}, {"mulaw", 0.2, 256, 1}, {"learnt", 0.2, 256, 1},
 	}
 	megSpecs := []tokenSpec{{"kmeans", 0.2, 64, 1}, {"rvq", 0.2, 64, 2}, {"rvq", 0.2, 64, 4}, {"rvq", 0.4, 64, 2}, {"mulaw", 0.2, 16, 1}, {"mulaw", 0.2, 256, 1}}
 	if r.short {
-		specs = []tokenSpec{{"kmeans", 0.2, 64, 1}, {"rvq", 0.2, 64, 4}, {"mulaw", 0.2, 16, 1}}
+		specs = []tokenSpec{{"kmeans", 0.2, 64, 1}, {"rvq", 0.2, 64, 4}, {"mulaw", 0.2, 16, 1}, {"learnt", 0.2, 256, 1}}
 		megSpecs = []tokenSpec{{"kmeans", 0.2, 16, 1}, {"mulaw", 0.2, 16, 1}}
 	}
 	fmt.Fprintf(r.out, "held-out reconstruction; bits = token bits/s per channel (+ side: float32 mean and scale per patch);\n"+
@@ -101,6 +106,10 @@ func benchTokens(ctx context.Context, r *benchRun) error {
 				return err
 			}
 			sc, err := scoreTokenizer(ctx, r, ds, spec)
+			if errors.Is(err, errNoLearnt) {
+				fmt.Fprintf(r.out, "%s: %v\n", spec.label(), err)
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", ds.name, spec.label(), err)
 			}
@@ -163,8 +172,16 @@ func scoreTokenizer(ctx context.Context, r *benchRun, ds *tokenData, spec tokenS
 		cfg.MaxPatches, cfg.MaxIter = 5000, 20
 	}
 	var cb *tokenizer.Codebook
+	var q *tokenizer.Quantizer
 	rate := ds.train[0].Info.SampleRateHz
-	if spec.method == "mulaw" {
+	if spec.method == "learnt" {
+		var err error
+		if q, err = openLearnt(r); err != nil {
+			return nil, err
+		}
+		cb = q.Codebook()
+		cfg.PatchSec = cb.PatchSec()
+	} else if spec.method == "mulaw" {
 		var types []string
 		for _, t := range ds.types {
 			types = append(types, t.String())
@@ -176,9 +193,11 @@ func scoreTokenizer(ctx context.Context, r *benchRun, ds *tokenData, spec tokenS
 			return nil, err
 		}
 	}
-	q, err := tokenizer.NewQuantizer(cb)
-	if err != nil {
-		return nil, err
+	if q == nil {
+		var err error
+		if q, err = tokenizer.NewQuantizer(cb); err != nil {
+			return nil, err
+		}
 	}
 	sc := &tokenScore{spec: spec, cb: cb, bits: cb.TokenBitsPerSecond(), sideBits: 64 / cb.PatchSec()}
 	var acc recAccumulator
@@ -226,6 +245,23 @@ func scoreTokenizer(ctx context.Context, r *benchRun, ds *tokenData, spec tokenS
 	return sc, nil
 }
 
+var errNoLearnt = errors.New("learnt tokenizer unavailable")
+
+// openLearnt opens the learnt tokenizer trained on the same runs (tools/models/train_tokenizer_vq.py)
+// through ONNX Runtime; the runtime and encoder live until the process ends.
+func openLearnt(r *benchRun) (*tokenizer.Quantizer, error) {
+	path := filepath.Join(filepath.Dir(r.toolsDir), "configs", "models", "tokenizer-vq-eeg.json")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: %s not found (run from the repository)", errNoLearnt, path)
+	}
+	rt, err := onnx.NewRuntime(onnx.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNoLearnt, err)
+	}
+	q, _, err := learnt.Open(rt, path)
+	return q, err
+}
+
 func interleave(data [][]float64) []float32 {
 	n := len(data[0])
 	out := make([]float32, n*len(data))
@@ -268,7 +304,10 @@ func (a *recAccumulator) add(q *tokenizer.Quantizer, data [][]float64, rate floa
 		n := len(x) / p * p
 		y := make([]float64, n)
 		for s := 0; s < n; s += p {
-			mean, std := q.EncodePatch(x[s:s+p], a.tokens, a.scratch)
+			mean, std, err := q.EncodePatch(x[s:s+p], a.tokens, a.scratch)
+			if err != nil {
+				return err
+			}
 			for j, t := range a.tokens {
 				a.counts[j%stages][t]++
 			}

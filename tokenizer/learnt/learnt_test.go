@@ -1,0 +1,116 @@
+package learnt
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/neurostream/neurostream/decoders/onnx"
+	"github.com/neurostream/neurostream/streams"
+)
+
+const codebookPath = "../../configs/models/tokenizer-vq-eeg.json"
+
+type fixture struct {
+	Patches      string      `json:"patches_float32_le_base64"`
+	PatchSamples int         `json:"patch_samples"`
+	Latents      [][]float32 `json:"latents"`
+	Tokens       []int       `json:"tokens"`
+}
+
+func testRuntime(t *testing.T) *onnx.Runtime {
+	rt, err := onnx.NewRuntime(onnx.Config{})
+	if errors.Is(err, onnx.ErrLibraryNotFound) {
+		t.Skipf("ONNX Runtime not installed: run tools/install-onnxruntime.sh (%v)", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close() })
+	return rt
+}
+
+// The ONNX encoder run from Go gives PyTorch's latent vectors (within 1e-5) on held-out EEG patches,
+// and the nearest-code search in Go picks PyTorch's tokens; the streaming tokenizer uses it too.
+func TestEncoderParityWithPyTorch(t *testing.T) {
+	b, err := os.ReadFile("../testdata/tokenizer-vq-eeg.fixture.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fx fixture
+	if err := json.Unmarshal(b, &fx); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(fx.Patches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := testRuntime(t)
+	q, enc, err := Open(rt, codebookPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	p := fx.PatchSamples
+	if q.Codebook().PatchSamples != p || len(raw) != 4*p*len(fx.Tokens) {
+		t.Fatalf("fixture of %d bytes, %d-sample patches; codebook patches %d", len(raw), p, q.Codebook().PatchSamples)
+	}
+	z := make([]float64, p)
+	lat := make([]float64, enc.LatentSize())
+	tok := make([]uint16, 1)
+	maxDiff := 0.0
+	for i, want := range fx.Tokens {
+		for j := range z {
+			z[j] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*(i*p+j):])))
+		}
+		if err := enc.EncodePatch(z, lat); err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range fx.Latents[i] {
+			maxDiff = math.Max(maxDiff, math.Abs(lat[j]-float64(v)))
+		}
+		if err := q.Encode(z, tok, make([]float64, p)); err != nil {
+			t.Fatal(err)
+		}
+		if int(tok[0]) != want {
+			t.Errorf("patch %d: token %d, PyTorch %d", i, tok[0], want)
+		}
+	}
+	t.Logf("%d held-out patches: latents within %.2g of PyTorch, tokens equal", len(fx.Tokens), maxDiff)
+	if maxDiff > 1e-5 {
+		t.Fatalf("latents differ from PyTorch by %g (> 1e-5)", maxDiff)
+	}
+
+	// Streaming: an EEG stream is tokenized one token per channel patch, which detokenizes to the
+	// decoded codewords; an MEG stream is refused by this EEG tokenizer.
+	info := streams.StreamInfo{StreamID: "s", SampleRateHz: 160, Channels: []streams.Channel{{Name: "Cz", Type: streams.ChannelEEG}, {Name: "Pz", Type: streams.ChannelEEG}}}
+	tk, err := q.NewTokenizer(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]float32, 2*p)
+	for i := range frame {
+		frame[i] = float32(1e-5 * math.Sin(float64(i)/3))
+	}
+	var out []float32
+	n := 0
+	if err := tk.Push(frame, p, 0, func(tt *streams.Tokens) error {
+		n++
+		var err error
+		out, err = q.Detokenize(tt, out, make([]float64, p))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || len(out) != 2*p {
+		t.Fatalf("%d messages, %d samples", n, len(out))
+	}
+	meg := streams.StreamInfo{StreamID: "m", SampleRateHz: 160, Channels: []streams.Channel{{Name: "MEG 0111", Type: streams.ChannelMEGMag}}}
+	if _, err := q.NewTokenizer(meg); err == nil {
+		t.Fatal("an EEG tokenizer accepted an MEG stream")
+	}
+}
