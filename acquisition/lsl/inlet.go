@@ -78,6 +78,10 @@ type Inlet struct {
 	codec      codec
 	lastTS     float64
 	recoveries int
+
+	watched     context.Context
+	watchedConn net.Conn
+	unwatch     func() bool
 }
 
 // OpenInlet connects to the stream info describes (as Resolve returned it): it fetches the full
@@ -363,8 +367,11 @@ func (in *Inlet) pull(ctx context.Context, c *Chunk, maxSamples int) error {
 	} else {
 		_ = conn.SetReadDeadline(time.Time{})
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(aLongTimeAgo) })
-	defer stop()
+	in.watch(ctx)
+	if ctx.Err() != nil {
+		// Cancelled while the deadline above was being set: do not wait out the stall timeout.
+		_ = conn.SetReadDeadline(aLongTimeAgo)
+	}
 	nch := in.codec.channels
 	var ts float64
 	for maxSamples <= 0 || c.N < maxSamples {
@@ -417,6 +424,20 @@ func (in *Inlet) pull(ctx context.Context, c *Chunk, maxSamples int) error {
 		c.N++
 	}
 	return nil
+}
+
+// watch makes ctx's end unblock a read. The hook is registered once per context (callers pull
+// with the same one), so a pull allocates nothing.
+func (in *Inlet) watch(ctx context.Context) {
+	if ctx == in.watched && in.watchedConn == in.conn {
+		return
+	}
+	if in.unwatch != nil {
+		in.unwatch()
+	}
+	conn := in.conn
+	in.watched, in.watchedConn = ctx, conn
+	in.unwatch = context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(aLongTimeAgo) })
 }
 
 func boolInt(b bool) int {
