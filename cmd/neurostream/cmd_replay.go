@@ -75,6 +75,9 @@ func runReplay(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := positiveFlags(fs, "frame", "speed"); err != nil {
+		return err
+	}
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return fmt.Errorf("replay: name at least one recording")
@@ -96,7 +99,12 @@ func runReplay(ctx context.Context, args []string, out io.Writer) error {
 	defer stop()
 	bar := newProgress(os.Stderr, *quiet || o.Loop)
 	defer bar.finish()
-	return replayFiles(ctx, kc, fs.Args(), o, bar, os.Stderr)
+	err = replayFiles(ctx, kc, fs.Args(), o, bar, os.Stderr)
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "replay stopped")
+		return nil // Ctrl-C is how a replay is stopped
+	}
+	return err
 }
 
 // replayOptions are the replay command's settings; tests and benchmarks drive replayFiles with them.

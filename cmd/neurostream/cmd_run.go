@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -177,7 +178,9 @@ func runAcquire(ctx context.Context, args []string, out io.Writer) error {
 		lf.query = cmp.Or(lf.query, "type='EEG'")
 		return acquireLSL(ctx, kf, lf, sf, out)
 	}
-	finish()
+	if err := finish(); err != nil {
+		return err
+	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	d, err := reg.Lookup(*device)
@@ -227,8 +230,9 @@ func runAcquire(ctx context.Context, args []string, out io.Writer) error {
 	return err
 }
 
-// registerSynthetic adds the synthetic source's flags; call the returned function after Parse.
-func registerSynthetic(fs *flag.FlagSet, sc *synthetic.Config) (finish func()) {
+// registerSynthetic adds the synthetic source's flags; call the returned function after Parse (it
+// refuses values that would make no signal).
+func registerSynthetic(fs *flag.FlagSet, sc *synthetic.Config) (finish func() error) {
 	fs.StringVar(&sc.StreamID, "stream", "synthetic-1", "stream id")
 	fs.IntVar(&sc.Channels, "channels", 32, "montage size: 8, 16, 32 or 64 channels (10-10 names)")
 	fs.Float64Var(&sc.SampleRateHz, "rate", 250, "sampling rate, Hz")
@@ -238,7 +242,38 @@ func registerSynthetic(fs *flag.FlagSet, sc *synthetic.Config) (finish func()) {
 	fs.Float64Var(&sc.BlockSec, "block", 10, "eyes-open/closed block length, s")
 	fs.Float64Var(&sc.LineHz, "line", 50, "mains frequency, Hz")
 	fs.Float64Var(&sc.DurationSec, "duration", 0, "stop after this many seconds of signal (0: never)")
-	return func() { sc.Alpha = synthetic.AlphaMode(*alphaMode) }
+	return func() error {
+		sc.Alpha = synthetic.AlphaMode(*alphaMode)
+		if err := positiveFlags(fs, "rate", "frame", "channels", "block"); err != nil {
+			return err
+		}
+		return nonNegativeFlags(fs, "line", "duration")
+	}
+}
+
+// positiveFlags refuses a zero, negative or non-finite value of the named numeric flags: 0 must not
+// quietly become a default, nor a rate of 0 Hz run.
+func positiveFlags(fs *flag.FlagSet, names ...string) error {
+	return checkFlags(fs, names, func(v float64) bool { return v > 0 }, "a positive number")
+}
+
+// nonNegativeFlags refuses a negative or non-finite value of the named numeric flags.
+func nonNegativeFlags(fs *flag.FlagSet, names ...string) error {
+	return checkFlags(fs, names, func(v float64) bool { return v >= 0 }, "zero or more")
+}
+
+func checkFlags(fs *flag.FlagSet, names []string, ok func(float64) bool, want string) error {
+	for _, n := range names {
+		f := fs.Lookup(n)
+		if f == nil {
+			continue
+		}
+		v, err := strconv.ParseFloat(f.Value.String(), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || !ok(v) {
+			return fmt.Errorf("%s: --%s %s: want %s (%s)", fs.Name(), n, f.Value.String(), want, f.Usage)
+		}
+	}
+	return nil
 }
 
 func runDemo(ctx context.Context, args []string, out io.Writer) error {
@@ -267,7 +302,9 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	if *mi {
 		return demoMotorImagery(ctx, kf, *dataDir, *replaySpeed, *metricsAddr, out)
 	}
-	finish()
+	if err := finish(); err != nil {
+		return err
+	}
 	sc.Realtime = true
 	src, err := synthetic.New(sc)
 	if err != nil {
@@ -345,11 +382,61 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	loaders, closeLoaders := decoderLoaders()
 	defer closeLoaders()
-	err = pipeline.Run(ctx, cfg, pipeline.RunOptions{Sources: []pipeline.Source{src}, Metrics: m, Log: log,
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	var run pipeline.Source = src
+	if sc.DurationSec > 0 {
+		// A finite demo ends once the pipeline has decoded the last window of its signal (the pipeline
+		// itself would wait for more frames forever), or shortly after the source ends if no window
+		// completes.
+		ended := make(chan struct{})
+		run = &endingSource{Source: src, ended: ended}
+		win, step := int64(2*sc.SampleRateHz), int64(0.5*sc.SampleRateHz)
+		n := int64(sc.DurationSec * sc.SampleRateHz) // as the source counts them, the last frame partial
+		lastEnd := int64(-1)
+		if n >= win {
+			lastEnd = win + (n-win)/step*step
+		}
+		printPrediction := show
+		show = func(p *streams.Prediction) {
+			printPrediction(p)
+			if p.WindowEndSample >= lastEnd {
+				stopRun()
+			}
+		}
+		go func() {
+			select {
+			case <-ended:
+			case <-runCtx.Done():
+				return
+			}
+			select { // the last prediction normally comes within milliseconds
+			case <-time.After(10 * time.Second):
+				stopRun()
+			case <-runCtx.Done():
+			}
+		}()
+	}
+	err = pipeline.Run(runCtx, cfg, pipeline.RunOptions{Sources: []pipeline.Source{run}, Metrics: m, Log: log,
 		Loaders: loaders, OnPrediction: show})
 	mu.Lock()
 	fmt.Fprintf(out, "demo stopped: %d of %d unambiguous windows decoded correctly\n", right, scored)
 	mu.Unlock()
+	return err
+}
+
+// endingSource closes ended when the source it wraps is exhausted.
+type endingSource struct {
+	pipeline.Source
+	ended chan struct{}
+	once  sync.Once
+}
+
+func (s *endingSource) Next(ctx context.Context, f *streams.Frame) error {
+	err := s.Source.Next(ctx, f)
+	if errors.Is(err, io.EOF) {
+		s.once.Do(func() { close(s.ended) })
+	}
 	return err
 }
 

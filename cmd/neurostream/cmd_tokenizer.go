@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/neurostream/neurostream/acquisition"
@@ -38,8 +39,20 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 	types := fs.String("types", "", "comma-separated channel types to learn from: eeg, mag, grad, eog, ... (default: all but stim)")
 	name := fs.String("name", "", "codebook name (default kmeans-<codewords>)")
 	outPath := fs.String("out", "codebook.json", "codebook file to write")
+	force := fs.Bool("force", false, "overwrite --out if it exists")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if err := positiveFlags(fs, "patch", "codewords", "stages", "order", "max-patches", "max-iter", "synthetic-channels", "synthetic-rate", "mulaw-clip"); err != nil {
+		return err
+	}
+	if err := nonNegativeFlags(fs, "mulaw", "synthetic"); err != nil {
+		return err
+	}
+	if !*force {
+		if _, err := os.Stat(*outPath); err == nil {
+			return fmt.Errorf("train-tokenizer: %s exists; pass --force to overwrite it or --out another file", *outPath)
+		}
 	}
 	if *mulaw > 0 && *synth == 0 && fs.NArg() == 0 {
 		*synth = 1 // only the rate matters

@@ -50,16 +50,24 @@ func main() {
 	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	interrupted := ctx.Err() != nil
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "neurostream:", err)
-		}
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		os.Exit(1)
+	if code := exitCode(err, interrupted); code != 0 {
+		fmt.Fprintln(os.Stderr, "neurostream:", err)
+		os.Exit(code)
 	}
+}
+
+// exitCode is 0 for success, --help, and a command stopped by Ctrl-C or SIGTERM (how live commands
+// are meant to end), else 1.
+func exitCode(err error, interrupted bool) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case interrupted && errors.Is(err, context.Canceled):
+		return 0
+	}
+	return 1
 }
 
 func dispatch(ctx context.Context, args []string, out, errOut io.Writer) error {
