@@ -166,6 +166,18 @@ func TestBrowserShowsLiveStream(t *testing.T) {
 	// Predictions in the list and the timeline: the stream starts with the eyes closed.
 	waitJS(t, bctx, "eyes-closed predictions",
 		`[...document.querySelectorAll('#predictions li')].filter(li => li.dataset.label === 'eyes-closed' && /alpha/.test(li.textContent)).length >= 2`, wait)
+	// A retrieval model's prediction (as an ONNX speech or visual model publishes it) shows its top-k list.
+	prod, err := streams.NewProducer(live.kc, streams.LowLatency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := prod.PublishPredictions(ctx, live.kc.Topics().Predictions, &streams.Prediction{StreamID: "alpha-test", Decoder: "speech-sim",
+		WindowEndSample: 1000, TopK: []streams.Ranked{{ID: "segment-17", Score: 0.82}, {ID: "segment-3", Score: 0.71}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, bctx, "the retrieval prediction's top-k list",
+		`[...document.querySelectorAll('#predictions li')].some(li => li.textContent.includes('speech-sim') && li.textContent.includes('top: segment-17 0.82, segment-3 0.71'))`, wait)
 	waitJS(t, bctx, "features as small time series",
 		`[...document.querySelectorAll('#features .feature')].some(d => /^paf\/O[1z2]$/.test(d.dataset.name) && /\d/.test(d.querySelector('.value').textContent))`, wait)
 	waitJS(t, bctx, "the eyes-open marker on the traces", `nsView.stats().markers.some(m => /open/i.test(m))`, wait)
