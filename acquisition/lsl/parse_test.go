@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"math"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,5 +256,41 @@ func TestInletRejectsOversizedString(t *testing.T) {
 	err = in.Pull(ctx, &ch, 0)
 	if err == nil || !strings.Contains(err.Error(), "5000 bytes") {
 		t.Fatalf("error %v, want the 5000-byte string rejected", err)
+	}
+}
+
+// TestTimeCorrectionSign: an outlet whose clock runs 100 s ahead of ours (answering the time probes
+// as liblsl's udp_server does) gets a correction of -100 s: the value added to its timestamps to put
+// them on our clock, as lsl_time_correction returns it.
+func TestTimeCorrectionSign(t *testing.T) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			t1 := Clock() + 100
+			f := strings.Fields(string(buf[:n]))
+			if len(f) < 3 || f[0] != "LSL:timedata" {
+				continue
+			}
+			reply := " " + f[1] + " " + f[2] + " " + strconv.FormatFloat(t1, 'g', 16, 64) + " " + strconv.FormatFloat(Clock()+100, 'g', 16, 64)
+			_, _ = conn.WriteToUDP([]byte(reply), from)
+		}
+	}()
+	in := &Inlet{opts: InletOptions{TimeProbes: 4, TimeProbeInterval: 5 * time.Millisecond},
+		info: StreamInfo{Name: "ahead", V4Address: "127.0.0.1", V4ServicePort: conn.LocalAddr().(*net.UDPAddr).Port}}
+	off, rtt, err := in.TimeCorrection(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(off+100) > rtt+1e-3 {
+		t.Fatalf("correction %v s (rtt %v s), want -100 s", off, rtt)
 	}
 }
