@@ -36,3 +36,8 @@ command -v chromium >/dev/null || apt-get -o DPkg::Lock::Timeout=600 install -y 
 	echo "chromium: not installed, the browser tests will skip"
 echo "== go test ./... (ONNX Runtime: $lib)"
 go test -count=1 -timeout 20m ./...
+# The Kafka paths (client, embedded broker, pipeline, record/replay round trip) again under the race
+# detector; the drills and the test that runs the built binary are left to the plain run above.
+echo "== go test -race (Kafka packages)"
+go test -race -count=1 -timeout 10m -skip 'TestRestartDrill|TestStageAsSeparateProcess' ./streams/... ./pipeline/
+go test -race -count=1 -timeout 10m -run 'TestRoundTripPhysioNet|TestRecord|TestConsume' ./cmd/neurostream/

@@ -37,7 +37,7 @@ func runRecord(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.OutPath, "out", "", "output file; the extension picks the format: .bdf, .edf or .xdf (required)")
 	fs.StringVar(&o.Topic, "topic", "raw", "topic to read: raw, clean, or a full topic name")
 	fs.DurationVar(&o.Duration, "duration", 0, "stop after this much signal (stream time, e.g. 2m); 0: no limit")
-	fs.DurationVar(&o.Idle, "idle", 5*time.Second, "stop when no frame of the stream arrived for this long after the first; 0: wait for Ctrl-C")
+	fs.DurationVar(&o.Idle, "idle", 5*time.Second, "stop when no frame of the stream arrived for this long after the first and the topic holds nothing unread; 0: wait for Ctrl-C")
 	fs.BoolVar(&o.FromStart, "from-start", false, "start at the oldest message the topic retains instead of new ones")
 	fs.Float64Var(&o.PhysicalMaxEDF, "physical-max", 0, "EDF/BDF range +-X in the channels' units (volts for EEG); 0: 3.2 mV (EDF) or 262 mV (BDF)")
 	fs.Float64Var(&o.RecordSec, "record-sec", 1, "EDF/BDF data record length in seconds (rate x record-sec must be whole)")
@@ -220,6 +220,11 @@ func recordStream(ctx context.Context, kc streams.Config, o recordOptions) (reco
 					return
 				case <-tick.C:
 					if last := lastFrameNs.Load(); last != 0 && time.Since(time.Unix(0, last)) > o.Idle {
+						// Quiet is not idle while the partition holds messages we have not read: a
+						// slow broker (a log on disk, a loaded machine) must not end a recording early.
+						if behind, err := c.Behind(readCtx); err != nil || behind > 0 {
+							continue
+						}
 						cancelRead(errIdle)
 						return
 					}

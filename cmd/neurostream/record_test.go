@@ -120,3 +120,51 @@ func TestRecordGapsAndInterrupt(t *testing.T) {
 		})
 	}
 }
+
+// Quiet is not idle while the topic still holds frames the recorder has not read: with an idle limit
+// far shorter than the gaps between its fetches (as a slow broker makes them), a recording of a
+// backlog still takes every frame, and a source restarted mid-backlog (a new epoch at sequence 0)
+// goes on in the same file instead of being dropped as duplicates.
+func TestRecordIdleWaitsForTheBacklog(t *testing.T) {
+	kc := startBroker(t, "idle")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topics := kc.Topics()
+	if err := streams.EnsureTopics(ctx, kc, topics, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	p, err := streams.NewProducer(kc, streams.Bulk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	info := streams.StreamInfo{SchemaVersion: streams.SchemaVersion, StreamID: "b", SampleRateHz: 100,
+		Channels: []streams.Channel{{Name: "A", Type: streams.ChannelEEG}}}
+	if err := p.PublishStreamInfo(ctx, topics, "raw", &info); err != nil {
+		t.Fatal(err)
+	}
+	const perRun = 3000
+	var batch []*streams.Frame
+	for run, epoch := range []uint64{100, 200} {
+		for seq := range perRun {
+			f := &streams.Frame{StreamID: "b", Epoch: epoch, Seq: uint64(seq), NumSamples: 4, NumChannels: 1,
+				Samples: []float32{float32(run), 1, 2, 3}}
+			batch = append(batch, f)
+		}
+	}
+	for len(batch) > 0 {
+		n := min(len(batch), 500)
+		if err := p.PublishFrames(ctx, topics.Raw, batch[:n]...); err != nil {
+			t.Fatal(err)
+		}
+		batch = batch[n:]
+	}
+	o := recordOptions{StreamID: "b", OutPath: filepath.Join(t.TempDir(), "b.xdf"), FromStart: true, Idle: time.Millisecond}
+	sum, err := recordStream(ctx, kc, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Frames != 2*perRun || sum.Duplicates != 0 || sum.Rejected != 0 || !strings.HasPrefix(sum.StopReason, "idle") {
+		t.Fatalf("summary %+v: want all %d frames of both runs, then an idle stop", sum, 2*perRun)
+	}
+}
