@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -103,6 +105,12 @@ func measureView(b *testing.B, path string, src pipeline.Source) {
 	st3, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]float64](`(({markers, ...s}) => s)(nsView.stats())`))
 	if err != nil {
 		b.Fatal(err)
+	}
+	if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
+		shot := filepath.Join(artifactDir(b), "view-"+id+".png")
+		if err := os.WriteFile(shot, png, 0o644); err == nil {
+			b.Logf("screenshot %s", shot)
+		}
 	}
 	b.ReportMetric(fps, "redraws/s")
 	b.ReportMetric(100*idle, "%core-0-viewers")
