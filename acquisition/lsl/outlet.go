@@ -65,7 +65,22 @@ type Outlet struct {
 
 type feed struct {
 	conn net.Conn
-	ch   chan []byte
+	ch   chan *pushMsg
+}
+
+// pushMsg is one encoded push shared by the feeds it was queued on; the last feed to write it
+// returns it to the pool, so pushing allocates nothing in the steady state.
+type pushMsg struct {
+	b    []byte
+	refs atomic.Int32
+}
+
+var pushPool = sync.Pool{New: func() any { return new(pushMsg) }}
+
+func (m *pushMsg) release() {
+	if m.refs.Add(-1) == 0 {
+		pushPool.Put(m)
+	}
 }
 
 // NewOutlet starts serving info. Name, channel count and format are required; the uid, hostname,
@@ -253,21 +268,26 @@ func (o *Outlet) sampleTime(s int, first float64) float64 {
 
 // fanOut hands one encoded push to every feed; a feed whose queue is full loses its oldest push.
 func (o *Outlet) fanOut(b []byte) {
-	msg := append([]byte(nil), b...)
+	msg := pushPool.Get().(*pushMsg)
+	msg.b = append(msg.b[:0], b...)
+	msg.refs.Store(int32(len(o.feeds)))
 	for f := range o.feeds {
 		select {
 		case f.ch <- msg:
+			continue
 		default:
-			select {
-			case <-f.ch:
-				o.dropped.Add(1)
-			default:
-			}
-			select {
-			case f.ch <- msg:
-			default:
-				o.dropped.Add(1)
-			}
+		}
+		select {
+		case old := <-f.ch:
+			o.dropped.Add(1)
+			old.release()
+		default:
+		}
+		select {
+		case f.ch <- msg:
+		default:
+			o.dropped.Add(1)
+			msg.release()
 		}
 	}
 }
@@ -497,7 +517,7 @@ func (o *Outlet) serveFeed(conn net.Conn, r *bufio.Reader, method string) error 
 	}
 	hdr := fmt.Sprintf("LSL/110 200 OK\r\nUID: %s\r\nByte-Order: 1234\r\nSuppress-Subnormals: 0\r\nData-Protocol-Version: 110\r\n\r\n", o.info.UID)
 	b := o.codec.appendTestPatterns([]byte(hdr))
-	f := &feed{conn: conn, ch: make(chan []byte, o.opts.MaxQueuedChunks)}
+	f := &feed{conn: conn, ch: make(chan *pushMsg, o.opts.MaxQueuedChunks)}
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
@@ -523,7 +543,9 @@ func (o *Outlet) serveFeed(conn net.Conn, r *bufio.Reader, method string) error 
 	for {
 		select {
 		case msg := <-f.ch:
-			if _, err := conn.Write(msg); err != nil {
+			_, err := conn.Write(msg.b)
+			msg.release()
+			if err != nil {
 				return err
 			}
 		case <-gone:
