@@ -172,10 +172,29 @@ func TestBrowserShowsLiveStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	if err := prod.PublishPredictions(ctx, live.kc.Topics().Predictions, &streams.Prediction{StreamID: "alpha-test", Decoder: "speech-sim",
-		WindowEndSample: 1000, TopK: []streams.Ranked{{ID: "segment-17", Score: 0.82}, {ID: "segment-3", Score: 0.71}}}); err != nil {
+	retrieval := func() error {
+		return prod.PublishPredictions(ctx, live.kc.Topics().Predictions, &streams.Prediction{StreamID: "alpha-test", Decoder: "speech-sim",
+			WindowEndSample: 1000, TopK: []streams.Ranked{{ID: "segment-17", Score: 0.82}, {ID: "segment-3", Score: 0.71}}})
+	}
+	if err := retrieval(); err != nil {
 		t.Fatal(err)
 	}
+	seen := make(chan struct{})
+	defer close(seen) // before prod.Close
+	go func() { // again every second: the list shows the newest ten predictions, so a slow check could miss one
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-seen:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				_ = retrieval()
+			}
+		}
+	}()
 	waitJS(t, bctx, "the retrieval prediction's top-k list",
 		`[...document.querySelectorAll('#predictions li')].some(li => li.textContent.includes('speech-sim') && li.textContent.includes('top: segment-17 0.82, segment-3 0.71'))`, wait)
 	waitJS(t, bctx, "features as small time series",
