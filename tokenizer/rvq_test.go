@@ -10,8 +10,8 @@ import (
 	"github.com/neurostream/neurostream/streams"
 )
 
-// The pruned search finds the codeword a full scan finds (or one exactly as near), on random
-// codebooks and patches and on a codebook learnt from EEG.
+// The search (|c|^2 - 2 c.x) finds the codeword nearest by squared distance (or one as near to
+// rounding), on random codebooks and patches and on a codebook learnt from EEG.
 func TestNearestEqualsFullScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	check := func(name string, words [][]float64, patches [][]float64) {
@@ -22,10 +22,9 @@ func TestNearestEqualsFullScan(t *testing.T) {
 			t.Fatal(err)
 		}
 		var tok [1]uint16
-		scratch := make([]float64, p)
 		for i, x := range patches {
 			z := append([]float64(nil), x...)
-			_ = q.Encode(z, tok[:], scratch)
+			_ = q.Encode(z, tok[:])
 			best, bestD := 0, math.Inf(1)
 			for k, w := range words {
 				if d := sqDist(x, w); d < bestD {
@@ -181,7 +180,7 @@ func TestMuLaw(t *testing.T) {
 	}
 	orig := append([]float64(nil), z...)
 	tokens := make([]uint16, 32)
-	_ = q.Encode(z, tokens, nil)
+	_ = q.Encode(z, tokens)
 	back := make([]float64, 32)
 	q.Decode(back, tokens)
 	for i := range orig {

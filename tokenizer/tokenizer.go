@@ -89,15 +89,14 @@ func SelectChannels(cb *Codebook, info streams.StreamInfo) ([]int, error) {
 // contract selects into patches and, each time a patch is full, emits one Tokens message. It keeps
 // the stream's state, so use one per stream; it allocates nothing once started.
 type Tokenizer struct {
-	q       *Quantizer
-	chans   []int // tokenized channels' indices in the frame
-	nch, p  int
-	tpc     int       // tokens per channel
-	buf     []float64 // len(chans) x p, channel-major
-	scratch []float64
-	fill    int
-	pushed  int64
-	out     streams.Tokens
+	q      *Quantizer
+	chans  []int // tokenized channels' indices in the frame
+	nch, p int
+	tpc    int       // tokens per channel
+	buf    []float64 // len(chans) x p, channel-major
+	fill   int
+	pushed int64
+	out    streams.Tokens
 }
 
 // New prepares a tokenizer for a stream with its own quantizer; NewTokenizer shares one.
@@ -118,7 +117,7 @@ func (q *Quantizer) NewTokenizer(info streams.StreamInfo) (*Tokenizer, error) {
 		return nil, err
 	}
 	m, p, tpc := len(chans), cb.PatchSamples, cb.TokensPerChannel()
-	t := &Tokenizer{q: q, chans: chans, nch: len(info.Channels), p: p, tpc: tpc, buf: make([]float64, m*p), scratch: make([]float64, p)}
+	t := &Tokenizer{q: q, chans: chans, nch: len(info.Channels), p: p, tpc: tpc, buf: make([]float64, m*p)}
 	t.out = streams.Tokens{StreamID: info.StreamID, Codebook: cb.Name, CodebookVersion: cb.Fingerprint(), PatchSamples: p, Stages: cb.Stages(),
 		Tokens: make([]uint16, m*tpc), Offsets: make([]float32, m), Scales: make([]float32, m), ChannelKeys: make([]string, m)}
 	for i, c := range chans {
@@ -150,7 +149,7 @@ func (t *Tokenizer) Push(samples []float32, numSamples int, acquiredAtNs int64, 
 		for i := range t.chans {
 			patch := t.buf[i*t.p : (i+1)*t.p]
 			mean, std := ZScore(patch)
-			if err := t.q.Encode(patch, t.out.Tokens[i*t.tpc:(i+1)*t.tpc], t.scratch); err != nil {
+			if err := t.q.Encode(patch, t.out.Tokens[i*t.tpc:(i+1)*t.tpc]); err != nil {
 				return err
 			}
 			t.out.Offsets[i], t.out.Scales[i] = float32(mean), float32(std)

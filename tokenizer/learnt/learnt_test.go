@@ -73,7 +73,7 @@ func TestEncoderParityWithPyTorch(t *testing.T) {
 		for j, v := range fx.Latents[i] {
 			maxDiff = math.Max(maxDiff, math.Abs(lat[j]-float64(v)))
 		}
-		if err := q.Encode(z, tok, make([]float64, p)); err != nil {
+		if err := q.Encode(z, tok); err != nil {
 			t.Fatal(err)
 		}
 		if int(tok[0]) != want {
