@@ -17,6 +17,7 @@ import (
 	"github.com/neurostream/neurostream/acquisition/lsl"
 	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/metrics"
 )
 
 func runLSL(ctx context.Context, args []string, out io.Writer) error {
@@ -151,7 +152,7 @@ func lslSources(ctx context.Context, l lslFlags, log *slog.Logger, out io.Writer
 }
 
 // acquireLSL publishes the matching LSL streams to the raw topic until ctx ends.
-func acquireLSL(ctx context.Context, kf kafkaFlags, l lslFlags, sf spoolFlags, out io.Writer) error {
+func acquireLSL(ctx context.Context, kf kafkaFlags, l lslFlags, sf spoolFlags, metricsAddr string, out io.Writer) error {
 	log := newLogger(os.Stderr, false)
 	sp, err := sf.options(pipeline.SpoolOptions{})
 	if err != nil {
@@ -170,8 +171,12 @@ func acquireLSL(ctx context.Context, kf kafkaFlags, l lslFlags, sf spoolFlags, o
 		return err
 	}
 	defer stop()
+	m := metrics.New()
+	if err := serveMetrics(ctx, m, "", metricsAddr, out); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "publishing to %s on %v; Ctrl-C to stop\n", kc.Topics().Raw, kc.Brokers)
-	return pipeline.Run(ctx, &pipeline.Config{Kafka: kc}, pipeline.RunOptions{Only: "sources", Sources: srcs, Log: log, Spool: sp})
+	return pipeline.Run(ctx, &pipeline.Config{Kafka: kc}, pipeline.RunOptions{Only: "sources", Sources: srcs, Log: log, Spool: sp, Metrics: m})
 }
 
 // withLSL adds the LSL inlet to a device registry as device "lsl": its query option (YAML query:,
@@ -197,14 +202,14 @@ func withLSL(reg *devices.Registry) *devices.Registry {
 				closeAll()
 				return nil, fmt.Errorf("device lsl: %d data streams match %q; narrow the query (name='...', source_id='...') or publish them all with acquire --lsl", len(srcs), q)
 			}
-			return lslDevice{Source: srcs[0], close: closeAll}, nil
+			return lslDevice{Source: srcs[0].(*lsl.Source), close: closeAll}, nil
 		}})
 	return reg
 }
 
-// lslDevice is an LSL source opened through the device registry.
+// lslDevice is an LSL source opened through the device registry (its LiveStats feed the metrics).
 type lslDevice struct {
-	pipeline.Source
+	*lsl.Source
 	close func()
 }
 

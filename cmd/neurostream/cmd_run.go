@@ -176,7 +176,7 @@ func runAcquire(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if lf.query != "" || *device == "lsl" {
 		lf.query = cmp.Or(lf.query, "type='EEG'")
-		return acquireLSL(ctx, kf, lf, sf, out)
+		return acquireLSL(ctx, kf, lf, sf, *metricsAddr, out)
 	}
 	if err := finish(); err != nil {
 		return err

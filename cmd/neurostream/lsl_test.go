@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,9 +52,10 @@ func TestAcquireLSL(t *testing.T) {
 	}
 	actx, stopAcquire := context.WithCancel(ctx)
 	done := make(chan error, 1)
+	var acqOut syncBuffer
 	go func() {
 		done <- dispatch(actx, []string{"acquire", "--brokers", kc.Brokers[0], "--namespace", kc.Namespace,
-			"--lsl", "starts-with(source_id,'" + prefix + "')", "--lsl-frame", "10"}, io.Discard, io.Discard)
+			"--lsl", "starts-with(source_id,'" + prefix + "')", "--lsl-frame", "10", "--metrics-addr", "127.0.0.1:0"}, &acqOut, io.Discard)
 	}()
 	defer func() {
 		stopAcquire()
@@ -131,6 +133,26 @@ func TestAcquireLSL(t *testing.T) {
 	if len(markers) != 1 || markers[0] < 19 || markers[0] > 21 {
 		t.Fatalf("marker 42 at samples %v, want ~20", markers)
 	}
+	// The link's clock and losses are metrics, labelled with the stream.
+	_, addr, ok := strings.Cut(acqOut.String(), "metrics: http://")
+	if !ok {
+		t.Fatalf("acquire printed no metrics address:\n%s", acqOut.String())
+	}
+	addr, _, _ = strings.Cut(addr, "/")
+	for ctx.Err() == nil {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), `neurostream_clock_offset_seconds{stream="`+id+`"}`) &&
+			strings.Contains(string(body), `neurostream_device_lost_samples_total{stream="`+id+`"} 0`) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("no clock metrics for the LSL stream")
 }
 
 // TestRunConfigLSLSource: a pipeline config's source of kind lsl (the device registry's entry) reads
