@@ -252,6 +252,7 @@ func MarshalStreamInfo(s *StreamInfo) ([]byte, error) {
 		Session:       s.Session,
 		SampleRateHz:  s.SampleRateHz,
 		Epoch:         s.Epoch,
+		StartTimeNs:   s.StartTimeNs,
 	}
 	if msg.SchemaVersion == 0 {
 		msg.SchemaVersion = SchemaVersion
@@ -287,6 +288,7 @@ func UnmarshalStreamInfo(b []byte) (*StreamInfo, error) {
 		Session:       msg.Session,
 		SampleRateHz:  msg.SampleRateHz,
 		Epoch:         msg.Epoch,
+		StartTimeNs:   msg.StartTimeNs,
 	}
 	for _, pc := range msg.Channels {
 		c := Channel{Name: pc.Name, Type: ChannelType(pc.Type), Unit: pc.Unit}

@@ -68,6 +68,10 @@ type StreamInfo struct {
 	Channels      []Channel
 	// Epoch identifies the run of the source that published this description (see Frame.Epoch).
 	Epoch uint64
+	// StartTimeNs is the wall-clock time (Unix ns) of source time 0: a replayed file's measurement
+	// start, a live source's start of acquisition; 0 if unknown. A frame's first sample was taken at
+	// StartTimeNs + Frame.SourceTimeNs.
+	StartTimeNs int64
 }
 
 // ChannelNames returns the channel names in stream order.

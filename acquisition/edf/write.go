@@ -41,6 +41,9 @@ type WriteOptions struct {
 	// (default 1024, about 30 short markers per record; markers that do not fit move to the next
 	// record, keeping their onsets). Write sizes it from the annotations and ignores this.
 	AnnotationBytesPerRecord int
+	// StartTime is the streaming Writer's header start date and time (the first sample's); zero
+	// means now. Write takes the recording's own StartTime.
+	StartTime time.Time
 }
 
 func (o *WriteOptions) recordDuration() float64 {
@@ -404,7 +407,11 @@ func Create(path string, info streams.StreamInfo, opts WriteOptions) (*Writer, e
 	if err != nil {
 		return nil, fmt.Errorf("edf: create %s: %w", path, err)
 	}
-	return create(path, info, time.Now().UTC(), lay)
+	start := opts.StartTime
+	if start.IsZero() {
+		start = time.Now()
+	}
+	return create(path, info, start.UTC(), lay)
 }
 
 func create(path string, info streams.StreamInfo, start time.Time, lay *layout) (*Writer, error) {

@@ -62,6 +62,9 @@ func New(rec *acquisition.Recording, cfg Config) (*Source, error) {
 	if cfg.StreamID != "" {
 		s.info.StreamID = cfg.StreamID
 	}
+	if !rec.StartTime.IsZero() {
+		s.info.StartTimeNs = rec.StartTime.UnixNano() // frames' source times count from the file's start
+	}
 	if len(cfg.Channels) == 0 {
 		for i := range rec.Info.Channels {
 			s.chans = append(s.chans, i)

@@ -131,12 +131,25 @@ type frameWriter interface {
 }
 
 // createRecordFile opens the streaming writer the file's extension names.
-func createRecordFile(path string, info streams.StreamInfo, o recordOptions) (frameWriter, func() int64, error) {
+// firstSampleTime is when the first recorded sample was taken: the source's start time plus the
+// frame's source time when the source says when it started (a replayed file's measurement date),
+// else the frame's acquisition time less its length (a live source), else now.
+func firstSampleTime(info streams.StreamInfo, f *streams.Frame) time.Time {
+	switch {
+	case info.StartTimeNs != 0:
+		return time.Unix(0, info.StartTimeNs+f.SourceTimeNs).UTC()
+	case f.AcquiredAtNs != 0:
+		return time.Unix(0, f.AcquiredAtNs-int64(float64(f.NumSamples)/info.SampleRateHz*1e9)).UTC()
+	}
+	return time.Now().UTC()
+}
+
+func createRecordFile(path string, info streams.StreamInfo, start time.Time, o recordOptions) (frameWriter, func() int64, error) {
 	none := func() int64 { return 0 }
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".edf", ".bdf":
 		opts := edf.WriteOptions{Format: edf.FormatEDF, PhysicalMax: o.PhysicalMaxEDF, RecordDurationSec: o.RecordSec,
-			RecordingExtra: "X X neurostream-record"}
+			RecordingExtra: "X X neurostream-record", StartTime: start}
 		if ext == ".bdf" {
 			opts.Format = edf.FormatBDF
 		}
@@ -274,7 +287,7 @@ func recordStream(ctx context.Context, kc streams.Config, o recordOptions) (reco
 				}
 				return sum, fmt.Errorf("record %s: %w", o.StreamID, err)
 			}
-			if err := r.open(info); err != nil {
+			if err := r.open(info, &f); err != nil {
 				return sum, err
 			}
 		}
@@ -308,12 +321,12 @@ type recorder struct {
 	closed    bool
 }
 
-// open creates the file for the stream described by info.
-func (r *recorder) open(info streams.StreamInfo) error {
+// open creates the file for the stream described by info, whose first frame to record is first.
+func (r *recorder) open(info streams.StreamInfo, first *streams.Frame) error {
 	if err := info.Validate(); err != nil {
 		return fmt.Errorf("record %s: stream info: %w", r.o.StreamID, err)
 	}
-	w, clipped, err := createRecordFile(r.o.OutPath, info, r.o)
+	w, clipped, err := createRecordFile(r.o.OutPath, info, firstSampleTime(info, first), r.o)
 	if err != nil {
 		return err
 	}

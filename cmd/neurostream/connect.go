@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/broker"
 )
@@ -68,9 +70,17 @@ func (k *kafkaFlags) connect(ctx context.Context, base streams.Config, log *slog
 	} else if port != "0" {
 		if c, err := (&net.Dialer{Timeout: 200 * time.Millisecond}).DialContext(ctx, "tcp", addr); err == nil {
 			c.Close()
-			log.Info("using the broker already running", "addr", addr)
-			cfg.Brokers = []string{addr}
-			return cfg, func() {}, nil
+			if err := speaksKafka(ctx, addr); err != nil {
+				// Something else owns the port (another service, a hung process): waiting on it would
+				// hang every command, so say so and start a broker on another port.
+				// (the broker started below falls back to a free port, printed)
+				fmt.Fprintf(os.Stderr, "neurostream: %s is taken by something that does not speak Kafka (%v); starting a broker on another port (free %s, or pass --broker-addr or --brokers)\n",
+					addr, err, addr)
+			} else {
+				log.Info("using the broker already running", "addr", addr)
+				cfg.Brokers = []string{addr}
+				return cfg, func() {}, nil
+			}
 		}
 	}
 	if !k.inProcess && !strings.HasSuffix(addr, ":0") && !runningUnderGoTest() {
@@ -88,6 +98,26 @@ func (k *kafkaFlags) connect(ctx context.Context, base streams.Config, log *slog
 	log.Info("started embedded Kafka broker (kfake)", "addr", b.Addr(), "hint", "other processes: --brokers "+b.Addr())
 	cfg.Brokers = []string{b.Addr()}
 	return cfg, b.Close, nil
+}
+
+// speaksKafka asks addr for its API versions, the first request every Kafka client sends, and
+// fails unless a Kafka broker answers within two seconds.
+func speaksKafka(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := (&kafka.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return err
+	}
+	if _, err := conn.ApiVersions(); err != nil {
+		return fmt.Errorf("no Kafka answer: %w", err)
+	}
+	return nil
 }
 
 func newLogger(w io.Writer, verbose bool) *slog.Logger {

@@ -168,3 +168,51 @@ func TestRecordIdleWaitsForTheBacklog(t *testing.T) {
 		t.Fatalf("summary %+v: want all %d frames of both runs, then an idle stop", sum, 2*perRun)
 	}
 }
+
+// A recording starts at its first sample's time: the source's start time (a replayed file's
+// measurement date) plus that frame's source time, or, for a source that does not say when it
+// started, the frame's acquisition time — not the day the file was written.
+func TestRecordStartTime(t *testing.T) {
+	kc := startBroker(t, "start")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topics := kc.Topics()
+	if err := streams.EnsureTopics(ctx, kc, topics, 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	p, err := streams.NewProducer(kc, streams.LowLatency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	measured := time.Date(2009, 8, 12, 16, 15, 0, 0, time.UTC)
+	acquired := time.Date(2024, 3, 1, 9, 30, 5, 0, time.UTC)
+	for _, s := range []struct {
+		id    string
+		start int64
+	}{{"file", measured.UnixNano()}, {"live", 0}} {
+		info := streams.StreamInfo{SchemaVersion: streams.SchemaVersion, StreamID: s.id, SampleRateHz: 100, StartTimeNs: s.start,
+			Channels: []streams.Channel{{Name: "A", Type: streams.ChannelEEG, Unit: "V"}}}
+		if err := p.PublishStreamInfo(ctx, topics, "raw", &info); err != nil {
+			t.Fatal(err)
+		}
+		for seq := range 50 {
+			// The stream has been running 3 s (source time) when its first frame is recorded.
+			f := &streams.Frame{StreamID: s.id, Seq: uint64(seq), SourceTimeNs: 3e9 + int64(seq)*100e6, NumSamples: 10, NumChannels: 1,
+				AcquiredAtNs: acquired.UnixNano() + int64(seq+1)*100e6, Samples: make([]float32, 10)}
+			if err := p.PublishFrames(ctx, topics.Raw, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for id, want := range map[string]time.Time{"file": measured.Add(3 * time.Second), "live": acquired} {
+		o := recordOptions{StreamID: id, OutPath: filepath.Join(t.TempDir(), id+".bdf"), FromStart: true, Duration: 2 * time.Second}
+		if _, err := recordStream(ctx, kc, o); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := readBack(t, o.OutPath)
+		if !got.StartTime.Equal(want) {
+			t.Errorf("%s: recording starts %v, want %v", id, got.StartTime, want)
+		}
+	}
+}

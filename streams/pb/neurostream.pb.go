@@ -245,7 +245,11 @@ type StreamInfo struct {
 	SampleRateHz  float64                `protobuf:"fixed64,6,opt,name=sample_rate_hz,json=sampleRateHz,proto3" json:"sample_rate_hz,omitempty"`
 	Channels      []*Channel             `protobuf:"bytes,7,rep,name=channels,proto3" json:"channels,omitempty"`
 	// Identifies one run of the source (see Frame.epoch); 0 from producers older than the field.
-	Epoch         uint64 `protobuf:"varint,8,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Epoch uint64 `protobuf:"varint,8,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Wall-clock time (Unix ns) of the stream's source time 0: a replayed file's measurement start, a
+	// live source's start of acquisition; 0 if unknown. A frame's first sample was taken at
+	// start_time_ns + source_time_ns.
+	StartTimeNs   int64 `protobuf:"varint,9,opt,name=start_time_ns,json=startTimeNs,proto3" json:"start_time_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -332,6 +336,13 @@ func (x *StreamInfo) GetChannels() []*Channel {
 func (x *StreamInfo) GetEpoch() uint64 {
 	if x != nil {
 		return x.Epoch
+	}
+	return 0
+}
+
+func (x *StreamInfo) GetStartTimeNs() int64 {
+	if x != nil {
+		return x.StartTimeNs
 	}
 	return 0
 }
@@ -760,7 +771,7 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\x04type\x18\x02 \x01(\x0e2\x1b.neurostream.v1.ChannelTypeR\x04type\x12\x12\n" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x120\n" +
 	"\bposition\x18\x04 \x01(\v2\x14.neurostream.v1.Vec3R\bposition\x126\n" +
-	"\vorientation\x18\x05 \x01(\v2\x14.neurostream.v1.Vec3R\vorientation\"\x8d\x02\n" +
+	"\vorientation\x18\x05 \x01(\v2\x14.neurostream.v1.Vec3R\vorientation\"\xb1\x02\n" +
 	"\n" +
 	"StreamInfo\x12%\n" +
 	"\x0eschema_version\x18\x01 \x01(\x05R\rschemaVersion\x12\x1b\n" +
@@ -770,7 +781,8 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\asession\x18\x05 \x01(\tR\asession\x12$\n" +
 	"\x0esample_rate_hz\x18\x06 \x01(\x01R\fsampleRateHz\x123\n" +
 	"\bchannels\x18\a \x03(\v2\x17.neurostream.v1.ChannelR\bchannels\x12\x14\n" +
-	"\x05epoch\x18\b \x01(\x04R\x05epoch\"z\n" +
+	"\x05epoch\x18\b \x01(\x04R\x05epoch\x12\"\n" +
+	"\rstart_time_ns\x18\t \x01(\x03R\vstartTimeNs\"z\n" +
 	"\x06Marker\x12#\n" +
 	"\rsample_offset\x18\x01 \x01(\x05R\fsampleOffset\x12\x12\n" +
 	"\x04code\x18\x02 \x01(\x05R\x04code\x12\x14\n" +
