@@ -20,8 +20,8 @@ package pipeline
 // What this costs: after a crash (kill -9), the frames taken between the last snapshot and the crash
 // are processed again, so their outputs — clean frames with the same sequence number, feature vectors
 // and predictions with the same window end sample — are published a second time, identical. Our
-// frame consumers (pipelines, record) drop them by sequence number; a plain Kafka reader (kcat)
-// sees them, at most one checkpoint interval of them, marked by those numbers. A clean
+// consumers (pipelines, record, consume) drop them by sequence number or window; a plain Kafka
+// reader (kcat) sees them, at most one checkpoint interval of them, marked by those numbers. A clean
 // stop (Ctrl-C, SIGTERM) snapshots and commits first, so it repeats nothing.
 
 import (

@@ -31,6 +31,9 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 	count := fs.Int("n", 0, "stop after N messages (0: run until Ctrl-C)")
 	group := fs.String("group", "", "consume as a member of this consumer group (default: a throwaway group, or --partition)")
 	partition := fs.Int("partition", -1, "read one partition without a group (-1: use a throwaway group to read all partitions)")
+	repeats := fs.Bool("repeats", false, "also print repeats: frames with a sequence number already printed, and predictions,\n"+
+		"features and tokens of a window already printed (a pipeline that resumed after a crash publishes the\n"+
+		"outputs since its last snapshot again, identical)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +64,7 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 	pj := protojson.MarshalOptions{UseProtoNames: true}
 	var f streams.Frame
 	var tk streams.Tokens
+	rf := newRepeatFilter()
 	for n := 0; *count == 0 || n < *count; {
 		m, err := c.Fetch(ctx)
 		if err != nil {
@@ -72,12 +76,15 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 		if *stream != "" && string(m.Key) != *stream && !strings.HasSuffix(string(m.Key), "/"+*stream) {
 			continue
 		}
-		n++
 		var v any
 		typ := streams.MessageType(m)
 		if typ == "" { // producers other than ours need not set the header; the topic says what it holds
 			typ = typeOfTopic(kc.Topics(), name)
 		}
+		if !*repeats && rf.repeat(typ, m.Value) {
+			continue
+		}
+		n++
 		if *asJSON && (typ == streams.TypeFrame || typ == streams.TypeStreamInfo || typ == streams.TypeFeatures || typ == streams.TypeTokens) {
 			var msg proto.Message = &pb.Frame{}
 			switch typ {
@@ -147,6 +154,66 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "%s %s: %+v\n", typ, m.Key, v)
 	}
 	return nil
+}
+
+// repeatFilter recognises outputs printed already: a frame by its stream, epoch and sequence number,
+// a prediction, feature vector or tokens message by its stream, producer, window end and the
+// acquisition time it carries (a pipeline that starts cold again reuses window ends, never with the
+// same acquisition time).
+type repeatFilter struct {
+	seq    *streams.SequenceChecker
+	recent map[string][]int64 // per stream and producer: identities of the latest windows
+	f      streams.Frame
+	tk     streams.Tokens
+}
+
+const recentWindows = 256
+
+func newRepeatFilter() *repeatFilter {
+	return &repeatFilter{seq: streams.NewSequenceChecker(), recent: make(map[string][]int64)}
+}
+
+// repeat reports whether the message was seen already; messages it cannot decode are not.
+func (r *repeatFilter) repeat(typ string, b []byte) bool {
+	switch typ {
+	case streams.TypeFrame:
+		if streams.DecodeFrame(b, &r.f) != nil {
+			return false
+		}
+		return r.seq.Check(r.f.StreamID, r.f.Epoch, r.f.Seq).Duplicate
+	case streams.TypeFeatures:
+		v, err := streams.UnmarshalFeatures(b)
+		if err != nil {
+			return false
+		}
+		return r.window(v.StreamID, v.WindowEndSample, v.AcquiredAtNs)
+	case streams.TypeTokens:
+		if streams.DecodeTokens(b, &r.tk) != nil {
+			return false
+		}
+		return r.window(r.tk.StreamID+"/"+r.tk.Codebook, r.tk.WindowEndSample, r.tk.AcquiredAtNs)
+	case streams.TypePrediction, "":
+		var p streams.Prediction
+		if json.Unmarshal(b, &p) != nil || p.StreamID == "" {
+			return false
+		}
+		return r.window(p.StreamID+"/"+p.Decoder, p.WindowEndSample, p.AcquiredAtNs)
+	}
+	return false
+}
+
+func (r *repeatFilter) window(key string, end, acquiredAtNs int64) bool {
+	ids := r.recent[key]
+	for i := 0; i+1 < len(ids); i += 2 {
+		if ids[i] == end && ids[i+1] == acquiredAtNs {
+			return true
+		}
+	}
+	if len(ids) >= 2*recentWindows {
+		ids = ids[2:]
+	}
+	r.recent[key] = append(ids, end, acquiredAtNs)
+	return false
 }
 
 // typeOfTopic is the message type a topic of ours carries, for records without the type header.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -146,5 +148,66 @@ func TestConsumeTokens(t *testing.T) {
 	}
 	if k, ok := got["channel_keys"].([]any); !ok || len(k) != 2 || k[1] != "eeg:Pz" {
 		t.Fatalf("--json channel keys %v", got["channel_keys"])
+	}
+}
+
+// What a pipeline republishes after resuming from a crash (the same frame sequence numbers, the same
+// windows with the same acquisition times) is printed once; a window end reused by a pipeline that
+// started cold (another acquisition time) is new; --repeats prints everything.
+func TestConsumeDropsRepeats(t *testing.T) {
+	kc := startBroker(t, "consume-repeats")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := streams.EnsureTopics(ctx, kc, kc.Topics(), 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	p, err := streams.NewProducer(kc, streams.LowLatency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	pred := func(end, acq int64) *streams.Prediction {
+		return &streams.Prediction{StreamID: "s", Decoder: "d", WindowEndSample: end, AcquiredAtNs: acq, Label: "x"}
+	}
+	for _, pr := range []*streams.Prediction{pred(100, 1), pred(200, 2), pred(100, 1), pred(200, 2), pred(300, 3), pred(100, 9)} {
+		if err := p.PublishPredictions(ctx, kc.Topics().Predictions, pr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, seq := range []uint64{0, 1, 2, 1, 2, 3} {
+		f := &streams.Frame{StreamID: "s", Epoch: 5, Seq: seq, NumSamples: 1, NumChannels: 1, Samples: []float32{1}}
+		if err := p.PublishFrames(ctx, kc.Topics().Clean, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := []string{"--from-start", "--partition", "0", "--json", "--brokers", kc.Brokers[0], "--namespace", kc.Namespace}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--topic", "predictions", "-n", "4"}, "100/1 200/2 300/3 100/9"},
+		{[]string{"--topic", "predictions", "-n", "6", "--repeats"}, "100/1 200/2 100/1 200/2 300/3 100/9"},
+		{[]string{"--topic", "clean", "-n", "4"}, "0 1 2 3"},
+	} {
+		var out bytes.Buffer
+		if err := runConsume(ctx, append(c.args, base...), &out); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			if c.args[1] == "clean" {
+				seq, _ := m["seq"].(string) // protobuf's JSON leaves 0 out
+				got = append(got, cmp.Or(seq, "0"))
+			} else {
+				got = append(got, fmt.Sprintf("%v/%v", m["window_end_sample"], m["acquired_at_ns"]))
+			}
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%v: printed %v, want %s", c.args, got, c.want)
+		}
 	}
 }
