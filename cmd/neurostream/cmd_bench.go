@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 
 	"github.com/neurostream/neurostream/internal/bench"
 	"github.com/neurostream/neurostream/internal/shareddata"
@@ -20,6 +24,10 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	python := fs.String("python", "/usr/bin/python3", "Python interpreter for reference timings (with scipy/MNE/sklearn/torch)")
 	noRef := fs.Bool("no-reference", false, "skip the Python reference timings")
 	short := fs.Bool("short", false, "smaller workloads")
+	streamCounts := fs.String("streams", "1,100", "latency: comma-separated stream counts")
+	runs := fs.Int("runs", 1, "latency: consecutive runs of each stream count")
+	duration := fs.Duration("duration", 0, "latency: length of each run (default 20s, 8s with --short)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -28,8 +36,27 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("bench: name at least one suite (or `all`)")
 	}
 	opts := bench.Options{Out: out, DataDir: *dataDir, ToolsDir: *toolsDir, Python: *python, Short: *short}
+	for _, f := range strings.Split(*streamCounts, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("bench: --streams %q: want positive counts separated by commas", *streamCounts)
+		}
+		opts.Streams = append(opts.Streams, n)
+	}
+	opts.Runs, opts.Duration = *runs, *duration
 	if *noRef {
 		opts.Python = ""
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	return bench.Run(ctx, opts, fs.Args())
 }

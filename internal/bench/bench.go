@@ -44,6 +44,9 @@ type benchRun struct {
 	toolsDir string // the repository's tools/ directory, for tools/bench/<suite>.py
 	python   string // interpreter for reference scripts; "" when references are off
 	short    bool   // smaller workloads, for a quick look
+	streams  []int  // stream counts for the latency suite (default 1 and 100)
+	runs     int    // consecutive runs per stream count in the latency suite (default 1)
+	duration time.Duration
 }
 
 // Options says where the data and reference scripts are and how to print.
@@ -53,6 +56,11 @@ type Options struct {
 	ToolsDir string // the repository's tools/ directory, for tools/bench/<suite>.py
 	Python   string // interpreter for reference scripts; "" turns references off
 	Short    bool   // smaller workloads, for a quick look
+	// Streams, Runs and Duration shape the latency suite: how many streams (default 1 and 100), how
+	// many consecutive runs of each (default 1) and how long each runs (default 20 s, 8 s with Short).
+	Streams  []int
+	Runs     int
+	Duration time.Duration
 }
 
 // Run runs the named suites ("all" for every one) in the order Suites lists them.
@@ -62,7 +70,8 @@ func Run(ctx context.Context, opts Options, names []string) error {
 			return fmt.Errorf("bench: unknown suite %q; suites:\n%s", w, SuiteList())
 		}
 	}
-	r := &benchRun{out: opts.Out, dataDir: opts.DataDir, toolsDir: opts.ToolsDir, python: opts.Python, short: opts.Short}
+	r := &benchRun{out: opts.Out, dataDir: opts.DataDir, toolsDir: opts.ToolsDir, python: opts.Python, short: opts.Short,
+		streams: opts.Streams, runs: max(opts.Runs, 1), duration: opts.Duration}
 	for _, s := range benchSuites() {
 		if !contains(names, s.name) && !contains(names, "all") {
 			continue

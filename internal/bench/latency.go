@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -25,7 +26,7 @@ import (
 
 // benchLatency measures end-to-end latency through an embedded broker: N synthetic 64-channel 250 Hz
 // streams in 8-sample frames, paced in real time, published to the raw topic; one fused pipeline
-// (band-pass + eyes-open/closed decoder, 2-s window every 62.5 ms) consuming them as a consumer group
+// (50 Hz notch + band-pass + eyes-open/closed decoder, 2-s window every 62.5 ms) consuming them as a consumer group
 // and publishing predictions. Latency runs from just before the publish of a window's last frame to
 // the acknowledgement of its prediction's publish, so it includes both Kafka round trips.
 func benchLatency(ctx context.Context, r *benchRun) error {
@@ -33,25 +34,43 @@ func benchLatency(ctx context.Context, r *benchRun) error {
 	if r.short {
 		dur = 8 * time.Second
 	}
-	fmt.Fprintf(r.out, "%-8s %9s %12s %10s %10s %10s %14s %9s\n", "streams", "frames/s", "predictions", "p50", "p99", "max", "backlog max/end", "keeps up")
-	for _, n := range []int{1, 100} {
-		res, err := latencyRun(ctx, n, dur)
-		if err != nil {
-			return err
-		}
-		keeps := "yes"
-		if !res.keepsUp {
-			keeps = "NO"
-		}
-		fmt.Fprintf(r.out, "%-8d %9.0f %12d %10s %10s %10s %7d/%-6d %9s\n", n, res.framesPerSec, len(res.latencies),
-			fmtMs(res.p(0.5)), fmtMs(res.p(0.99)), fmtMs(res.p(1)), res.backlogMax, res.backlogEnd, keeps)
-		if n == 1 {
-			verdict := "met"
-			if res.p(0.5) > time.Millisecond || res.p(0.99) > 5*time.Millisecond {
-				verdict = "NOT met"
+	if r.duration > 0 {
+		dur = r.duration
+	}
+	counts := r.streams
+	if len(counts) == 0 {
+		counts = []int{1, 100}
+	}
+	fmt.Fprintf(r.out, "%-8s %9s %12s %10s %10s %10s %14s %9s %12s %6s %7s\n", "streams", "frames/s", "predictions", "p50", "p99", "max", "backlog max/end", "keeps up",
+		"cpu µs/frame", "GCs", "load")
+	for _, n := range counts {
+		for run := 0; run < max(r.runs, 1); run++ {
+			res, err := latencyRun(ctx, n, dur)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(r.out, "  1 stream target p50 <= 1 ms, p99 <= 5 ms: %s (p50 is %.2fx the target, p99 %.2fx)\n", verdict,
-				float64(res.p(0.5))/float64(time.Millisecond), float64(res.p(0.99))/float64(5*time.Millisecond))
+			keeps := "yes"
+			if !res.keepsUp {
+				keeps = "NO"
+			}
+			fmt.Fprintf(r.out, "%-8d %9.0f %12d %10s %10s %10s %7d/%-6d %9s %12.1f %6d %7s\n", n, res.framesPerSec, len(res.latencies),
+				fmtMs(res.p(0.5)), fmtMs(res.p(0.99)), fmtMs(res.p(1)), res.backlogMax, res.backlogEnd, keeps,
+				res.cpuPerFrameUs, res.gcs, loadAverage())
+			if n == 1 {
+				verdict := "met"
+				if res.p(0.5) > time.Millisecond || res.p(0.99) > 2*time.Millisecond {
+					verdict = "NOT met"
+				}
+				fmt.Fprintf(r.out, "  1 stream target p50 <= 1 ms, p99 <= 2 ms: %s (p50 is %.2fx the target, p99 %.2fx)\n", verdict,
+					float64(res.p(0.5))/float64(time.Millisecond), float64(res.p(0.99))/float64(2*time.Millisecond))
+			}
+			if n == 100 {
+				verdict := "met"
+				if res.p(0.99) > 5*time.Millisecond {
+					verdict = "NOT met"
+				}
+				fmt.Fprintf(r.out, "  100 streams target p99 <= 5 ms: %s (p99 is %.2fx the target)\n", verdict, float64(res.p(0.99))/float64(5*time.Millisecond))
+			}
 		}
 	}
 	return nil
@@ -62,6 +81,10 @@ type latencyResult struct {
 	framesPerSec           float64
 	backlogMax, backlogEnd int
 	keepsUp                bool
+	// cpuPerFrameUs is the whole process's CPU time (sources, broker, pipeline) per published frame:
+	// unlike latency it barely moves with other load on the machine.
+	cpuPerFrameUs float64
+	gcs           uint32 // garbage collections during the run
 }
 
 func (l *latencyResult) p(q float64) time.Duration {
@@ -119,6 +142,7 @@ func latencyRun(ctx context.Context, nStreams int, dur time.Duration) (*latencyR
 	}
 	cfg := &pipeline.Config{Kafka: streams.Config{Brokers: []string{b.Addr()}, Namespace: "bench"},
 		Pipelines: []pipeline.PipelineConfig{{Name: "bench", Replicas: replicas, Stages: []pipeline.StageConfig{
+			{Kind: "notch", FreqHz: 50},
 			{Kind: "bandpass", LowHz: 1, HighHz: 40},
 			{Kind: "decoder", Decoder: "alpha", Model: modelPath, StepSec: 0.0625},
 		}}}}
@@ -152,8 +176,11 @@ func latencyRun(ctx context.Context, nStreams int, dur time.Duration) (*latencyR
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()
 	published := m.FramesOut.WithLabelValues("source")
-	processed := m.FramesIn.WithLabelValues("0-bandpass")
+	processed := m.FramesIn.WithLabelValues("0-notch")
 	start := time.Now()
+	cpu0 := CPUTime()
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	var half []int
@@ -174,6 +201,12 @@ func latencyRun(ctx context.Context, nStreams int, dur time.Duration) (*latencyR
 		res.backlogEnd = backlog
 	}
 	res.framesPerSec = counterValue(published) / dur.Seconds()
+	if frames := counterValue(published); frames > 0 {
+		res.cpuPerFrameUs = float64(CPUTime()-cpu0) / 1e3 / frames
+	}
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	res.gcs = ms1.NumGC - ms0.NumGC
 	// Keeping up: the backlog two seconds after the sources stopped is (nearly) empty and it did not
 	// grow from the first half of the run to the second.
 	mid := len(half) / 2
