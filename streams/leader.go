@@ -36,10 +36,29 @@ type topicPartition struct {
 }
 
 // leaderConn is one partition's connection; its mutex keeps one write in flight on it.
+//
+// Writes that arrive while one is in flight queue up and go out together as the next batch (group
+// commit): with 100 streams on 8 partitions, frames taken in the same millisecond used to wait for
+// up to a dozen acknowledged writes in a row on their partition, and bench latency's p99 was tens of
+// milliseconds; batched, each waits for at most the write in flight and its own.
 type leaderConn struct {
 	mu sync.Mutex
 	c  *kafka.Conn
+
+	qmu      sync.Mutex
+	queue    []*pendingWrite // waiting for the next batch
+	flushing bool            // a writer is sending batches; the others wait on their pendingWrite
+	batch    []kafka.Message // the batch being sent, reused
+	taken    []*pendingWrite // the writes in it, reused
 }
+
+// pendingWrite is one call's messages waiting for a batch, and where its result goes.
+type pendingWrite struct {
+	msgs []kafka.Message
+	done chan error // buffered: the flushing writer never blocks on it
+}
+
+var pendingWrites = sync.Pool{New: func() any { return &pendingWrite{done: make(chan error, 1)} }}
 
 func newLeaderConns(d *kafka.Dialer, brokers []string) *leaderConns {
 	return &leaderConns{dialer: d, brokers: brokers, parts: make(map[string][]int), conns: make(map[topicPartition]*leaderConn)}
@@ -66,10 +85,77 @@ func (l *leaderConns) write(ctx context.Context, msgs []kafka.Message) error {
 	return nil
 }
 
-// send writes to one partition, reconnecting once: a broken connection or a moved leader fails the
-// first attempt.
+// send writes to one partition, together with the writes of other callers that queued up while the
+// partition's previous batch was in flight, and returns once the broker acknowledged its messages.
+// Every caller waits for its own result, even when its context ends first: the messages are the
+// caller's buffers, which it reuses once send returns.
 func (l *leaderConns) send(ctx context.Context, tp topicPartition, msgs []kafka.Message) error {
 	lc := l.conn(tp)
+	pw := pendingWrites.Get().(*pendingWrite)
+	pw.msgs = msgs
+	defer func() {
+		pw.msgs = nil
+		pendingWrites.Put(pw)
+	}()
+	lc.qmu.Lock()
+	lc.queue = append(lc.queue, pw)
+	if lc.flushing {
+		lc.qmu.Unlock()
+		if err := <-pw.done; err != errFlushTurn {
+			return err
+		}
+		lc.qmu.Lock()
+	}
+	// This caller sends batches until its own write went out, then hands the turn to the oldest
+	// waiting caller, so that no caller keeps sending other callers' writes for long.
+	lc.flushing = true
+	for sent := false; !sent; {
+		n, size := 0, 0
+		for n < len(lc.queue) {
+			sz := 0
+			for _, m := range lc.queue[n].msgs {
+				sz += len(m.Key) + len(m.Value) + 64
+			}
+			if n > 0 && size+sz > maxBatchBytes {
+				break
+			}
+			size += sz
+			n++
+		}
+		lc.taken = append(lc.taken[:0], lc.queue[:n]...)
+		rest := copy(lc.queue, lc.queue[n:])
+		clear(lc.queue[rest:])
+		lc.queue = lc.queue[:rest]
+		lc.qmu.Unlock()
+
+		lc.batch = lc.batch[:0]
+		for _, w := range lc.taken {
+			lc.batch = append(lc.batch, w.msgs...)
+			sent = sent || w == pw
+		}
+		err := l.sendBatch(ctx, lc, tp, lc.batch)
+		clear(lc.batch)
+		for _, w := range lc.taken {
+			w.done <- err
+		}
+		clear(lc.taken)
+		lc.qmu.Lock()
+	}
+	if len(lc.queue) > 0 {
+		lc.queue[0].done <- errFlushTurn
+	} else {
+		lc.flushing = false
+	}
+	lc.qmu.Unlock()
+	return <-pw.done
+}
+
+// errFlushTurn tells a waiting caller that it sends the next batches.
+var errFlushTurn = errors.New("send the next batch")
+
+// sendBatch writes one batch to a partition, reconnecting once: a broken connection or a moved
+// leader fails the first attempt.
+func (l *leaderConns) sendBatch(ctx context.Context, lc *leaderConn, tp topicPartition, msgs []kafka.Message) error {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	var err error
