@@ -3,6 +3,7 @@ package streams_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -177,5 +178,57 @@ func TestPartitionConsumerOfOneStream(t *testing.T) {
 			t.Fatalf("fromStart=%v: first frame %s#%d, want rec-1#%d", fromStart, f.StreamID, f.Seq, want)
 		}
 		c.Close()
+	}
+}
+
+// Writers publishing to one partition at once share batches (group commit); every frame arrives
+// once, each stream's in order.
+func TestConcurrentLowLatencyWritesShareBatches(t *testing.T) {
+	ctx, cfg, topics := startTopics(t, 1)
+	p, err := streams.NewProducer(cfg, streams.LowLatency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const writers, each = 20, 50
+	errc := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func() {
+			f := &streams.Frame{StreamID: fmt.Sprintf("s%02d", w), NumSamples: 1, NumChannels: 2, Samples: []float32{1, 2}}
+			for i := 0; i < each; i++ {
+				f.Seq = uint64(i)
+				if err := p.PublishFrames(ctx, topics.Raw, f); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for w := 0; w < writers; w++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := streams.NewConsumer(cfg, streams.ConsumerConfig{Topic: topics.Raw, FromStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	next := make(map[string]uint64)
+	var f streams.Frame
+	for n := 0; n < writers*each; n++ {
+		if _, _, err := c.ReadFrame(ctx, &f); err != nil {
+			t.Fatalf("after %d frames: %v", n, err)
+		}
+		if f.Seq != next[f.StreamID] {
+			t.Fatalf("stream %s: frame %d arrived where %d was due", f.StreamID, f.Seq, next[f.StreamID])
+		}
+		next[f.StreamID]++
+	}
+	for w := 0; w < writers; w++ {
+		if id := fmt.Sprintf("s%02d", w); next[id] != each {
+			t.Errorf("stream %s: %d frames arrived, want %d", id, next[id], each)
+		}
 	}
 }
