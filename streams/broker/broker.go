@@ -42,6 +42,13 @@ type Config struct {
 	// Defaults: 15 minutes and 256 MiB per partition, enforced every 10 s.
 	Retention      time.Duration
 	RetentionBytes int64
+	// MemoryBudget bounds the record bytes the broker holds across all its partitions (default
+	// DefaultMemoryBudget; negative: no bound). Once a second, when the partitions together hold more,
+	// the oldest records of the largest partitions are dropped until they hold three quarters of it,
+	// each partition keeping an equal share at least; compacted topics (stream descriptions, stage
+	// state) are counted but never trimmed. A consumer further behind than its partition's share loses
+	// the records it had not read yet (it sees a sequence gap), as with any Kafka retention.
+	MemoryBudget int64
 	// Partitions for topics created automatically by clients (default 8).
 	DefaultPartitions int
 	// IdleTimeout, if set, closes Idle() once no client has been connected for that long.
@@ -71,7 +78,15 @@ type Broker struct {
 	idle    chan struct{}
 	stop    chan struct{}
 	once    sync.Once
+	budget  *budget
 }
+
+// DefaultMemoryBudget is the record bytes an embedded broker holds across its partitions by default:
+// minutes of a few dozen EEG streams, bounded however long the demo runs.
+const DefaultMemoryBudget = 256 << 20
+
+// segmentBytes is the size at which a partition's log starts a new segment.
+const segmentBytes = 1 << 20
 
 // connCounter counts the clients connected to the broker, for the idle timeout.
 type connCounter struct {
@@ -136,6 +151,9 @@ func Start(cfg Config) (*Broker, error) {
 	if cfg.DefaultPartitions <= 0 {
 		cfg.DefaultPartitions = 8
 	}
+	if cfg.MemoryBudget == 0 {
+		cfg.MemoryBudget = DefaultMemoryBudget
+	}
 	host, portStr, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("broker address %q: want host:port: %w", cfg.Addr, err)
@@ -179,8 +197,9 @@ func Start(cfg Config) (*Broker, error) {
 			"log.retention.bytes":    strconv.FormatInt(cfg.RetentionBytes, 10),
 			"log.cleaner.backoff.ms": "10000",
 			// Small segments: the doubling growth of each segment's in-memory file copies less, and
-			// retention drops old data in small steps.
-			"log.segment.bytes": strconv.Itoa(8 << 20),
+			// retention drops old data in small steps (a segment is freed only once all of it is
+			// dropped, so each partition holds up to a segment more than its share of the budget).
+			"log.segment.bytes": strconv.Itoa(segmentBytes),
 		}),
 	}
 	if cfg.SASL.Mechanism != "" {
@@ -229,9 +248,14 @@ func Start(cfg Config) (*Broker, error) {
 		removeTemp(tmpDir)
 		return nil, errors.New("start embedded broker: it reports no listen address")
 	}
-	b := &Broker{cluster: c, addr: addrs[0], addrs: addrs, tmpDir: tmpDir, conns: conns, idle: make(chan struct{}), stop: make(chan struct{})}
+	b := &Broker{cluster: c, addr: addrs[0], addrs: addrs, tmpDir: tmpDir, conns: conns, idle: make(chan struct{}), stop: make(chan struct{}),
+		budget: &budget{limit: cfg.MemoryBudget}}
 	if cfg.IdleTimeout > 0 {
 		go b.watchIdle(cfg.IdleTimeout)
+	}
+	if cfg.MemoryBudget > 0 {
+		b.budget.watchProduce(c)
+		go b.enforceBudget()
 	}
 	return b, nil
 }
