@@ -334,6 +334,11 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 	}
 	defer stop()
 	m := metrics.New()
+	if kf.started != nil {
+		if err := kf.started.RegisterMetrics(m.Registry); err != nil {
+			return err
+		}
+	}
 	if err := serveMetrics(ctx, m, "", *metricsAddr, out); err != nil {
 		return err
 	}

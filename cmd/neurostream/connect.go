@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -30,6 +31,8 @@ type kafkaFlags struct {
 	// inProcess starts the broker inside this process when none runs (the demo's one-command start)
 	// instead of the detached local broker that outlives the command.
 	inProcess bool
+	// started is the broker connect started inside this process, if it did.
+	started *broker.Broker
 }
 
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
@@ -96,6 +99,10 @@ func (k *kafkaFlags) connect(ctx context.Context, base streams.Config, log *slog
 		return cfg, nil, err
 	}
 	log.Info("started embedded Kafka broker (kfake)", "addr", b.Addr(), "hint", "other processes: --brokers "+b.Addr())
+	k.started = b
+	if !k.bulk {
+		limitMemory(broker.DefaultMemoryBudget)
+	}
 	cfg.Brokers = []string{b.Addr()}
 	return cfg, b.Close, nil
 }
@@ -176,6 +183,8 @@ func runBroker(ctx context.Context, args []string, out io.Writer) error {
 		"faster for bulk publishing (replay --fast), ~0.1 ms more per message hop")
 	sync := fs.Bool("sync-writes", false, "fsync every produce (with --data-dir)")
 	retention := fs.Duration("retention", 15*time.Minute, "how long partitions keep messages")
+	budgetMiB := fs.Int64("memory-budget-mib", broker.DefaultMemoryBudget>>20, "with the log in memory: MiB of records kept across all partitions, the oldest\n"+
+		"dropped beyond it (0: no bound; with --data-dir or --temp-log there is none unless set)")
 	idle := fs.Duration("idle-timeout", 0, "stop after this long without any client connected (0: never)")
 	saslMech := fs.String("sasl-mechanism", "", "require SASL: SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN (with --sasl-user and the password in\n"+
 		"the environment variable --sasl-password-env names); clients set kafka.sasl in their config")
@@ -192,7 +201,7 @@ func runBroker(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("broker: unexpected arguments %q (subcommands: start, status, stop)", fs.Args())
 	}
 	bc := broker.Config{Addr: *addr, DataDir: *dataDir, TempLog: *tempLog, SyncWrites: *sync, Retention: *retention,
-		IdleTimeout: *idle, FallbackToFreePort: *stateFile != "", TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey}
+		MemoryBudget: memoryBudget(fs, *budgetMiB), IdleTimeout: *idle, FallbackToFreePort: *stateFile != "", TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey}
 	if *saslMech != "" {
 		bc.SASL = broker.SASL{Mechanism: strings.ToUpper(*saslMech), User: *saslUser, Password: os.Getenv(*saslPassEnv)}
 		if bc.SASL.Password == "" {
@@ -202,6 +211,14 @@ func runBroker(ctx context.Context, args []string, out io.Writer) error {
 	b, err := broker.Start(bc)
 	if err != nil {
 		return fmt.Errorf("%w (is another broker already on %s? pick another with --addr)", err, *addr)
+	}
+	if *dataDir == "" && !*tempLog {
+		switch {
+		case bc.MemoryBudget == 0:
+			limitMemory(broker.DefaultMemoryBudget)
+		case bc.MemoryBudget > 0:
+			limitMemory(bc.MemoryBudget)
+		}
 	}
 	defer b.Close()
 	if *stateFile != "" {
@@ -227,4 +244,26 @@ func runBroker(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "broker stopping: no client for %v\n", *idle)
 	}
 	return nil
+}
+
+// memoryBudget turns --memory-budget-mib into broker.Config.MemoryBudget: 0 means no bound, and the
+// default applies only where the flag was not given.
+func memoryBudget(fs *flag.FlagSet, mib int64) int64 {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "memory-budget-mib" })
+	switch {
+	case !given:
+		return 0 // the broker's own default: a budget in memory, none on disk
+	case mib <= 0:
+		return -1
+	}
+	return mib << 20
+}
+
+// limitMemory sets the Go soft memory limit a process holding an in-memory broker with this budget
+// should keep to (broker.SuggestedMemoryLimit), unless $GOMEMLIMIT already set one.
+func limitMemory(budget int64) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(broker.SuggestedMemoryLimit(budget))
+	}
 }
