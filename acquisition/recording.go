@@ -28,6 +28,9 @@ type Recording struct {
 	// Warnings are what the reader accepted but a user should hear about (a channel without a
 	// calibration range, a companion file named with a path): commands log them.
 	Warnings []string
+	// SampleTimes are the file's own per-sample timestamps (seconds, on the recording's clock) where
+	// the format stores them (XDF); nil otherwise, when samples are evenly spaced from StartTime.
+	SampleTimes []float64
 }
 
 // NumSamples returns the number of samples per channel.

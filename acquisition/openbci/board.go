@@ -135,7 +135,15 @@ type Cyton struct {
 	// Daisy: the half-sample waiting for its other half.
 	halfIdx  int64 // sample index of the pending half, -1 when none
 	halfSeen [2]bool
-	lastRead time.Time
+	chunks   chan chunk
+}
+
+// chunk is what one read of the port returned, stamped on arrival: the reader runs on its own so
+// that arrival times stay true however late the consumer calls Next (the clock fit depends on them).
+type chunk struct {
+	b   []byte
+	at  int64
+	err error
 }
 
 // deadliner is what *os.File offers for reads that must not block forever.
@@ -196,8 +204,28 @@ func NewCyton(ctx context.Context, port io.ReadWriteCloser, cfg CytonConfig) (*C
 	if _, err := port.Write([]byte{'b'}); err != nil {
 		return nil, fmt.Errorf("cyton: start streaming: %w", err)
 	}
-	c.lastRead = time.Now()
+	if d, ok := port.(deadliner); ok {
+		d.SetReadDeadline(time.Time{})
+	}
+	c.chunks = make(chan chunk, 4096)
+	go c.readLoop()
 	return c, nil
+}
+
+// readLoop reads the port until it fails or is closed.
+func (c *Cyton) readLoop() {
+	for {
+		buf := make([]byte, 1024)
+		n, err := c.port.Read(buf)
+		if n > 0 {
+			c.chunks <- chunk{b: buf[:n], at: time.Now().UnixNano()}
+		}
+		if err != nil {
+			c.chunks <- chunk{err: err}
+			close(c.chunks)
+			return
+		}
+	}
 }
 
 // reset stops streaming and soft-resets the board, waiting for the "$$$" that ends its banner.
@@ -260,28 +288,40 @@ func (c *Cyton) LiveStats() acquisition.LiveStats {
 // Next fills f with the next frame, reading the port as needed. A board silent for cfg.Timeout is
 // an error that says so.
 func (c *Cyton) Next(ctx context.Context, f *streams.Frame) error {
+	var timer *time.Timer
 	for !c.queue.Ready() {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, err := c.read(200 * time.Millisecond)
-		now := time.Now()
-		if n > 0 {
-			c.lastRead = now
-			c.framer.Write(c.rbuf[:n])
-			for {
-				p, ok := c.framer.Next()
-				if !ok {
-					break
-				}
-				c.packet(&p, now.UnixNano())
+		var ch chunk
+		var ok bool
+		select {
+		case ch, ok = <-c.chunks:
+		default:
+			if timer == nil {
+				timer = time.NewTimer(c.cfg.Timeout)
+				defer timer.Stop()
+			} else {
+				timer.Reset(c.cfg.Timeout)
+			}
+			select {
+			case ch, ok = <-c.chunks:
+			case <-timer.C:
+				return fmt.Errorf("cyton %s: no data for %v: the board stopped answering (battery, radio range, or the dongle unplugged)", c.cfg.StreamID, c.cfg.Timeout)
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
-		if err != nil {
-			return fmt.Errorf("cyton %s: read: %w", c.cfg.StreamID, err)
+		if !ok {
+			return fmt.Errorf("cyton %s: the port is closed", c.cfg.StreamID)
 		}
-		if n == 0 && now.Sub(c.lastRead) > c.cfg.Timeout {
-			return fmt.Errorf("cyton %s: no data for %v: the board stopped answering (battery, radio range, or the dongle unplugged)", c.cfg.StreamID, c.cfg.Timeout)
+		if ch.err != nil {
+			return fmt.Errorf("cyton %s: read: %w", c.cfg.StreamID, ch.err)
+		}
+		c.framer.Write(ch.b)
+		for {
+			p, ok := c.framer.Next()
+			if !ok {
+				break
+			}
+			c.packet(&p, ch.at)
 		}
 	}
 	c.queue.Pop(f)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -47,6 +48,17 @@ type Simulator struct {
 	// Accel is sent in every tenth packet, as the board does (counts, X Y Z).
 	Accel [3]int16
 	gains [16]int
+
+	mu     sync.Mutex
+	sentNs []int64 // host time each packet went out, by packet index (0: not sent)
+}
+
+// SentAt returns the host time (Unix ns) at which each packet was written to the link, 0 for
+// packets not sent: the ground truth a clock estimate is checked against.
+func (s *Simulator) SentAt() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int64(nil), s.sentNs...)
 }
 
 // settings applies a channel-settings command "x CH POWER GAIN INPUT BIAS SRB2 SRB1 X".
@@ -199,6 +211,7 @@ func (s *Simulator) Serve(ctx context.Context, link io.ReadWriter) error {
 			end = due
 		}
 		out = out[:0]
+		first := i
 		for ; i < end && i < s.Packets(); i++ {
 			f, faulty := faults[i]
 			if !faulty {
@@ -227,6 +240,17 @@ func (s *Simulator) Serve(ctx context.Context, link io.ReadWriter) error {
 				out = s.packet(out, i)[:at+min(f.Bytes, PacketSize-1)]
 			}
 		}
+		now := time.Now().UnixNano()
+		s.mu.Lock()
+		for len(s.sentNs) < i {
+			s.sentNs = append(s.sentNs, 0)
+		}
+		for k := first; k < i; k++ {
+			if _, dropped := faults[k]; !dropped || faults[k].Kind == FaultGarbage {
+				s.sentNs[k] = now
+			}
+		}
+		s.mu.Unlock()
 		if _, err := link.Write(out); err != nil {
 			if errors.Is(err, io.ErrClosedPipe) {
 				return nil

@@ -326,7 +326,7 @@ func (s *stream) recording(file string, markers []*stream) *acquisition.Recordin
 			data[c][i] = s.values[i*nch+c] * scales[c]
 		}
 	}
-	rec := &acquisition.Recording{Info: info, Data: data}
+	rec := &acquisition.Recording{Info: info, Data: data, SampleTimes: s.times}
 	t0, tEnd := s.times[0], s.times[n-1]
 	for _, m := range markers {
 		for i, ts := range m.times {
