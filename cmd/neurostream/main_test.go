@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -17,5 +18,8 @@ func TestMain(m *testing.M) {
 	os.Setenv("XDG_STATE_HOME", dir)
 	code := m.Run()
 	os.RemoveAll(dir)
+	if built.exe != "" {
+		os.RemoveAll(filepath.Dir(built.exe))
+	}
 	os.Exit(code)
 }
