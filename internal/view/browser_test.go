@@ -181,7 +181,8 @@ func TestBrowserShowsLiveStream(t *testing.T) {
 	}
 	seen := make(chan struct{})
 	defer close(seen) // before prod.Close
-	go func() { // again every second: the list shows the newest ten predictions, so a slow check could miss one
+	// Again every second: the list shows the newest ten predictions, so a slow check could miss one.
+	go func() {
 		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for {
