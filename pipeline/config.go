@@ -252,6 +252,9 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]S
 			if err != nil {
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}
+			if cb.Method == tokenizer.MethodLearntVQ {
+				return nil, fmt.Errorf("stage %s: codebook %s is a learnt tokenizer (ONNX encoder %s): the tokenizer stage runs k-means, residual-VQ and mu-law codebooks; learnt ones run through package tokenizer/learnt and `neurostream bench tokens`", name, sc.Model, cb.Encoder)
+			}
 			if err := checkTokenizerBand(cb, band, banded); err != nil {
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}

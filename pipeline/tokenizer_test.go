@@ -216,3 +216,11 @@ func TestTokenizerRefusesOtherBand(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A learnt tokenizer's codebook is refused by the tokenizer stage with the reason, not half-loaded.
+func TestTokenizerStageRefusesLearntCodebook(t *testing.T) {
+	_, err := pipeline.BuildStages([]pipeline.StageConfig{{Kind: "tokenizer", Model: "../configs/models/tokenizer-vq-eeg.json"}}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "learnt tokenizer") {
+		t.Fatalf("error %v", err)
+	}
+}
