@@ -2,7 +2,6 @@ package streams
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -196,19 +195,35 @@ func (p *Producer) PublishStreamInfo(ctx context.Context, topics Topics, kind st
 // PublishPredictions writes predictions as JSON objects; PublishedAtNs and LatencyNs are filled here,
 // just before the write, from AcquiredAtNs.
 func (p *Producer) PublishPredictions(ctx context.Context, topic string, preds ...*Prediction) error {
-	msgs := make([]kafka.Message, len(preds))
+	if len(preds) == 0 {
+		return nil
+	}
+	b, _ := p.batches.Get().(*frameBatch)
+	if b == nil {
+		b = new(frameBatch)
+	}
+	defer func() {
+		clear(b.msgs)
+		p.batches.Put(b)
+	}()
+	for len(b.bufs) < len(preds) {
+		b.bufs = append(b.bufs, make([]byte, 0, 4096))
+		b.keys = append(b.keys, make([]byte, 0, 32))
+	}
+	b.msgs = b.msgs[:0]
 	for i, pr := range preds {
 		pr.PublishedAtNs = time.Now().UnixNano()
 		if pr.AcquiredAtNs != 0 {
 			pr.LatencyNs = pr.PublishedAtNs - pr.AcquiredAtNs
 		}
-		b, err := json.Marshal(pr)
-		if err != nil {
+		var err error
+		if b.bufs[i], err = AppendPredictionJSON(b.bufs[i][:0], pr); err != nil {
 			return fmt.Errorf("encode prediction of %s: %w", pr.StreamID, err)
 		}
-		msgs[i] = kafka.Message{Topic: topic, Key: []byte(pr.StreamID), Value: b, Headers: predictionHeaders}
+		b.keys[i] = append(b.keys[i][:0], pr.StreamID...)
+		b.msgs = append(b.msgs, kafka.Message{Topic: topic, Key: b.keys[i], Value: b.bufs[i], Headers: predictionHeaders})
 	}
-	if err := p.write(ctx, msgs...); err != nil {
+	if err := p.write(ctx, b.msgs...); err != nil {
 		return fmt.Errorf("publish %d prediction(s) to %s: %w", len(preds), topic, err)
 	}
 	return nil
@@ -442,12 +457,20 @@ func (c *Consumer) Sequence() *SequenceChecker { return c.seq }
 // Close leaves the group (committing offsets) and closes connections.
 func (c *Consumer) Close() error { return c.r.Close() }
 
-// MessageType returns the HeaderType value of m, or "".
+// MessageType returns the HeaderType value of m, or "". The known types come back as the constants,
+// without allocating (every consumed message is asked).
 func MessageType(m kafka.Message) string {
 	for _, h := range m.Headers {
 		if h.Key == HeaderType {
+			for _, t := range messageTypes {
+				if string(h.Value) == t {
+					return t
+				}
+			}
 			return string(h.Value)
 		}
 	}
 	return ""
 }
+
+var messageTypes = [...]string{TypeFrame, TypeStreamInfo, TypePrediction, TypeFeatures, TypeTokens, TypeState}
