@@ -27,6 +27,7 @@ type benchSuite struct {
 func benchSuites() []benchSuite {
 	return []benchSuite{
 		{"latency", "end-to-end latency through the broker for 1 and 100 streams", benchLatency},
+		{"ingest", "ingest ceiling: float32 samples/s one source pushes through the broker to one consumer (64, 306, 1,024 ch)", benchIngest},
 		{"dsp", "streaming SOS band-pass on 64-ch real EEG vs scipy.signal.sosfilt", benchDSP},
 		{"features", "Welch PSD, band power and the filter+feature chain vs scipy/sklearn", benchFeatures},
 		{"formats", "reading EDF/BDF (and other formats) files vs MNE read_raw_*(preload=True)", benchFormats},
