@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -27,14 +28,18 @@ import (
 	"github.com/neurostream/neurostream/streams/metrics"
 )
 
-// The restart drill: a filter pipeline (raw -> clean) and a decode pipeline (clean -> features and
-// predictions) are stopped, killed and rebalanced while frames flow, and what they publish is
+// The restart drill: a filter pipeline (raw -> clean) and a decode pipeline (clean -> features,
+// predictions and tokens) are stopped, killed and rebalanced while frames flow, and what they publish is
 // compared with an uninterrupted run of the same streams.
 
 const (
 	drillFrames     = 600 // per stream: 19.2 s at 250 Hz in 8-sample frames
 	drillPartitions = 8
 )
+
+// drillCodebook is a 250 Hz, 1-40 Hz codebook of 0.2-s patches (absolute: separate processes run
+// from the package directory too, but say so).
+var drillCodebook, _ = filepath.Abs(filepath.Join("..", "configs", "models", "tokenizer-synthetic.json"))
 
 func drillConfig(brokers []string, namespace string) *pipeline.Config {
 	return &pipeline.Config{
@@ -47,6 +52,7 @@ func drillConfig(brokers []string, namespace string) *pipeline.Config {
 			{Name: "decode", Input: "clean", CheckpointSec: 0.2, Stages: []pipeline.StageConfig{
 				{Kind: "features", WindowSec: 1, StepSec: 0.5, Extractors: []features.ExtractorConfig{{Kind: "variance"}, {Kind: "line_length"}}},
 				{Kind: "decoder", Decoder: "alpha", Model: os.Getenv("NEUROSTREAM_DRILL_MODEL"), StepSec: 0.5},
+				{Kind: "tokenizer", Model: drillCodebook},
 			}},
 		},
 	}
@@ -160,6 +166,14 @@ func featureKey(m kafka.Message) (string, string, string, error) {
 	return v.StreamID, fmt.Sprint(v.WindowEndSample), fmt.Sprintf("t=%d %v %v", v.WindowEndNs, v.Names, v.Values), nil
 }
 
+func tokensKey(m kafka.Message) (string, string, string, error) {
+	var tk streams.Tokens
+	if err := streams.DecodeTokens(m.Value, &tk); err != nil {
+		return "", "", "", err
+	}
+	return tk.StreamID, fmt.Sprint(tk.WindowEndSample), fmt.Sprintf("%v %v %v", tk.Tokens, tk.Offsets, tk.Scales), nil
+}
+
 func predictionKey(m kafka.Message) (string, string, string, error) {
 	var p streams.Prediction
 	if err := json.Unmarshal(m.Value, &p); err != nil {
@@ -210,12 +224,12 @@ func publishDrill(ctx context.Context, cfg streams.Config, ids []string, pace ti
 	return nil
 }
 
-type drillOutputs struct{ clean, features, predictions *collector }
+type drillOutputs struct{ clean, features, predictions, tokens *collector }
 
 func collectAll(t *testing.T, ctx context.Context, cfg streams.Config) drillOutputs {
 	topics := cfg.Topics()
 	return drillOutputs{collect(t, ctx, cfg, topics.Clean, frameKey), collect(t, ctx, cfg, topics.Features, featureKey),
-		collect(t, ctx, cfg, topics.Predictions, predictionKey)}
+		collect(t, ctx, cfg, topics.Predictions, predictionKey), collect(t, ctx, cfg, topics.Tokens, tokensKey)}
 }
 
 // wantWindows: 1-s feature windows and 2-s decoder windows every 0.5 s over drillFrames*8 samples.
@@ -223,10 +237,12 @@ const (
 	drillSamples      = drillFrames * 8
 	wantFeatureWins   = (drillSamples-250)/125 + 1
 	wantPredictionWin = (drillSamples-500)/125 + 1
+	wantTokenPatches  = drillSamples / 50
 )
 
 func (o drillOutputs) complete(ids []string) bool {
-	return o.clean.distinct(ids) >= drillFrames && o.features.distinct(ids) >= wantFeatureWins && o.predictions.distinct(ids) >= wantPredictionWin
+	return o.clean.distinct(ids) >= drillFrames && o.features.distinct(ids) >= wantFeatureWins && o.predictions.distinct(ids) >= wantPredictionWin &&
+		o.tokens.distinct(ids) >= wantTokenPatches
 }
 
 // running is a pipeline member: in this process (cancel) or a separate one (kill -9).
@@ -280,13 +296,21 @@ func (r *running) kill(t *testing.T) {
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	if !waitFor(cond) {
+		t.Fatalf("gave up waiting for %s", what)
+	}
+}
+
+// waitFor polls cond for up to 3 minutes and says whether it came true.
+func waitFor(cond func() bool) bool {
 	deadline := time.Now().Add(3 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
+			return false
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return true
 }
 
 // TestRestartDrill stops the filter and decode pipelines in the middle of their streams (in-process
@@ -368,7 +392,9 @@ func TestRestartDrill(t *testing.T) {
 	if err := <-pub; err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the interrupted run to finish", func() bool { return out.complete(ids) })
+	if !waitFor(func() bool { return out.complete(ids) }) {
+		t.Errorf("the interrupted run did not finish: what is missing follows")
+	}
 	filter.stop(t)
 	decode.stop(t)
 
@@ -379,8 +405,11 @@ func TestRestartDrill(t *testing.T) {
 	for _, topic := range []struct {
 		name     string
 		ref, got *collector
-	}{{"clean frames", refOut.clean, out.clean}, {"feature vectors", refOut.features, out.features}, {"predictions", refOut.predictions, out.predictions}} {
+	}{{"clean frames", refOut.clean, out.clean}, {"feature vectors", refOut.features, out.features}, {"predictions", refOut.predictions, out.predictions},
+		{"tokens", refOut.tokens, out.tokens}} {
 		want, lost, extra, wireDups, differ := 0, 0, 0, 0, 0
+		topic.ref.mu.Lock()
+		topic.got.mu.Lock()
 		for _, id := range ids {
 			r, g := topic.ref.copies[id], topic.got.copies[id]
 			want += len(r)
@@ -407,6 +436,8 @@ func TestRestartDrill(t *testing.T) {
 				}
 			}
 		}
+		topic.got.mu.Unlock()
+		topic.ref.mu.Unlock()
 		report = append(report, fmt.Sprintf("%-16s %6d expected, %d lost, %d extra, %d differing, %d published twice on the wire (dropped by sequence/window by our consumers)",
 			topic.name, want, lost, extra, differ, wireDups))
 	}

@@ -117,6 +117,7 @@ type chain struct {
 
 	pending      []*streams.Frame // frames that came before the description, in order
 	pendingBytes int
+	settled      chan struct{} // closed when a waiting chain is ready or failed
 
 	// saved is the input position (epoch, seq) the last published snapshot covers. A chain
 	// interrupted in the middle of a frame (the process is stopping) is tainted: its state is ahead
@@ -249,6 +250,8 @@ func (p *Processor) startWaiting(ctx context.Context, c *chain, streamID string)
 	}
 	p.waiting++
 	c.state = chainWaiting
+	settled := make(chan struct{})
+	c.settled = settled
 	go func() {
 		info, err := p.lookup(ctx, streamID)
 		p.mu.Lock()
@@ -256,6 +259,7 @@ func (p *Processor) startWaiting(ctx context.Context, c *chain, streamID string)
 		p.mu.Unlock()
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		defer close(settled)
 		pending := c.pending
 		c.pending, c.pendingBytes = nil, 0
 		if err != nil {
@@ -350,23 +354,37 @@ func (p *Processor) Process(ctx context.Context, f *streams.Frame) error {
 	}
 	c := p.chainFor(ctx, f.StreamID)
 	defer c.mu.Unlock()
-	switch c.state {
-	case chainFailed:
-		p.metrics.Rejected.WithLabelValues(c.reason).Inc()
-		return c.err
-	case chainWaiting:
-		size := 4*len(f.Samples) + 64
-		if len(c.pending) >= maxPendingFrames || c.pendingBytes+size > maxPendingBytes {
-			p.metrics.Rejected.WithLabelValues("no-stream-info").Inc()
-			return fmt.Errorf("frame %s#%d: %d frames already held waiting for the stream's description", f.StreamID, f.Seq, len(c.pending))
+	for {
+		switch c.state {
+		case chainFailed:
+			p.metrics.Rejected.WithLabelValues(c.reason).Inc()
+			return c.err
+		case chainWaiting:
+			size := 4*len(f.Samples) + 64
+			if len(c.pending) >= maxPendingFrames || c.pendingBytes+size > maxPendingBytes {
+				// Held frames are bounded; beyond them the consumer waits for the description (or
+				// for the wait to fail), as a backlog read faster than the descriptions must, rather
+				// than drop frames it has taken.
+				settled := c.settled
+				c.mu.Unlock()
+				select {
+				case <-settled:
+				case <-ctx.Done():
+				}
+				c.mu.Lock()
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				continue
+			}
+			held := new(streams.Frame)
+			held.CopyFrom(f)
+			c.pending = append(c.pending, held)
+			c.pendingBytes += size
+			return ErrHeld
 		}
-		held := new(streams.Frame)
-		held.CopyFrom(f)
-		c.pending = append(c.pending, held)
-		c.pendingBytes += size
-		return ErrHeld
+		return p.processReady(ctx, c, f)
 	}
-	return p.processReady(ctx, c, f)
 }
 
 // processReady checks f against its started stream and runs the stages (c.mu held).

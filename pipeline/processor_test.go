@@ -2,9 +2,11 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/neurostream/neurostream/decoders"
 	"github.com/neurostream/neurostream/streams"
@@ -142,5 +144,70 @@ func TestDecodersAreClosed(t *testing.T) {
 	}
 	if closed != 4 {
 		t.Fatalf("after Close: %d of 4 decoders closed", closed)
+	}
+}
+
+// A backlog read faster than its stream's description arrives is held up to the bound, then the
+// consumer waits for the description instead of dropping frames it has taken: every frame gets through,
+// in order.
+func TestHeldFramesBeyondTheBoundWait(t *testing.T) {
+	info := streams.StreamInfo{StreamID: "s", SampleRateHz: 250, Channels: []streams.Channel{{Name: "a"}, {Name: "b"}}}
+	sink := &memSink{}
+	m := metrics.New()
+	release := make(chan struct{})
+	p, err := NewProcessor(ProcessorConfig{Name: "t", Sink: sink, Metrics: m,
+		Stages: []StageFactory{{Name: "bp", New: func() (Stage, error) { return NewBandpass(4, 1, 40), nil }}},
+		Known:  func(string) (streams.StreamInfo, bool) { return streams.StreamInfo{}, false },
+		Lookup: func(ctx context.Context, _ string) (streams.StreamInfo, error) {
+			select {
+			case <-release:
+				return info, nil
+			case <-ctx.Done():
+				return streams.StreamInfo{}, ctx.Err()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = maxPendingFrames + 100
+	done := make(chan error, 1)
+	go func() {
+		for seq := range uint64(n) {
+			f := &streams.Frame{StreamID: "s", Seq: seq, NumSamples: 2, NumChannels: 2, Samples: []float32{1, 2, 3, 4}}
+			if err := p.Process(context.Background(), f); err != nil && !errors.Is(err, ErrHeld) {
+				done <- fmt.Errorf("frame %d: %w", seq, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	for { // until the hold is full and the consumer waits
+		p.mu.Lock()
+		c := p.chains["s"]
+		p.mu.Unlock()
+		if c != nil {
+			c.mu.Lock()
+			full := len(c.pending) == maxPendingFrames
+			c.mu.Unlock()
+			if full {
+				break
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.frames) != n {
+		t.Fatalf("%d frames reached the sink, want %d", len(sink.frames), n)
+	}
+	for i, seq := range sink.frames {
+		if seq != uint64(i) {
+			t.Fatalf("frame %d has seq %d", i, seq)
+		}
+	}
+	if v := counter(t, m, "no-stream-info"); v != 0 {
+		t.Fatalf("%v frames rejected", v)
 	}
 }
