@@ -211,3 +211,42 @@ func TestHeldFramesBeyondTheBoundWait(t *testing.T) {
 		t.Fatalf("%v frames rejected", v)
 	}
 }
+
+// A snapshot is restored only into stages configured as those that wrote it; a truncated or foreign
+// one is refused (the stream then starts cold), never half applied.
+func TestStateSnapshotChecks(t *testing.T) {
+	info := streams.StreamInfo{StreamID: "s", SampleRateHz: 250, Channels: []streams.Channel{{Name: "a"}, {Name: "b"}}}
+	bp := NewBandpass(4, 1, 40)
+	if _, err := bp.Start(info); err != nil {
+		t.Fatal(err)
+	}
+	c := &chain{stages: []Stage{bp}, names: []string{"0-bandpass"}}
+	c.seq.Check(7, 41)
+	b := c.encodeState(nil, "fp")
+	d, err := decodeState(b, "fp", c.names)
+	if err != nil || d.epoch != 7 || d.seq != 41 || len(d.stages) != 1 {
+		t.Fatalf("decode: %+v, %v", d, err)
+	}
+	if err := NewBandpass(4, 1, 40).RestoreState(d.stages[0]); err == nil {
+		t.Fatal("state restored into a stage that was not started for the stream")
+	}
+	if _, err := decodeState(b, "other", c.names); err == nil {
+		t.Fatal("a snapshot of another configuration was accepted")
+	}
+	if _, err := decodeState(b, "fp", []string{"0-notch"}); err == nil {
+		t.Fatal("a snapshot of other stages was accepted")
+	}
+	for cut := range len(b) {
+		d, err := decodeState(b[:cut], "fp", c.names)
+		if err != nil {
+			continue
+		}
+		fresh := NewBandpass(4, 1, 40)
+		if _, err := fresh.Start(info); err != nil {
+			t.Fatal(err)
+		}
+		if fresh.RestoreState(d.stages[0]) == nil {
+			t.Fatalf("a snapshot cut to %d of %d bytes was restored", cut, len(b))
+		}
+	}
+}

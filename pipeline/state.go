@@ -235,7 +235,13 @@ func (s *FilterStage) AppendState(b []byte) []byte {
 	return s.filter.AppendState(snapshot.AppendUint(b, started))
 }
 
+// errNotStarted refuses state for a stage that has no stream yet.
+var errNotStarted = errors.New("restore state: the stage has not been started on a stream")
+
 func (s *FilterStage) RestoreState(b []byte) error {
+	if s.filter == nil {
+		return errNotStarted
+	}
 	r := snapshot.NewReader(b)
 	started := r.Uint()
 	if r.Err() != nil {
@@ -253,6 +259,9 @@ func (s *DecoderStage) AppendState(b []byte) []byte {
 }
 
 func (s *DecoderStage) RestoreState(b []byte) error {
+	if s.windower == nil {
+		return errNotStarted
+	}
 	r := snapshot.NewReader(b)
 	pushed := r.Int()
 	if r.Err() != nil {
@@ -270,6 +279,9 @@ func (s *FeatureStage) AppendState(b []byte) []byte {
 }
 
 func (s *FeatureStage) RestoreState(b []byte) error {
+	if s.windower == nil {
+		return errNotStarted
+	}
 	r := snapshot.NewReader(b)
 	pushed := r.Int()
 	if r.Err() != nil {
@@ -285,6 +297,9 @@ func (s *FeatureStage) RestoreState(b []byte) error {
 func (s *TokenizerStage) AppendState(b []byte) []byte { return s.tk.AppendState(b) }
 
 func (s *TokenizerStage) RestoreState(b []byte) error {
+	if s.tk == nil {
+		return errNotStarted
+	}
 	_, err := s.tk.RestoreState(b)
 	return err
 }
