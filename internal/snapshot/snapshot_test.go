@@ -55,7 +55,7 @@ func TestHostileInput(t *testing.T) {
 		}
 		r := NewReader(g)
 		r.Uint()
-		r.String()
+		_ = r.String()
 		r.Float64s(make([]float64, 2))
 		r.Float32s(make([]float64, 8))
 		r.Expect("x", 3)
