@@ -159,6 +159,8 @@ func runAcquire(ctx context.Context, args []string, out io.Writer) error {
 	fs.BoolVar(&o.Accel, "accel", false, "cyton: add the accelerometer's X, Y, Z (m/s^2) as channels")
 	electrodes := fs.String("electrodes", "", "electrode names in input order, comma-separated (default: the device's)")
 	fs.DurationVar(&o.Timeout, "timeout", 3*time.Second, "a device silent this long has stopped answering")
+	reconnect := fs.Duration("reconnect", 2*time.Second, "reopen a device that stopped answering this often until it is back,\n"+
+		"the stream going on with a marker (0: stop with an error instead)")
 	var sc synthetic.Config
 	finish := registerSynthetic(fs, &sc)
 	fast := fs.Bool("fast", false, "synthetic: publish as fast as possible instead of in real time")
@@ -203,7 +205,12 @@ func runAcquire(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	log := newLogger(os.Stderr, false)
-	src, err := d.Open(ctx, o)
+	var src devices.Source
+	if *reconnect > 0 && d.Transport != "simulated" {
+		src, err = devices.NewReconnecting(ctx, func(ctx context.Context) (devices.Source, error) { return d.Open(ctx, o) }, *reconnect, log)
+	} else {
+		src, err = d.Open(ctx, o)
+	}
 	if err != nil {
 		return fmt.Errorf("acquire --device %s: %w", d.Name, err)
 	}
