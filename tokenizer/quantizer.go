@@ -42,8 +42,9 @@ type PatchEncoder interface {
 	LatentSize() int
 }
 
-// NewQuantizer checks the codebook and builds its search structures. A learnt-vq codebook needs its
-// encoder: use NewLearntQuantizer (package tokenizer/learnt opens the ONNX model).
+// NewQuantizer checks the codebook and builds its search structures. A learnt-vq codebook without
+// its encoder can only decode (detokenize); to encode, use NewLearntQuantizer (package
+// tokenizer/learnt opens the ONNX model).
 func NewQuantizer(cb *Codebook) (*Quantizer, error) { return NewLearntQuantizer(cb, nil) }
 
 // NewLearntQuantizer is NewQuantizer with the encoder a learnt-vq codebook needs.
@@ -53,14 +54,16 @@ func NewLearntQuantizer(cb *Codebook, enc PatchEncoder) (*Quantizer, error) {
 	}
 	q := &Quantizer{cb: cb, version: cb.Fingerprint(), p: cb.PatchSamples}
 	if cb.method() == MethodLearntVQ {
+		q.stages = []stageIndex{newStageIndex(cb.Codewords, q.p)} // the decoded codewords, for Decode
 		if enc == nil {
-			return nil, fmt.Errorf("codebook %s is a learnt tokenizer: it needs its ONNX encoder %s (the ONNX Runtime)", cb.Name, cb.Encoder)
+			return q, nil
 		}
 		if d := len(cb.LatentCodewords[0]); enc.LatentSize() != d {
 			return nil, fmt.Errorf("codebook %s: the encoder gives %d latent values, the latent codewords have %d", cb.Name, enc.LatentSize(), d)
 		}
 		st := newStageIndex(cb.LatentCodewords, len(cb.LatentCodewords[0]))
 		q.enc, q.latent, q.lat = enc, &st, make([]float64, len(cb.LatentCodewords[0]))
+		return q, nil
 	} else if enc != nil {
 		return nil, fmt.Errorf("codebook %s (%s) takes no encoder", cb.Name, cb.method())
 	}
@@ -104,6 +107,9 @@ func (q *Quantizer) Encode(z []float64, tokens []uint16) error {
 	}
 	if q.enc != nil {
 		return q.encodeLearnt(z, tokens)
+	}
+	if q.cb.method() == MethodLearntVQ {
+		return fmt.Errorf("tokenizer %s: a learnt tokenizer encodes with its ONNX encoder %s (open it with package tokenizer/learnt)", q.cb.Name, q.cb.Encoder)
 	}
 	for s := range q.stages {
 		st := &q.stages[s]

@@ -112,6 +112,9 @@ func New(cb *Codebook, info streams.StreamInfo) (*Tokenizer, error) {
 // (SelectChannels).
 func (q *Quantizer) NewTokenizer(info streams.StreamInfo) (*Tokenizer, error) {
 	cb := q.cb
+	if cb.method() == MethodLearntVQ && q.enc == nil {
+		return nil, fmt.Errorf("tokenizer %s: a learnt tokenizer encodes with its ONNX encoder %s (open it with package tokenizer/learnt)", cb.Name, cb.Encoder)
+	}
 	chans, err := SelectChannels(cb, info)
 	if err != nil {
 		return nil, err

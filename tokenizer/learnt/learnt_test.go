@@ -7,10 +7,12 @@ import (
 	"errors"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/neurostream/neurostream/decoders/onnx"
 	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/tokenizer"
 )
 
 const codebookPath = "../../configs/models/tokenizer-vq-eeg.json"
@@ -112,5 +114,34 @@ func TestEncoderParityWithPyTorch(t *testing.T) {
 	meg := streams.StreamInfo{StreamID: "m", SampleRateHz: 160, Channels: []streams.Channel{{Name: "MEG 0111", Type: streams.ChannelMEGMag}}}
 	if _, err := q.NewTokenizer(meg); err == nil {
 		t.Fatal("an EEG tokenizer accepted an MEG stream")
+	}
+}
+
+// Without its encoder a learnt codebook still detokenizes (the decoder's patch per code) but refuses
+// to tokenize, saying what it needs; tokens made with the encoder detokenize the same either way.
+func TestLearntCodebookDecodesWithoutEncoder(t *testing.T) {
+	cb, err := tokenizer.Load(codebookPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := tokenizer.NewQuantizer(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := streams.StreamInfo{StreamID: "s", SampleRateHz: 160, Channels: []streams.Channel{{Name: "Cz", Type: streams.ChannelEEG}}}
+	if _, err := q.NewTokenizer(info); err == nil || !strings.Contains(err.Error(), "ONNX encoder") {
+		t.Fatalf("tokenizing without the encoder: %v", err)
+	}
+	p := cb.PatchSamples
+	tk := &streams.Tokens{StreamID: "s", Codebook: cb.Name, CodebookVersion: cb.Fingerprint(), PatchSamples: p, Stages: 1,
+		Tokens: []uint16{7}, Offsets: []float32{1e-6}, Scales: []float32{2e-6}, ChannelKeys: []string{"eeg:Cz"}}
+	out, err := q.Detokenize(tk, nil, make([]float64, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range out {
+		if want := float32(float64(float32(1e-6)) + float64(float32(2e-6))*cb.Codewords[7][i]); v != want {
+			t.Fatalf("sample %d: %g, want %g", i, v, want)
+		}
 	}
 }
