@@ -170,9 +170,27 @@ func BuildSourceWith(ctx context.Context, reg *devices.Registry, sc SourceConfig
 	return src, nil
 }
 
+// TokenizerOpener opens a learnt tokenizer's codebook with its encoder (the command that owns the
+// ONNX Runtime provides it; see package tokenizer/learnt).
+type TokenizerOpener func(path string) (*tokenizer.Quantizer, error)
+
+// BuildOption adds what some stages need beyond decoder loaders.
+type BuildOption func(*buildOptions)
+
+type buildOptions struct{ tokenizers TokenizerOpener }
+
+// WithTokenizers lets tokenizer stages load learnt codebooks through open.
+func WithTokenizers(open TokenizerOpener) BuildOption {
+	return func(o *buildOptions) { o.tokenizers = open }
+}
+
 // BuildStages turns stage configs into per-stream factories, loading each model once up front so a
 // missing or broken model fails at start, not on the first frame.
-func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]StageFactory, error) {
+func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics, opts ...BuildOption) ([]StageFactory, error) {
+	var bo buildOptions
+	for _, o := range opts {
+		o(&bo)
+	}
 	var out []StageFactory
 	var band [2]float64 // the last band-pass so far, which a tokenizer's codebook must have learnt on
 	var banded bool
@@ -252,13 +270,18 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics) ([]S
 			if err != nil {
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}
-			if cb.Method == tokenizer.MethodLearntVQ {
-				return nil, fmt.Errorf("stage %s: codebook %s is a learnt tokenizer (ONNX encoder %s): the tokenizer stage runs k-means, residual-VQ and mu-law codebooks; learnt ones run through package tokenizer/learnt and `neurostream bench tokens`", name, sc.Model, cb.Encoder)
-			}
 			if err := checkTokenizerBand(cb, band, banded); err != nil {
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}
-			q, err := tokenizer.NewQuantizer(cb)
+			var q *tokenizer.Quantizer
+			switch {
+			case cb.Method != tokenizer.MethodLearntVQ:
+				q, err = tokenizer.NewQuantizer(cb)
+			case bo.tokenizers == nil:
+				err = fmt.Errorf("codebook %s is a learnt tokenizer (ONNX encoder %s) and this program runs no ONNX Runtime for tokenizers", sc.Model, cb.Encoder)
+			default:
+				q, err = bo.tokenizers(sc.Model)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}

@@ -42,6 +42,9 @@ type RunOptions struct {
 	// InfoWait bounds how long a stream's frames are held waiting for its description (default 10 s);
 	// other streams never wait for it.
 	InfoWait time.Duration
+	// Tokenizers opens learnt tokenizers' codebooks with their ONNX encoders (nil: tokenizer stages
+	// refuse learnt codebooks).
+	Tokenizers TokenizerOpener
 	// Devices opens the config's sources (default: the built-in devices).
 	Devices *devices.Registry
 	// StopOnStreamError ends Run with the error of the first stream whose stages cannot start (a
@@ -248,7 +251,7 @@ func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Produ
 		}
 		sink.FramesKind = kindOf(topics, sink.FramesTopic)
 	}
-	stages, err := BuildStages(pc.Stages, opts.Loaders, opts.Metrics)
+	stages, err := BuildStages(pc.Stages, opts.Loaders, opts.Metrics, WithTokenizers(opts.Tokenizers))
 	if err != nil {
 		return nil, "", fmt.Errorf("pipeline %s: %w", pc.Name, err)
 	}

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/neurostream/neurostream/acquisition/synthetic"
+	"github.com/neurostream/neurostream/decoders/onnx"
 	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/tokenizer"
+	"github.com/neurostream/neurostream/tokenizer/learnt"
 )
 
 const tokenizerConfig = "../configs/tokenizer.yaml"
@@ -217,10 +219,77 @@ func TestTokenizerRefusesOtherBand(t *testing.T) {
 	}
 }
 
-// A learnt tokenizer's codebook is refused by the tokenizer stage with the reason, not half-loaded.
+// Without an opener for learnt tokenizers (no ONNX Runtime), a learnt codebook is refused with the
+// reason, not half-loaded.
 func TestTokenizerStageRefusesLearntCodebook(t *testing.T) {
 	_, err := pipeline.BuildStages([]pipeline.StageConfig{{Kind: "tokenizer", Model: "../configs/models/tokenizer-vq-eeg.json"}}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "learnt tokenizer") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// With an opener for learnt tokenizers (the command's ONNX Runtime), a tokenizer stage runs the
+// learnt codebook: one token per channel patch, which the same codebook detokenizes.
+func TestTokenizerStageRunsLearntCodebook(t *testing.T) {
+	rt, err := onnx.NewRuntime(onnx.Config{})
+	if errors.Is(err, onnx.ErrLibraryNotFound) {
+		t.Skipf("ONNX Runtime not installed: run tools/install-onnxruntime.sh (%v)", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	var enc *learnt.Encoder
+	open := func(path string) (*tokenizer.Quantizer, error) {
+		q, e, err := learnt.Open(rt, path)
+		enc = e
+		return q, err
+	}
+	model := "../configs/models/tokenizer-vq-eeg.json"
+	factories, err := pipeline.BuildStages([]pipeline.StageConfig{{Kind: "bandpass", LowHz: 1, HighHz: 40}, {Kind: "tokenizer", Model: model}}, nil, nil, pipeline.WithTokenizers(open))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	src, err := synthetic.New(synthetic.Config{StreamID: "s", Channels: 8, SampleRateHz: 160, FrameSamples: 8, DurationSec: 2, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := src.Info()
+	mem := &tokenSink{}
+	proc, err := pipeline.NewProcessor(pipeline.ProcessorConfig{Name: "learnt", Stages: factories, Sink: mem,
+		Lookup: func(context.Context, string) (streams.StreamInfo, error) { return info, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var f streams.Frame
+	for {
+		err := src.Next(ctx, &f)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proc.Process(ctx, &f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(mem.tokens) != 2*160/32 {
+		t.Fatalf("%d patches, want %d", len(mem.tokens), 2*160/32)
+	}
+	cb, _ := tokenizer.Load(model)
+	q, err := tokenizer.NewQuantizer(cb) // decoding needs no encoder
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range mem.tokens {
+		if tk.Codebook != cb.Name || len(tk.Tokens) != 8 {
+			t.Fatalf("tokens %+v", tk)
+		}
+		if _, err := q.Detokenize(&tk, nil, make([]float64, cb.PatchSamples)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -27,6 +27,8 @@ import (
 	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
+	"github.com/neurostream/neurostream/tokenizer"
+	"github.com/neurostream/neurostream/tokenizer/learnt"
 )
 
 func runPipeline(ctx context.Context, args []string, out io.Writer) error {
@@ -84,7 +86,9 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 	}
 	loaders, closeLoaders := decoderLoaders()
 	defer closeLoaders()
-	return pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: *only, Pipeline: *name, Metrics: m, Log: log, Loaders: loaders, Spool: sp,
+	tokenizers, closeTokenizers := learntTokenizers()
+	defer closeTokenizers()
+	return pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: *only, Pipeline: *name, Metrics: m, Log: log, Loaders: loaders, Spool: sp, Tokenizers: tokenizers,
 		LSLOut: *lslOut, Devices: withLSL(devices.Builtin())})
 }
 
@@ -97,6 +101,39 @@ func decoderLoaders() (loaders pipeline.Loaders, closeLoaders func() error) {
 	ox := onnx.NewLoader(onnx.Config{})
 	l["onnx"] = func(sc pipeline.StageConfig) (decoders.WindowDecoder, error) { return loadONNX(ox, sc) }
 	return l, ox.Close
+}
+
+// learntTokenizers opens learnt tokenizers' codebooks with their ONNX encoders for tokenizer stages,
+// on a Runtime started by the first one (configs without one never load the library). Call the
+// returned function once the pipelines have stopped: it closes the encoders, then the Runtime.
+func learntTokenizers() (pipeline.TokenizerOpener, func() error) {
+	ox := onnx.NewLoader(onnx.Config{})
+	var mu sync.Mutex
+	var encoders []*learnt.Encoder
+	open := func(path string) (*tokenizer.Quantizer, error) {
+		rt, err := ox.Runtime()
+		if err != nil {
+			return nil, fmt.Errorf("learnt tokenizer %s: %w", path, err)
+		}
+		q, enc, err := learnt.Open(rt, path)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		encoders = append(encoders, enc)
+		mu.Unlock()
+		return q, nil
+	}
+	return open, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		var errs []error
+		for _, e := range encoders {
+			errs = append(errs, e.Close())
+		}
+		encoders = nil
+		return errors.Join(append(errs, ox.Close())...)
+	}
 }
 
 // loadONNX opens a decoder: onnx stage's model with its bank, top_k, subject and threads.

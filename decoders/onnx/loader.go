@@ -39,6 +39,21 @@ func (l *Loader) Load(modelPath string, opts ...Option) (*Decoder, error) {
 	return Load(rt, modelPath, opts...)
 }
 
+// Runtime returns the shared Runtime, starting it if no model has yet (for models other than
+// decoders, such as a learnt tokenizer's encoder). Close what was opened with it before Close.
+func (l *Loader) Runtime() (*Runtime, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rt == nil {
+		rt, err := NewRuntime(l.cfg)
+		if err != nil {
+			return nil, err
+		}
+		l.rt = rt
+	}
+	return l.rt, nil
+}
+
 // Close releases the shared Runtime, if one was started; close the decoders first. A later Load
 // starts a new one.
 func (l *Loader) Close() error {
