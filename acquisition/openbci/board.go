@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/neurostream/neurostream/acquisition"
@@ -136,12 +137,14 @@ type Cyton struct {
 	halfIdx  int64 // sample index of the pending half, -1 when none
 	halfSeen [2]bool
 	chunks   chan chunk
+	bufs     sync.Pool // read buffers, reused so that streaming does not allocate per read
 }
 
 // chunk is what one read of the port returned, stamped on arrival: the reader runs on its own so
 // that arrival times stay true however late the consumer calls Next (the clock fit depends on them).
 type chunk struct {
 	b   []byte
+	buf *[]byte // returned to the pool once framed
 	at  int64
 	err error
 }
@@ -208,6 +211,7 @@ func NewCyton(ctx context.Context, port io.ReadWriteCloser, cfg CytonConfig) (*C
 		d.SetReadDeadline(time.Time{})
 	}
 	c.chunks = make(chan chunk, 4096)
+	c.bufs.New = func() any { b := make([]byte, 1024); return &b }
 	go c.readLoop()
 	return c, nil
 }
@@ -215,10 +219,12 @@ func NewCyton(ctx context.Context, port io.ReadWriteCloser, cfg CytonConfig) (*C
 // readLoop reads the port until it fails or is closed.
 func (c *Cyton) readLoop() {
 	for {
-		buf := make([]byte, 1024)
-		n, err := c.port.Read(buf)
+		buf := c.bufs.Get().(*[]byte)
+		n, err := c.port.Read(*buf)
 		if n > 0 {
-			c.chunks <- chunk{b: buf[:n], at: time.Now().UnixNano()}
+			c.chunks <- chunk{b: (*buf)[:n], buf: buf, at: time.Now().UnixNano()}
+		} else {
+			c.bufs.Put(buf)
 		}
 		if err != nil {
 			c.chunks <- chunk{err: err}
@@ -316,6 +322,7 @@ func (c *Cyton) Next(ctx context.Context, f *streams.Frame) error {
 			return fmt.Errorf("cyton %s: read: %w", c.cfg.StreamID, ch.err)
 		}
 		c.framer.Write(ch.b)
+		c.bufs.Put(ch.buf)
 		for {
 			p, ok := c.framer.Next()
 			if !ok {
