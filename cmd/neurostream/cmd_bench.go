@@ -27,6 +27,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	streamCounts := fs.String("streams", "1,100", "latency: comma-separated stream counts")
 	runs := fs.Int("runs", 1, "latency: consecutive runs of each stream count")
 	duration := fs.Duration("duration", 0, "latency: length of each run (default 20s, 8s with --short)")
+	aligned := fs.Bool("aligned", false, "latency: release every stream's frames in the same instant (default: phases spread over a frame period)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -43,7 +44,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		}
 		opts.Streams = append(opts.Streams, n)
 	}
-	opts.Runs, opts.Duration = *runs, *duration
+	opts.Runs, opts.Duration, opts.Aligned = *runs, *duration, *aligned
 	if *noRef {
 		opts.Python = ""
 	}

@@ -47,6 +47,7 @@ type benchRun struct {
 	short    bool   // smaller workloads, for a quick look
 	streams  []int  // stream counts for the latency suite (default 1 and 100)
 	runs     int    // consecutive runs per stream count in the latency suite (default 1)
+	aligned  bool   // latency: release every stream's frames in the same instant
 	duration time.Duration
 }
 
@@ -61,6 +62,7 @@ type Options struct {
 	// many consecutive runs of each (default 1) and how long each runs (default 20 s, 8 s with Short).
 	Streams  []int
 	Runs     int
+	Aligned  bool
 	Duration time.Duration
 }
 
@@ -72,7 +74,7 @@ func Run(ctx context.Context, opts Options, names []string) error {
 		}
 	}
 	r := &benchRun{out: opts.Out, dataDir: opts.DataDir, toolsDir: opts.ToolsDir, python: opts.Python, short: opts.Short,
-		streams: opts.Streams, runs: max(opts.Runs, 1), duration: opts.Duration}
+		streams: opts.Streams, runs: max(opts.Runs, 1), duration: opts.Duration, aligned: opts.Aligned}
 	for _, s := range benchSuites() {
 		if !contains(names, s.name) && !contains(names, "all") {
 			continue

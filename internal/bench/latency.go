@@ -41,11 +41,16 @@ func benchLatency(ctx context.Context, r *benchRun) error {
 	if len(counts) == 0 {
 		counts = []int{1, 100}
 	}
-	fmt.Fprintf(r.out, "%-8s %9s %12s %10s %10s %10s %14s %9s %12s %6s %7s\n", "streams", "frames/s", "predictions", "p50", "p99", "max", "backlog max/end", "keeps up",
-		"cpu µs/frame", "GCs", "load")
+	phases := "spread over one frame period, as independent headsets deliver them (--aligned: all at once)"
+	if r.aligned {
+		phases = "aligned: every stream's frame released in the same instant"
+	}
+	fmt.Fprintf(r.out, "streams' frame phases %s\n", phases)
+	fmt.Fprintf(r.out, "%-8s %9s %12s %10s %10s %10s %14s %9s %12s %6s %7s %9s %10s\n", "streams", "frames/s", "predictions", "p50", "p99", "max", "backlog max/end", "keeps up",
+		"cpu µs/frame", "GCs", "load", "heap MiB", "broker MiB")
 	for _, n := range counts {
 		for run := 0; run < max(r.runs, 1); run++ {
-			res, err := latencyRun(ctx, n, dur)
+			res, err := latencyRun(ctx, n, dur, r.aligned)
 			if err != nil {
 				return err
 			}
@@ -53,9 +58,9 @@ func benchLatency(ctx context.Context, r *benchRun) error {
 			if !res.keepsUp {
 				keeps = "NO"
 			}
-			fmt.Fprintf(r.out, "%-8d %9.0f %12d %10s %10s %10s %7d/%-6d %9s %12.1f %6d %7s\n", n, res.framesPerSec, len(res.latencies),
+			fmt.Fprintf(r.out, "%-8d %9.0f %12d %10s %10s %10s %7d/%-6d %9s %12.1f %6d %7s %9.1f %10.1f\n", n, res.framesPerSec, len(res.latencies),
 				fmtMs(res.p(0.5)), fmtMs(res.p(0.99)), fmtMs(res.p(1)), res.backlogMax, res.backlogEnd, keeps,
-				res.cpuPerFrameUs, res.gcs, loadAverage())
+				res.cpuPerFrameUs, res.gcs, loadAverage(), float64(res.heapBytes)/(1<<20), float64(res.brokerBytes)/(1<<20))
 			if n == 1 {
 				verdict := "met"
 				if res.p(0.5) > time.Millisecond || res.p(0.99) > 2*time.Millisecond {
@@ -85,6 +90,9 @@ type latencyResult struct {
 	// unlike latency it barely moves with other load on the machine.
 	cpuPerFrameUs float64
 	gcs           uint32 // garbage collections during the run
+	// heapBytes is the live heap after a collection at the end of the run (sources, pipeline and
+	// broker together); brokerBytes the records the broker held then.
+	heapBytes, brokerBytes uint64
 }
 
 func (l *latencyResult) p(q float64) time.Duration {
@@ -97,7 +105,7 @@ func (l *latencyResult) p(q float64) time.Duration {
 
 func fmtMs(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
 
-func latencyRun(ctx context.Context, nStreams int, dur time.Duration) (*latencyResult, error) {
+func latencyRun(ctx context.Context, nStreams int, dur time.Duration, aligned bool) (*latencyResult, error) {
 	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		return nil, err
@@ -134,7 +142,15 @@ func latencyRun(ctx context.Context, nStreams int, dur time.Duration) (*latencyR
 		if err != nil {
 			return nil, err
 		}
-		srcs = append(srcs, s)
+		// Independent headsets deliver frames at independent phases: spread the streams' first
+		// frames over one frame period instead of releasing every stream's frame in the same
+		// instant (which made 100 streams a burst of 100 frames every 32 ms).
+		// (--aligned keeps that worst case.)
+		period := time.Duration(float64(sc.FrameSamples) / sc.SampleRateHz * float64(time.Second))
+		if aligned {
+			period = 0
+		}
+		srcs = append(srcs, &phasedSource{Source: s, delay: period * time.Duration(i) / time.Duration(nStreams)})
 	}
 	replicas := 1
 	if nStreams > 1 {
@@ -207,6 +223,9 @@ func latencyRun(ctx context.Context, nStreams int, dur time.Duration) (*latencyR
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
 	res.gcs = ms1.NumGC - ms0.NumGC
+	runtime.GC()
+	runtime.ReadMemStats(&ms1)
+	res.heapBytes, res.brokerBytes = ms1.HeapAlloc, uint64(max(b.HeldBytes(), 0))
 	// Keeping up: the backlog two seconds after the sources stopped is (nearly) empty and it did not
 	// grow from the first half of the run to the second.
 	mid := len(half) / 2
@@ -228,4 +247,23 @@ func counterValue(c prometheus.Counter) float64 {
 		return 0
 	}
 	return m.GetCounter().GetValue()
+}
+
+// phasedSource delays a source's first frame, which sets the phase of a paced source's frames.
+type phasedSource struct {
+	pipeline.Source
+	delay   time.Duration
+	started bool
+}
+
+func (p *phasedSource) Next(ctx context.Context, f *streams.Frame) error {
+	if !p.started {
+		p.started = true
+		select {
+		case <-time.After(p.delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return p.Source.Next(ctx, f)
 }
