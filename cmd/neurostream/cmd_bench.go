@@ -28,6 +28,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	runs := fs.Int("runs", 1, "latency: consecutive runs of each stream count")
 	duration := fs.Duration("duration", 0, "latency: length of each run (default 20s, 8s with --short)")
 	aligned := fs.Bool("aligned", false, "latency: release every stream's frames in the same instant (default: phases spread over a frame period)")
+	partitions := fs.Int("partitions", 8, "latency: partitions of the topics, one consumer-group member each")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -44,7 +45,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		}
 		opts.Streams = append(opts.Streams, n)
 	}
-	opts.Runs, opts.Duration, opts.Aligned = *runs, *duration, *aligned
+	opts.Runs, opts.Duration, opts.Aligned, opts.Partitions = *runs, *duration, *aligned, *partitions
 	if *noRef {
 		opts.Python = ""
 	}

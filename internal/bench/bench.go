@@ -48,7 +48,9 @@ type benchRun struct {
 	streams  []int  // stream counts for the latency suite (default 1 and 100)
 	runs     int    // consecutive runs per stream count in the latency suite (default 1)
 	aligned  bool   // latency: release every stream's frames in the same instant
-	duration time.Duration
+	// partitions of the latency suite's topics, one consumer-group member each (default 8)
+	partitions int
+	duration   time.Duration
 }
 
 // Options says where the data and reference scripts are and how to print.
@@ -60,10 +62,11 @@ type Options struct {
 	Short    bool   // smaller workloads, for a quick look
 	// Streams, Runs and Duration shape the latency suite: how many streams (default 1 and 100), how
 	// many consecutive runs of each (default 1) and how long each runs (default 20 s, 8 s with Short).
-	Streams  []int
-	Runs     int
-	Aligned  bool
-	Duration time.Duration
+	Streams    []int
+	Runs       int
+	Aligned    bool
+	Partitions int
+	Duration   time.Duration
 }
 
 // Run runs the named suites ("all" for every one) in the order Suites lists them.
@@ -74,7 +77,7 @@ func Run(ctx context.Context, opts Options, names []string) error {
 		}
 	}
 	r := &benchRun{out: opts.Out, dataDir: opts.DataDir, toolsDir: opts.ToolsDir, python: opts.Python, short: opts.Short,
-		streams: opts.Streams, runs: max(opts.Runs, 1), duration: opts.Duration, aligned: opts.Aligned}
+		streams: opts.Streams, runs: max(opts.Runs, 1), duration: opts.Duration, aligned: opts.Aligned, partitions: opts.Partitions}
 	for _, s := range benchSuites() {
 		if !contains(names, s.name) && !contains(names, "all") {
 			continue

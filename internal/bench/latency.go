@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -50,7 +51,7 @@ func benchLatency(ctx context.Context, r *benchRun) error {
 		"cpu µs/frame", "GCs", "load", "heap MiB", "broker MiB")
 	for _, n := range counts {
 		for run := 0; run < max(r.runs, 1); run++ {
-			res, err := latencyRun(ctx, n, dur, r.aligned)
+			res, err := latencyRun(ctx, n, dur, r.aligned, cmp.Or(r.partitions, 8))
 			if err != nil {
 				return err
 			}
@@ -105,7 +106,7 @@ func (l *latencyResult) p(q float64) time.Duration {
 
 func fmtMs(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/1e6) }
 
-func latencyRun(ctx context.Context, nStreams int, dur time.Duration, aligned bool) (*latencyResult, error) {
+func latencyRun(ctx context.Context, nStreams int, dur time.Duration, aligned bool, partitions int) (*latencyResult, error) {
 	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		return nil, err
@@ -154,7 +155,7 @@ func latencyRun(ctx context.Context, nStreams int, dur time.Duration, aligned bo
 	}
 	replicas := 1
 	if nStreams > 1 {
-		replicas = 8
+		replicas = partitions
 	}
 	cfg := &pipeline.Config{Kafka: streams.Config{Brokers: []string{b.Addr()}, Namespace: "bench"},
 		Pipelines: []pipeline.PipelineConfig{{Name: "bench", Replicas: replicas, Stages: []pipeline.StageConfig{
@@ -184,11 +185,11 @@ func latencyRun(ctx context.Context, nStreams int, dur time.Duration, aligned bo
 	go func() {
 		loaders := pipeline.DefaultLoaders()
 		errc <- pipeline.Run(runCtx, &pipeline.Config{Kafka: cfg.Kafka, Pipelines: cfg.Pipelines}, pipeline.RunOptions{
-			Only: "pipelines", Metrics: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Loaders: loaders, OnPrediction: onPred})
+			Only: "pipelines", Partitions: partitions, Metrics: m, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Loaders: loaders, OnPrediction: onPred})
 	}()
 	time.Sleep(time.Second) // let the group form before frames flow
 	go func() {
-		_ = pipeline.Run(srcCtx, &pipeline.Config{Kafka: cfg.Kafka}, pipeline.RunOptions{Only: "sources", Sources: srcs, Metrics: m,
+		_ = pipeline.Run(srcCtx, &pipeline.Config{Kafka: cfg.Kafka}, pipeline.RunOptions{Only: "sources", Partitions: partitions, Sources: srcs, Metrics: m,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()
 	published := m.FramesOut.WithLabelValues("source")
