@@ -86,6 +86,7 @@ type InfoRegistry struct {
 	changed chan struct{}                 // closed and replaced on every update
 	reader  *kafka.Reader
 	log     *slog.Logger
+	warn    *rateLimitedLog
 	outages *streams.Outages
 }
 
@@ -95,7 +96,7 @@ func NewInfoRegistry(ctx context.Context, cfg streams.Config, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	r := &InfoRegistry{infos: make(map[string]streams.StreamInfo), changed: make(chan struct{}), log: log, outages: cfg.Outages,
+	r := &InfoRegistry{infos: make(map[string]streams.StreamInfo), changed: make(chan struct{}), log: log, warn: newRateLimitedLog(log, time.Minute), outages: cfg.Outages,
 		reader: kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.Topics().StreamInfo, Partition: 0,
 			Dialer: d, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: time.Second, StartOffset: kafka.FirstOffset,
 			ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 200 * time.Millisecond})}
@@ -117,12 +118,26 @@ func (r *InfoRegistry) follow(ctx context.Context) {
 			}
 			return
 		}
-		info, err := streams.UnmarshalStreamInfo(m.Value)
-		if err != nil {
-			r.log.Warn("skipping undecodable stream info", "key", string(m.Key), "err", err)
+		key := string(m.Key)
+		if m.Value == nil { // a tombstone: the compacted topic forgets the stream
+			r.mu.Lock()
+			delete(r.infos, key)
+			r.mu.Unlock()
 			continue
 		}
-		r.Put(string(m.Key), *info)
+		info, err := streams.UnmarshalStreamInfo(m.Value)
+		if err == nil {
+			err = info.Validate()
+		}
+		if err == nil && !strings.HasSuffix(key, "/"+info.StreamID) {
+			err = fmt.Errorf("the key names another stream than the description's %q", info.StreamID)
+		}
+		if err != nil {
+			// An earlier, valid description under the key stays in force.
+			r.warn.log(truncate(m.Key, 64), "skipping a stream description", "key", truncate(m.Key, 64), "offset", m.Offset, "err", err)
+			continue
+		}
+		r.Put(key, *info)
 	}
 }
 

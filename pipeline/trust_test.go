@@ -405,3 +405,57 @@ func TestConsumerLagMovesDuringAStall(t *testing.T) {
 	stop()
 	<-done
 }
+
+// Hostile messages on the stream-info topic: undecodable bytes, a description that cannot be used
+// (no channels, a rate of 0), one whose key names another stream, one from a newer schema and a
+// tombstone are skipped with a warning; the good streams keep their descriptions and their frames
+// come through.
+func TestPoisonOnTheStreamInfoTopic(t *testing.T) {
+	r := startTrustRig(t)
+	const epoch = 1_000
+	r.info("good-1", epoch)
+	r.info("good-2", epoch)
+	w := &kafka.Writer{Addr: kafka.TCP(r.cfg.Brokers...), Topic: r.topics.StreamInfo, BatchSize: 1, BatchTimeout: time.Millisecond,
+		RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	bad := func(key string, value []byte) {
+		t.Helper()
+		if err := w.WriteMessages(r.ctx, kafka.Message{Key: []byte(key), Value: value,
+			Headers: []kafka.Header{{Key: streams.HeaderType, Value: []byte(streams.TypeStreamInfo)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	marshal := func(info *streams.StreamInfo) []byte {
+		b, err := streams.MarshalStreamInfo(info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	bad("raw/good-1", []byte{0xff, 0xff, 0xff, 0xff})                                                             // undecodable
+	bad("raw/good-1", marshal(&streams.StreamInfo{StreamID: "good-1", SampleRateHz: 250}))                        // no channels
+	bad("raw/good-2", marshal(&streams.StreamInfo{StreamID: "good-2", Channels: []streams.Channel{{Name: "x"}}})) // rate 0
+	bad("raw/good-2", marshal(&streams.StreamInfo{StreamID: "good-1", SampleRateHz: 250, Channels: []streams.Channel{{Name: "x"}}}))
+	bad("raw/good-1", marshal(&streams.StreamInfo{SchemaVersion: streams.SchemaVersion + 1, StreamID: "good-1", SampleRateHz: 250,
+		Channels: []streams.Channel{{Name: "x"}}}))
+	bad("raw/ghost", nil) // a tombstone for a stream nobody described
+	// One warning per key, however many bad descriptions it had; the frames come once all were read.
+	r.eventually("the skipped descriptions logged", func() bool { return strings.Count(r.log.String(), "skipping a stream description") == 2 })
+	var want []string
+	for i := range uint64(6) {
+		for _, id := range []string{"good-1", "good-2"} {
+			r.frame(trustFrame(id, epoch, i, trustChannels))
+			want = append(want, frameID(id, epoch, i))
+		}
+	}
+	got := r.readClean(len(want))
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("clean topic:\n got %v\nwant %v", got, want)
+	}
+	if n := counterValue(t, r.m, "neurostream_rejected_total"); n != 0 {
+		t.Errorf("%v good frames rejected", n)
+	}
+	if n := strings.Count(r.log.String(), "skipping a stream description"); n != 2 {
+		t.Errorf("skipped descriptions logged %d times, want once per key", n)
+	}
+}

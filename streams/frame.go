@@ -98,13 +98,18 @@ func (s *StreamInfo) Validate() error {
 	switch {
 	case s.StreamID == "":
 		return fmt.Errorf("stream info: empty stream id")
-	case !(s.SampleRateHz > 0) || math.IsInf(s.SampleRateHz, 0):
-		return fmt.Errorf("stream info %q: sampling rate %v Hz is not a positive finite number", s.StreamID, s.SampleRateHz)
-	case len(s.Channels) == 0:
-		return fmt.Errorf("stream info %q: no channels", s.StreamID)
+	case len(s.StreamID) > MaxStreamIDBytes:
+		return fmt.Errorf("stream info: stream id of %d bytes, longer than %d", len(s.StreamID), MaxStreamIDBytes)
+	case !(s.SampleRateHz >= 1e-3 && s.SampleRateHz <= 1e7):
+		return fmt.Errorf("stream info %q: sampling rate %v Hz is not a rate between 0.001 Hz and 10 MHz", s.StreamID, s.SampleRateHz)
+	case len(s.Channels) == 0 || len(s.Channels) > MaxChannels:
+		return fmt.Errorf("stream info %q: %d channels, want 1..%d", s.StreamID, len(s.Channels), MaxChannels)
 	}
 	return nil
 }
+
+// MaxChannels bounds a stream's channels: a whole-head MEG system has about 400.
+const MaxChannels = 1 << 16
 
 // MaxStreamIDBytes bounds a stream id: ids are names people type, and a consumer keeps state per id.
 const MaxStreamIDBytes = 256
