@@ -35,6 +35,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/neurostream/neurostream/dsp"
 	"github.com/neurostream/neurostream/internal/snapshot"
 	"github.com/neurostream/neurostream/streams"
 )
@@ -255,42 +256,40 @@ func (s *FilterStage) RestoreState(b []byte) error {
 }
 
 func (s *DecoderStage) AppendState(b []byte) []byte {
-	return s.windower.AppendState(snapshot.AppendInt(b, s.pushed))
+	return appendWindowState(b, s.windower, s.pushed)
 }
 
 func (s *DecoderStage) RestoreState(b []byte) error {
-	if s.windower == nil {
-		return errNotStarted
-	}
-	r := snapshot.NewReader(b)
-	pushed := r.Int()
-	if r.Err() != nil {
-		return r.Err()
-	}
-	if _, err := s.windower.RestoreState(r.Rest()); err != nil {
-		return err
-	}
-	s.pushed = pushed
-	return nil
+	return restoreWindowState(b, s.windower, &s.pushed)
 }
 
 func (s *FeatureStage) AppendState(b []byte) []byte {
-	return s.windower.AppendState(snapshot.AppendInt(b, s.pushed))
+	return appendWindowState(b, s.windower, s.pushed)
 }
 
 func (s *FeatureStage) RestoreState(b []byte) error {
-	if s.windower == nil {
+	return restoreWindowState(b, s.windower, &s.pushed)
+}
+
+// appendWindowState and restoreWindowState hold what a windowed stage (decoder, features) must
+// carry over a restart: its window buffer and how many samples it has taken.
+func appendWindowState(b []byte, w *dsp.Windower, pushed int64) []byte {
+	return w.AppendState(snapshot.AppendInt(b, pushed))
+}
+
+func restoreWindowState(b []byte, w *dsp.Windower, pushed *int64) error {
+	if w == nil {
 		return errNotStarted
 	}
 	r := snapshot.NewReader(b)
-	pushed := r.Int()
+	n := r.Int()
 	if r.Err() != nil {
 		return r.Err()
 	}
-	if _, err := s.windower.RestoreState(r.Rest()); err != nil {
+	if _, err := w.RestoreState(r.Rest()); err != nil {
 		return err
 	}
-	s.pushed = pushed
+	*pushed = n
 	return nil
 }
 
