@@ -1,0 +1,15 @@
+//go:build !purego
+
+package tokenizer
+
+import "golang.org/x/sys/cpu"
+
+// useSearchKernel selects the AVX2/FMA assembly search; it is decided once, from the CPU.
+var useSearchKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// nearestKernel scores blocks x searchBlock packed codes against x[0:dim] and leaves, for each of
+// the four lanes, its smallest distance in lanes[l] and that code's index in lanes[4+l]
+// (search_amd64.s).
+//
+//go:noescape
+func nearestKernel(x *float64, dim int, packed *float64, norms *float64, blocks int, lanes *[8]float64)

@@ -1,0 +1,94 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Constants: +Inf (the starting best distance), -2 (d = |c|^2 - 2 c.x as one FMA), 4 (the code
+// index step from one register of four lanes to the next) and the lane offsets 0..3.
+DATA searchPosInf<>+0(SB)/8, $0x7ff0000000000000
+GLOBL searchPosInf<>(SB), RODATA|NOPTR, $8
+DATA searchMinusTwo<>+0(SB)/8, $-2.0
+GLOBL searchMinusTwo<>(SB), RODATA|NOPTR, $8
+DATA searchFour<>+0(SB)/8, $4.0
+GLOBL searchFour<>(SB), RODATA|NOPTR, $8
+DATA searchIota<>+0(SB)/8, $0.0
+DATA searchIota<>+8(SB)/8, $1.0
+DATA searchIota<>+16(SB)/8, $2.0
+DATA searchIota<>+24(SB)/8, $3.0
+GLOBL searchIota<>(SB), RODATA|NOPTR, $32
+
+// func nearestKernel(x *float64, dim int, packed *float64, norms *float64, blocks int, lanes *[8]float64)
+//
+// For each block of 32 codes (packed dimension-major: for every d, the 32 codes' values), Y0-Y7
+// accumulate the 32 dot products: x[d] is broadcast once into Y8 and multiplied into eight
+// registers of four codes — eight independent FMA chains, enough to hide the FMA latency. Each
+// code's sum is one FMA chain in dimension order, exactly as the Go reference nearestGo computes it.
+// Then d = FMA(acc, -2, |c|^2) per code, and each lane keeps its smallest d (strict <, so the
+// first such code) and that code's index (Y9: distances, Y10: indices as float64, exact).
+TEXT ·nearestKernel(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ dim+8(FP), CX
+	MOVQ packed+16(FP), DI
+	MOVQ norms+24(FP), R8
+	MOVQ blocks+32(FP), R9
+	MOVQ lanes+40(FP), R10
+
+	VBROADCASTSD searchPosInf<>(SB), Y9
+	VXORPD       Y10, Y10, Y10
+	VMOVUPD      searchIota<>(SB), Y11
+	VBROADCASTSD searchFour<>(SB), Y12
+	VBROADCASTSD searchMinusTwo<>(SB), Y13
+
+block:
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	VXORPD Y4, Y4, Y4
+	VXORPD Y5, Y5, Y5
+	VXORPD Y6, Y6, Y6
+	VXORPD Y7, Y7, Y7
+	MOVQ   SI, AX
+	MOVQ   CX, DX
+
+dims:
+	VBROADCASTSD (AX), Y8
+	VFMADD231PD  0(DI), Y8, Y0
+	VFMADD231PD  32(DI), Y8, Y1
+	VFMADD231PD  64(DI), Y8, Y2
+	VFMADD231PD  96(DI), Y8, Y3
+	VFMADD231PD  128(DI), Y8, Y4
+	VFMADD231PD  160(DI), Y8, Y5
+	VFMADD231PD  192(DI), Y8, Y6
+	VFMADD231PD  224(DI), Y8, Y7
+	ADDQ         $8, AX
+	ADDQ         $256, DI
+	DECQ         DX
+	JNZ          dims
+
+// ARGMIN folds one register of four codes' dot products into the per-lane minima: Y14 = |c|^2 -
+// 2 acc, Y15 = Y14 < best (ordered, quiet: a NaN never wins), then best and index take Y14 and
+// the current indices where Y15 is set, and the indices move on by four.
+#define ARGMIN(acc, off) \
+	VMOVUPD     off(R8), Y14            \
+	VFMADD231PD Y13, acc, Y14           \
+	VCMPPD      $0x11, Y9, Y14, Y15     \
+	VBLENDVPD   Y15, Y14, Y9, Y9        \
+	VBLENDVPD   Y15, Y11, Y10, Y10      \
+	VADDPD      Y12, Y11, Y11
+
+	ARGMIN(Y0, 0)
+	ARGMIN(Y1, 32)
+	ARGMIN(Y2, 64)
+	ARGMIN(Y3, 96)
+	ARGMIN(Y4, 128)
+	ARGMIN(Y5, 160)
+	ARGMIN(Y6, 192)
+	ARGMIN(Y7, 224)
+	ADDQ $256, R8
+	DECQ R9
+	JNZ  block
+
+	VMOVUPD Y9, 0(R10)
+	VMOVUPD Y10, 32(R10)
+	VZEROUPPER
+	RET

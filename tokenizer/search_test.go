@@ -1,0 +1,187 @@
+package tokenizer
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// scalarNearest is the plain search the packed one replaced: row-major codes, |c|^2 - 2 c.x with
+// four partial sums per dot product, first minimum.
+func scalarNearest(x, words []float64) int {
+	dim := len(x)
+	best, bestD := 0, math.Inf(1)
+	for c := 0; c+dim <= len(words); c += dim {
+		w := words[c : c+dim]
+		if d := dot(w, w) - 2*dot(x, w); d < bestD {
+			best, bestD = c/dim, d
+		}
+	}
+	return best
+}
+
+// checkSearch asserts that the assembly kernel (where the CPU has one) gives the token of the
+// pure-Go search for every patch, bit for bit, and that the token is the nearest code by squared
+// distance, or one as near to rounding; it returns how often the plain scalar search disagrees.
+func checkSearch(t *testing.T, name string, words, patches []float64, dim int) (differs int) {
+	t.Helper()
+	s := newSearchIndex(words, dim)
+	k := len(words) / dim
+	for i := 0; i+dim <= len(patches); i += dim {
+		x := patches[i : i+dim]
+		got := s.nearestGo(x)
+		if useSearchKernel {
+			if fast := s.nearest(x); fast != got {
+				t.Fatalf("%s (k %d, dim %d) patch %d: kernel token %d, pure Go %d", name, k, dim, i/dim, fast, got)
+			}
+		}
+		if got < 0 || got >= k {
+			t.Fatalf("%s (k %d, dim %d) patch %d: token %d of %d codes", name, k, dim, i/dim, got, k)
+		}
+		best, bestD := 0, math.Inf(1)
+		for c := range k {
+			if d := sqDist(x, words[c*dim:(c+1)*dim]); d < bestD {
+				best, bestD = c, d
+			}
+		}
+		if d := sqDist(x, words[got*dim:(got+1)*dim]); got != best && d > bestD+1e-12*(bestD+sqNorm(x)) {
+			t.Fatalf("%s (k %d, dim %d) patch %d: token %d at %g, full scan %d at %g", name, k, dim, i/dim, got, d, best, bestD)
+		}
+		if scalarNearest(x, words) != got {
+			differs++
+		}
+	}
+	return differs
+}
+
+func sqNorm(x []float64) float64 { return dot(x, x) }
+
+func randomVectors(rng *rand.Rand, n, dim int, scale float64) []float64 {
+	v := make([]float64, n*dim)
+	for i := range v {
+		v[i] = scale * rng.NormFloat64()
+	}
+	return v
+}
+
+// The packed search finds the same tokens with the assembly kernel as in pure Go, the nearest code
+// (to rounding), on codebooks whose size is no multiple of the block and patches of any length,
+// with ties going to the first code and non-finite patches to code 0.
+func TestSearchKernelEqualsPureGo(t *testing.T) {
+	if !useSearchKernel {
+		t.Log("no SIMD search kernel on this CPU/build: checking the pure-Go search alone")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, k := range []int{1, 3, 7, 31, 32, 33, 64, 100, 256, 257} {
+		for _, dim := range []int{1, 2, 3, 5, 8, 31, 32, 33, 50} {
+			words := randomVectors(rng, k, dim, 1)
+			patches := append(randomVectors(rng, 200, dim, 2), words...) // codes themselves: distance ~0
+			patches = append(patches, make([]float64, dim)...)
+			if d := checkSearch(t, "random", words, patches, dim); d > 0 {
+				t.Logf("k %d dim %d: the scalar search differs on %d of %d patches (rounding ties)", k, dim, d, len(patches)/dim)
+			}
+		}
+	}
+	// Ties: every code duplicated further on, and one codebook of k equal codes. The first copy wins.
+	for _, k := range []int{2, 9, 40, 65} {
+		dim := 7
+		half := randomVectors(rng, (k+1)/2, dim, 1)
+		words := append(append([]float64(nil), half...), half...)[:k*dim]
+		s := newSearchIndex(words, dim)
+		for c := 0; c < len(half)/dim; c++ {
+			x := half[c*dim : (c+1)*dim]
+			if g, f := s.nearestGo(x), s.nearest(x); g != c || f != c {
+				t.Fatalf("k %d: code %d and its later copy tie: pure Go %d, kernel %d, want %d", k, c, g, f, c)
+			}
+		}
+		same := make([]float64, 0, k*dim)
+		for range k {
+			same = append(same, half[:dim]...)
+		}
+		s = newSearchIndex(same, dim)
+		x := randomVectors(rng, 1, dim, 1)
+		if g, f := s.nearestGo(x), s.nearest(x); g != 0 || f != 0 {
+			t.Fatalf("%d equal codes: pure Go %d, kernel %d, want 0", k, g, f)
+		}
+	}
+	words := randomVectors(rng, 70, 32, 1)
+	s := newSearchIndex(words, 32)
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		x := randomVectors(rng, 1, 32, 1)
+		x[5] = bad
+		if g, f := s.nearestGo(x), s.nearest(x); g != f {
+			t.Fatalf("patch with %g: pure Go %d, kernel %d", bad, g, f)
+		}
+	}
+	x := randomVectors(rng, 1, 32, 1)
+	if a := testing.AllocsPerRun(100, func() { _ = s.nearest(x) }); a != 0 {
+		t.Fatalf("the search allocates %v times", a)
+	}
+}
+
+// On real EEG (PhysioNet S001, z-scored 0.2-s patches): codebooks of real patches and their
+// residuals, and scikit-learn's centres; the kernel equals pure Go on every patch and the plain
+// scalar search (float64 either way) gives the same tokens.
+func TestSearchKernelOnEEG(t *testing.T) {
+	recs, _ := readRuns(t, "S001R01.edf", "S001R02.edf")
+	const p = 32
+	train := Patches(nil, recs[0].Data, p)
+	test := Patches(nil, recs[1].Data[:16], p)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, k := range []int{250, 256, 512} {
+		words := make([]float64, 0, k*p)
+		for _, i := range rng.Perm(len(train) / p)[:k] {
+			words = append(words, train[i*p:(i+1)*p]...)
+		}
+		if d := checkSearch(t, "eeg", words, test, p); d > 0 {
+			t.Errorf("k %d: the scalar search differs on %d of %d EEG patches", k, d, len(test)/p)
+		}
+		// the second RVQ stage searches residuals
+		s := newSearchIndex(words, p)
+		res := append([]float64(nil), test...)
+		for i := 0; i < len(res); i += p {
+			c := s.nearest(res[i : i+p])
+			for d := range p {
+				res[i+d] -= words[c*p+d]
+			}
+		}
+		if d := checkSearch(t, "eeg residual", words, res, p); d > 0 {
+			t.Errorf("k %d: the scalar search differs on %d of %d EEG residuals", k, d, len(res)/p)
+		}
+	}
+	ref := loadReference(t)
+	var centres []float64
+	for _, c := range ref.Centers {
+		centres = append(centres, c...)
+	}
+	if d := checkSearch(t, "scikit-learn centres", centres, runPatches(t, "S001R02.edf", ref), ref.PatchSamples); d > 0 {
+		t.Errorf("scikit-learn's centres: the scalar search differs on %d EEG patches", d)
+	}
+}
+
+// BenchmarkNearest times one token lookup (k codes of 32 samples, a 0.2-s patch at 160 Hz) with the
+// packed search (the kernel where the CPU has one), its pure-Go version, and the plain scalar scan.
+func BenchmarkNearest(b *testing.B) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	const dim = 32
+	for _, k := range []int{64, 256, 512, 1024} {
+		words := randomVectors(rng, k, dim, 1)
+		xs := randomVectors(rng, 64, dim, 1)
+		s := newSearchIndex(words, dim)
+		for _, impl := range []struct {
+			name string
+			fn   func(x []float64) int
+		}{{"packed", s.nearest}, {"purego", s.nearestGo}, {"scalar", func(x []float64) int { return scalarNearest(x, words) }}} {
+			b.Run(fmt.Sprintf("k=%d/%s", k, impl.name), func(b *testing.B) {
+				b.ReportAllocs()
+				i, sink := 0, 0
+				for b.Loop() {
+					sink += impl.fn(xs[i*dim : (i+1)*dim])
+					i = (i + 1) % 64
+				}
+				_ = sink
+			})
+		}
+	}
+}
