@@ -35,6 +35,8 @@ type stageIndex struct {
 	k      int
 	words  []float64 // k x p, row-major: what Decode adds and Encode subtracts
 	search searchIndex
+	// scalarNorms, set only by WithScalarSearch, switches the lookup to the plain scalar scan.
+	scalarNorms []float64
 }
 
 // PatchEncoder maps a normalised patch to a learnt latent vector (the ONNX encoder of a learnt-vq
@@ -94,7 +96,35 @@ func newStageIndex(words [][]float64, p int) stageIndex {
 }
 
 // nearest returns the codeword nearest to x.
-func (st *stageIndex) nearest(x []float64) int { return st.search.nearest(x) }
+func (st *stageIndex) nearest(x []float64) int {
+	if st.scalarNorms != nil {
+		return nearest(x, st.words, st.scalarNorms)
+	}
+	return st.search.nearest(x)
+}
+
+// WithScalarSearch returns a quantizer of the same k-means or residual-VQ codebook whose token
+// lookup is the plain scalar scan over row-major codewords that the packed search replaced: the
+// reference `neurostream bench tokens` times the packed search against. Both compute the distances
+// in float64 and may only part on a rounding tie.
+func (q *Quantizer) WithScalarSearch() (*Quantizer, error) {
+	if q.levels > 0 || q.cb.method() == MethodLearntVQ {
+		return nil, fmt.Errorf("tokenizer %s: a %s tokenizer has no codebook search of its own to compare", q.cb.Name, q.cb.method())
+	}
+	r, err := NewQuantizer(q.cb)
+	if err != nil {
+		return nil, err
+	}
+	for i := range r.stages {
+		st := &r.stages[i]
+		st.scalarNorms = make([]float64, st.k)
+		for c := range st.k {
+			w := st.words[c*r.p : (c+1)*r.p]
+			st.scalarNorms[c] = dot(w, w)
+		}
+	}
+	return r, nil
+}
 
 // Encode quantises the normalised patch z into tokens (TokensPerChannel of them). z is left holding
 // what the quantiser could not represent (the residual). Only a learnt encoder can fail.

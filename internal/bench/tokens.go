@@ -72,6 +72,10 @@ type tokenScore struct {
 	tokensPerSecPerCore float64
 	allocs              int64
 	channels            int
+
+	// the same stage with the plain scalar search, and how many of its tokens differ (k-means, RVQ)
+	scalarStreamsPerCore   float64
+	tokenDiffs, tokenCount int
 }
 
 func benchTokens(ctx context.Context, r *benchRun) error {
@@ -218,18 +222,44 @@ func scoreTokenizer(ctx context.Context, r *benchRun, ds *tokenData, spec tokenS
 		}
 	}
 	acc.finish(sc)
-	// Streaming: the tokenizer stage over the first held-out recording, frame by frame.
-	tk, err := q.NewTokenizer(info)
+	// Streaming: the tokenizer stage over the first held-out recording, frame by frame; for k-means
+	// and RVQ also with the plain scalar search, the reference for the packed one, in the same run.
+	sc.channels = len(info.Channels)
+	var err error
+	sc.streamsPerCore, sc.allocs, err = streamingRate(r, q, info, stream, ds.frame)
 	if err != nil {
 		return nil, err
 	}
+	sc.tokensPerSecPerCore = float64(sc.channels*cb.TokensPerChannel()) / cb.PatchSec() * sc.streamsPerCore
+	if spec.method == "kmeans" || spec.method == "rvq" {
+		ref, err := q.WithScalarSearch()
+		if err != nil {
+			return nil, err
+		}
+		if sc.scalarStreamsPerCore, _, err = streamingRate(r, ref, info, stream, ds.frame); err != nil {
+			return nil, err
+		}
+		if sc.tokenDiffs, sc.tokenCount, err = compareTokens(q, ref, info, stream, ds.frame); err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
+}
+
+// streamingRate times q's tokenizer stage on stream (interleaved samples of info's channels) in
+// frames of frame samples: how many such streams one core keeps up with, and allocations per frame.
+func streamingRate(r *benchRun, q *tokenizer.Quantizer, info streams.StreamInfo, stream []float32, frame int) (float64, int64, error) {
+	tk, err := q.NewTokenizer(info)
+	if err != nil {
+		return 0, 0, err
+	}
 	nch := len(info.Channels)
-	frames := len(stream) / (ds.frame * nch)
+	frames := len(stream) / (frame * nch)
 	emit := func(*streams.Tokens) error { return nil }
 	res := r.Go(func(b *testing.B) {
 		i := 0
 		for b.Loop() {
-			if err := tk.Push(stream[i*ds.frame*nch:(i+1)*ds.frame*nch], ds.frame, 0, emit); err != nil {
+			if err := tk.Push(stream[i*frame*nch:(i+1)*frame*nch], frame, 0, emit); err != nil {
 				b.Fatal(err)
 			}
 			if i++; i == frames {
@@ -238,11 +268,42 @@ func scoreTokenizer(ctx context.Context, r *benchRun, ds *tokenData, spec tokenS
 		}
 	})
 	secPerFrame := float64(res.T.Nanoseconds()) / 1e9 / float64(res.N)
-	sc.streamsPerCore = float64(ds.frame) / rate / secPerFrame
-	sc.tokensPerSecPerCore = float64(nch*cb.TokensPerChannel()) / cb.PatchSec() * sc.streamsPerCore
-	sc.allocs = res.AllocsPerOp()
-	sc.channels = nch
-	return sc, nil
+	return float64(frame) / info.SampleRateHz / secPerFrame, res.AllocsPerOp(), nil
+}
+
+// compareTokens streams the recording through both quantizers' tokenizers and counts the tokens
+// that differ, of all emitted.
+func compareTokens(a, b *tokenizer.Quantizer, info streams.StreamInfo, stream []float32, frame int) (diffs, total int, err error) {
+	var toks [2][]uint16
+	for i, q := range []*tokenizer.Quantizer{a, b} {
+		tk, err := q.NewTokenizer(info)
+		if err != nil {
+			return 0, 0, err
+		}
+		step := frame * len(info.Channels)
+		for s := 0; s+step <= len(stream); s += step {
+			if err := tk.Push(stream[s:s+step], frame, 0, func(t *streams.Tokens) error {
+				toks[i] = append(toks[i], t.Tokens...)
+				return nil
+			}); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	for i := range toks[0] {
+		if toks[0][i] != toks[1][i] {
+			diffs++
+		}
+	}
+	return diffs, len(toks[0]), nil
+}
+
+// vsScalar is the streaming speed over that with the scalar search, and the latter.
+func (s *tokenScore) vsScalar() string {
+	if s.scalarStreamsPerCore == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fx (%.0f)", s.streamsPerCore/s.scalarStreamsPerCore, s.scalarStreamsPerCore)
 }
 
 var errNoLearnt = errors.New("learnt tokenizer unavailable")
@@ -399,11 +460,11 @@ func (a *recAccumulator) finish(sc *tokenScore) {
 
 func printTokenScores(r *benchRun, ds *tokenData, scores []*tokenScore) {
 	fmt.Fprintf(r.out, "\n%s — learnt on %s\n", ds.name, strings.Join(ds.trainNames, ", "))
-	fmt.Fprintf(r.out, "| tokenizer | patch | bits/s/ch (+side) | NMSE | r | var. expl. | usage | perplexity | streams/core | tokens/s/core | allocs/frame |\n")
-	fmt.Fprintf(r.out, "|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(r.out, "| tokenizer | patch | bits/s/ch (+side) | NMSE | r | var. expl. | usage | perplexity | streams/core | vs scalar search | tokens/s/core | allocs/frame |\n")
+	fmt.Fprintf(r.out, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range scores {
-		fmt.Fprintf(r.out, "| %s | %.1f s | %.0f (+%.0f) | %.3f | %.3f | %.3f | %.2f | %.1f | %.0f | %.3g | %d |\n",
-			s.spec.label(), s.spec.patchSec, s.bits, s.sideBits, s.nmse, s.r, s.ve, s.usage, s.perplexity, s.streamsPerCore, s.tokensPerSecPerCore, s.allocs)
+		fmt.Fprintf(r.out, "| %s | %.1f s | %.0f (+%.0f) | %.3f | %.3f | %.3f | %.2f | %.1f | %.0f | %s | %.3g | %d |\n",
+			s.spec.label(), s.spec.patchSec, s.bits, s.sideBits, s.nmse, s.r, s.ve, s.usage, s.perplexity, s.streamsPerCore, s.vsScalar(), s.tokensPerSecPerCore, s.allocs)
 	}
 	fmt.Fprintf(r.out, "\nper band (r / NMSE of the band-passed reconstruction):\n| tokenizer | patch |")
 	for _, b := range tokenBands {
@@ -429,8 +490,9 @@ func printTokenScores(r *benchRun, ds *tokenData, scores []*tokenScore) {
 		}
 		fmt.Fprintf(r.out, "\ngoal r >= 0.9 at <= 40 bits/s/channel on held-out EEG (token bits, side information apart): met by%s\n", best)
 		for _, s := range scores {
-			if s.spec.method != "mulaw" {
-				fmt.Fprintf(r.out, "goal >= 1000 64-channel streams per core for the lookup: %s %.0f streams/core (%s)\n", s.spec.label(), s.streamsPerCore,
+			if s.scalarStreamsPerCore > 0 {
+				fmt.Fprintf(r.out, "goal >= 1000 64-channel streams per core for the lookup: %s %.0f streams/core = %.2fx the goal, %.1fx the scalar search's %.0f in this run, %d of %d tokens differ (%s)\n",
+					s.spec.label(), s.streamsPerCore, s.streamsPerCore/1000, s.streamsPerCore/s.scalarStreamsPerCore, s.scalarStreamsPerCore, s.tokenDiffs, s.tokenCount,
 					map[bool]string{true: "met", false: "not met"}[s.streamsPerCore >= 1000])
 			}
 		}
