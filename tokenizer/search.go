@@ -6,23 +6,42 @@ import "math"
 // |c|^2 - 2 c.x (|x|^2 is the same for every code). It is the streaming stage's hot loop — one
 // search per channel, patch and VQ stage — so the codebook is stored for it:
 //
-//   - codes are packed in blocks of searchBlock, dimension-major inside a block, so one value x[d]
-//     multiplies searchBlock consecutive code values (on amd64 one broadcast feeds eight 4-wide
-//     FMAs into eight independent accumulators, which keeps both FMA units busy);
+//   - codes are packed in blocks, dimension-major inside a block, so one value x[d] multiplies a
+//     block's consecutive code values (on amd64 one broadcast feeds eight FMAs of 4 float64 or 8
+//     float32 lanes into eight independent accumulators, which keeps both FMA units busy);
 //   - the last block is padded with zero codes whose squared norm is +Inf: their distance is +Inf
 //     and never beats a real code (strict <), so k need not be a multiple of the block.
 //
-// Every code's dot product is one fused multiply-add chain in dimension order, d = FMA(-2, dot,
-// |c|^2), and the first code of the smallest distance wins. The assembly kernel and the pure-Go
-// kernel (other CPUs, or the purego build tag) do exactly this arithmetic, so they give the same
-// token bit for bit on every machine.
-const searchBlock = 32
+// The token is defined in float64: every code's dot product is one fused multiply-add chain in
+// dimension order, d = FMA(-2, dot, |c|^2), and the first code of the smallest d wins. The pure-Go
+// search (other CPUs, or the purego build tag) and the float64 kernel compute exactly that, so they
+// give the same token bit for bit on every machine.
+//
+// The float32 kernel halves the memory the search streams through, and only answers when the answer
+// cannot differ from the float64 one: its rounding error on any distance is at most bound (below),
+// so when the smallest float32 distance beats the second smallest by more than twice that, its code
+// is also the float64 argmin. Otherwise (a near tie, about one patch in a thousand on EEG, or a
+// patch too large for float32) the float64 kernel decides.
+const (
+	searchBlock   = 32 // codes per float64 block: 8 registers of 4 lanes
+	searchBlock32 = 64 // codes per float32 block: 8 registers of 8 lanes
+	// float32Limit bounds |x|^2 and |c|^2 for the float32 pass: far below float32's overflow, and
+	// the code indices it carries as float32 stay exact below 2^24.
+	float32Limit = 1e20
+)
 
 // searchIndex is a codebook packed for the nearest-code search.
 type searchIndex struct {
 	dim, blocks int
 	packed      []float64 // blocks x dim x searchBlock
 	norms       []float64 // blocks x searchBlock; +Inf for the padding
+	// the float32 copy, for the screening pass (nil if the codebook is too large for it)
+	blocks32   int
+	packed32   []float32 // blocks32 x dim x searchBlock32
+	norms32    []float32
+	maxNorm    float64 // max |c| and |c|^2, for the rounding bound
+	maxSqNorm  float64
+	boundScale float64
 }
 
 func newSearchIndex(words []float64, dim int) searchIndex {
@@ -42,6 +61,29 @@ func newSearchIndex(words []float64, dim int) searchIndex {
 			n = math.FMA(v, v, n)
 		}
 		s.norms[c] = n
+		s.maxSqNorm = max(s.maxSqNorm, n)
+	}
+	s.maxNorm = math.Sqrt(s.maxSqNorm)
+	if !(s.maxSqNorm <= float32Limit) || k >= 1<<24 {
+		return s
+	}
+	// A float32 FMA chain of dim products of rounded inputs errs by at most (dim+2) u sum|x_i c_i|
+	// <= (dim+2) u |x||c| (u = 2^-24); doubled by the -2, plus the rounding of |c|^2 and of the
+	// distance, that is below (2 dim + 8) u (|x||c| + |c|^2); boundScale takes twice that.
+	s.boundScale = 2 * float64(2*dim+8) * 0x1p-24
+	s.blocks32 = (k + searchBlock32 - 1) / searchBlock32
+	s.packed32 = make([]float32, s.blocks32*dim*searchBlock32)
+	s.norms32 = make([]float32, s.blocks32*searchBlock32)
+	for c := range s.blocks32 * searchBlock32 {
+		b, l := c/searchBlock32, c%searchBlock32
+		if c >= k {
+			s.norms32[c] = float32(math.Inf(1))
+			continue
+		}
+		for d := range dim {
+			s.packed32[(b*dim+d)*searchBlock32+l] = float32(words[c*dim+d])
+		}
+		s.norms32[c] = float32(s.norms[c]) // the float64 norms are in code order too
 	}
 	return s
 }
@@ -50,25 +92,72 @@ func newSearchIndex(words []float64, dim int) searchIndex {
 // smaller than +Inf (x not finite).
 func (s *searchIndex) nearest(x []float64) int {
 	x = x[:s.dim]
-	if useSearchKernel && s.dim > 0 && s.blocks > 0 {
-		var lanes [8]float64
-		nearestKernel(&x[0], s.dim, &s.packed[0], &s.norms[0], s.blocks, &lanes)
-		return reduceLanes(&lanes)
+	if !useSearchKernel || s.dim == 0 || s.blocks == 0 {
+		return s.nearestGo(x)
 	}
-	return s.nearestGo(x)
+	if c, ok := s.nearest32(x); ok {
+		return c
+	}
+	return s.nearest64(x)
 }
 
-// reduceLanes picks, among the kernel's four per-lane minima (distances lanes[0:4], code indices
-// lanes[4:8]), the smallest distance, and on a tie the lowest code: each lane kept the first code of
-// its own minimum, so this is the first code of the overall minimum, as the scalar scan finds.
-func reduceLanes(lanes *[8]float64) int {
+// nearest64 is the float64 kernel's answer, nearestGo's bit for bit.
+func (s *searchIndex) nearest64(x []float64) int {
+	var lanes [8]float64
+	nearestKernel(&x[0], s.dim, &s.packed[0], &s.norms[0], s.blocks, &lanes)
 	best, bestD := lanes[4], lanes[0]
 	for l := 1; l < 4; l++ {
+		// each lane kept the first code of its own minimum, so the lowest index of the lanes at
+		// the overall minimum is the first code at it, as the scalar scan finds
 		if d, i := lanes[l], lanes[4+l]; d < bestD || (d == bestD && i < best) {
 			best, bestD = i, d
 		}
 	}
 	return int(best)
+}
+
+// nearest32 runs the float32 kernel; ok is false unless its argmin is certainly the float64 one.
+func (s *searchIndex) nearest32(x []float64) (c int, ok bool) {
+	if s.packed32 == nil {
+		return 0, false
+	}
+	var x0, x1, x2, x3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		x0 += x[i] * x[i]
+		x1 += x[i+1] * x[i+1]
+		x2 += x[i+2] * x[i+2]
+		x3 += x[i+3] * x[i+3]
+	}
+	for ; i < len(x); i++ {
+		x0 += x[i] * x[i]
+	}
+	xx := (x0 + x1) + (x2 + x3)
+	if !(xx <= float32Limit) { // also NaN and Inf
+		return 0, false
+	}
+	var lanes [24]float32 // per lane: smallest distance, its code, second smallest distance
+	nearestKernel32(&x[0], s.dim, &s.packed32[0], &s.norms32[0], s.blocks32, &lanes)
+	at := 0
+	for l := 1; l < 8; l++ {
+		if lanes[l] < lanes[at] || (lanes[l] == lanes[at] && lanes[8+l] < lanes[8+at]) {
+			at = l
+		}
+	}
+	first, second := lanes[at], lanes[16+at]
+	for l := range 8 {
+		if l != at {
+			second = min(second, lanes[l])
+		}
+	}
+	// |x| is rounded up a little for the rounding of xx; the last term covers underflow
+	// (an absolute error of 2^-149 per rounded value), far below any real gap.
+	xn := math.Sqrt(xx) * (1 + 1e-6)
+	bound := s.boundScale*(xn*s.maxNorm+s.maxSqNorm) + float64(2*s.dim+8)*(xn+s.maxNorm+1)*0x1p-140
+	if float64(second)-float64(first) > 2*bound {
+		return int(lanes[8+at]), true
+	}
+	return 0, false
 }
 
 // nearestGo is the portable search, the reference the assembly kernel must equal.

@@ -13,3 +13,10 @@ var useSearchKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //
 //go:noescape
 func nearestKernel(x *float64, dim int, packed *float64, norms *float64, blocks int, lanes *[8]float64)
+
+// nearestKernel32 is nearestKernel in float32 over blocks of searchBlock32 codes, x converted on
+// the fly; for each of the eight lanes it leaves the smallest distance in lanes[l], that code's
+// index in lanes[8+l] and the lane's second smallest distance in lanes[16+l].
+//
+//go:noescape
+func nearestKernel32(x *float64, dim int, packed *float32, norms *float32, blocks int, lanes *[24]float32)

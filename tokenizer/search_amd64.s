@@ -92,3 +92,116 @@ dims:
 	VMOVUPD Y10, 32(R10)
 	VZEROUPPER
 	RET
+
+// float32 constants, as full registers for memory operands.
+DATA searchPosInf32<>+0(SB)/4, $0x7f800000
+GLOBL searchPosInf32<>(SB), RODATA|NOPTR, $4
+DATA searchMinusTwo32<>+0(SB)/4, $-2.0
+DATA searchMinusTwo32<>+4(SB)/4, $-2.0
+DATA searchMinusTwo32<>+8(SB)/4, $-2.0
+DATA searchMinusTwo32<>+12(SB)/4, $-2.0
+DATA searchMinusTwo32<>+16(SB)/4, $-2.0
+DATA searchMinusTwo32<>+20(SB)/4, $-2.0
+DATA searchMinusTwo32<>+24(SB)/4, $-2.0
+DATA searchMinusTwo32<>+28(SB)/4, $-2.0
+GLOBL searchMinusTwo32<>(SB), RODATA|NOPTR, $32
+DATA searchEight32<>+0(SB)/4, $8.0
+DATA searchEight32<>+4(SB)/4, $8.0
+DATA searchEight32<>+8(SB)/4, $8.0
+DATA searchEight32<>+12(SB)/4, $8.0
+DATA searchEight32<>+16(SB)/4, $8.0
+DATA searchEight32<>+20(SB)/4, $8.0
+DATA searchEight32<>+24(SB)/4, $8.0
+DATA searchEight32<>+28(SB)/4, $8.0
+GLOBL searchEight32<>(SB), RODATA|NOPTR, $32
+DATA searchIota32<>+0(SB)/4, $0.0
+DATA searchIota32<>+4(SB)/4, $1.0
+DATA searchIota32<>+8(SB)/4, $2.0
+DATA searchIota32<>+12(SB)/4, $3.0
+DATA searchIota32<>+16(SB)/4, $4.0
+DATA searchIota32<>+20(SB)/4, $5.0
+DATA searchIota32<>+24(SB)/4, $6.0
+DATA searchIota32<>+28(SB)/4, $7.0
+GLOBL searchIota32<>(SB), RODATA|NOPTR, $32
+
+// func nearestKernel32(x *float64, dim int, packed *float32, norms *float32, blocks int, lanes *[24]float32)
+//
+// nearestKernel in float32 over blocks of 64 codes (eight registers of eight lanes). x[d] is
+// converted from float64 as it is broadcast; the conversion merges into X15, which the dimension
+// loop never writes, so no iteration waits on the one before. Per lane it keeps the smallest
+// distance (Y9), its code (Y10) and the second smallest distance (Y13), from which the caller
+// tells whether the float32 answer is certain.
+TEXT ·nearestKernel32(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ dim+8(FP), CX
+	MOVQ packed+16(FP), DI
+	MOVQ norms+24(FP), R8
+	MOVQ blocks+32(FP), R9
+	MOVQ lanes+40(FP), R10
+
+	VBROADCASTSS searchPosInf32<>(SB), Y9
+	VMOVAPS      Y9, Y13
+	VXORPS       Y10, Y10, Y10
+	VMOVUPS      searchIota32<>(SB), Y11
+	VXORPS       Y15, Y15, Y15
+
+block32:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   SI, AX
+	MOVQ   CX, DX
+
+dims32:
+	VCVTSD2SS    (AX), X15, X8
+	VBROADCASTSS X8, Y8
+	VFMADD231PS  0(DI), Y8, Y0
+	VFMADD231PS  32(DI), Y8, Y1
+	VFMADD231PS  64(DI), Y8, Y2
+	VFMADD231PS  96(DI), Y8, Y3
+	VFMADD231PS  128(DI), Y8, Y4
+	VFMADD231PS  160(DI), Y8, Y5
+	VFMADD231PS  192(DI), Y8, Y6
+	VFMADD231PS  224(DI), Y8, Y7
+	ADDQ         $8, AX
+	ADDQ         $256, DI
+	DECQ         DX
+	JNZ          dims32
+
+// ARGMIN32: Y14 = |c|^2 - 2 acc; second = min(second, max(best, Y14)) (before best moves, so a
+// displaced best becomes the second); then best and its code take Y14 where Y14 < best. The
+// padding's +Inf never wins, and a tie leaves second == best, which the caller treats as uncertain.
+// Y15 is put back to zero for the conversions.
+#define ARGMIN32(acc, off) \
+	VMOVUPS     off(R8), Y14                       \
+	VFMADD231PS searchMinusTwo32<>(SB), acc, Y14   \
+	VMAXPS      Y9, Y14, Y15                       \
+	VMINPS      Y15, Y13, Y13                      \
+	VCMPPS      $0x11, Y9, Y14, Y15                \
+	VBLENDVPS   Y15, Y14, Y9, Y9                   \
+	VBLENDVPS   Y15, Y11, Y10, Y10                 \
+	VADDPS      searchEight32<>(SB), Y11, Y11
+
+	ARGMIN32(Y0, 0)
+	ARGMIN32(Y1, 32)
+	ARGMIN32(Y2, 64)
+	ARGMIN32(Y3, 96)
+	ARGMIN32(Y4, 128)
+	ARGMIN32(Y5, 160)
+	ARGMIN32(Y6, 192)
+	ARGMIN32(Y7, 224)
+	VXORPS Y15, Y15, Y15
+	ADDQ   $256, R8
+	DECQ   R9
+	JNZ    block32
+
+	VMOVUPS Y9, 0(R10)
+	VMOVUPS Y10, 32(R10)
+	VMOVUPS Y13, 64(R10)
+	VZEROUPPER
+	RET

@@ -21,10 +21,12 @@ func scalarNearest(x, words []float64) int {
 	return best
 }
 
-// checkSearch asserts that the assembly kernel (where the CPU has one) gives the token of the
-// pure-Go search for every patch, bit for bit, and that the token is the nearest code by squared
-// distance, or one as near to rounding; it returns how often the plain scalar search disagrees.
-func checkSearch(t *testing.T, name string, words, patches []float64, dim int) (differs int) {
+// checkSearch asserts that the assembly kernels (where the CPU has them) give the token of the
+// pure-Go search for every patch, bit for bit — the float64 kernel always, the float32 one whenever
+// it answers — and that the token is the nearest code by squared distance, or one as near to
+// rounding; it returns how often the plain scalar search disagrees and how often the float32
+// kernel left the answer to the float64 one.
+func checkSearch(t *testing.T, name string, words, patches []float64, dim int) (differs, undecided int) {
 	t.Helper()
 	s := newSearchIndex(words, dim)
 	k := len(words) / dim
@@ -34,6 +36,14 @@ func checkSearch(t *testing.T, name string, words, patches []float64, dim int) (
 		if useSearchKernel {
 			if fast := s.nearest(x); fast != got {
 				t.Fatalf("%s (k %d, dim %d) patch %d: kernel token %d, pure Go %d", name, k, dim, i/dim, fast, got)
+			}
+			if fast := s.nearest64(x); fast != got {
+				t.Fatalf("%s (k %d, dim %d) patch %d: float64 kernel token %d, pure Go %d", name, k, dim, i/dim, fast, got)
+			}
+			if fast, ok := s.nearest32(x); ok && fast != got {
+				t.Fatalf("%s (k %d, dim %d) patch %d: float32 kernel token %d, pure Go %d", name, k, dim, i/dim, fast, got)
+			} else if !ok {
+				undecided++
 			}
 		}
 		if got < 0 || got >= k {
@@ -52,7 +62,7 @@ func checkSearch(t *testing.T, name string, words, patches []float64, dim int) (
 			differs++
 		}
 	}
-	return differs
+	return differs, undecided
 }
 
 func sqNorm(x []float64) float64 { return dot(x, x) }
@@ -78,7 +88,7 @@ func TestSearchKernelEqualsPureGo(t *testing.T) {
 			words := randomVectors(rng, k, dim, 1)
 			patches := append(randomVectors(rng, 200, dim, 2), words...) // codes themselves: distance ~0
 			patches = append(patches, make([]float64, dim)...)
-			if d := checkSearch(t, "random", words, patches, dim); d > 0 {
+			if d, _ := checkSearch(t, "random", words, patches, dim); d > 0 {
 				t.Logf("k %d dim %d: the scalar search differs on %d of %d patches (rounding ties)", k, dim, d, len(patches)/dim)
 			}
 		}
@@ -103,6 +113,43 @@ func TestSearchKernelEqualsPureGo(t *testing.T) {
 		x := randomVectors(rng, 1, dim, 1)
 		if g, f := s.nearestGo(x), s.nearest(x); g != 0 || f != 0 {
 			t.Fatalf("%d equal codes: pure Go %d, kernel %d, want 0", k, g, f)
+		}
+	}
+	// Near ties finer than float32 resolves: code j is code 0 moved by 1e-6 in one dimension and
+	// the patch sits 1e-4 to one side of code 0 there, so their squared distances differ by 2e-10.
+	// The float32 kernel must leave those to the float64 one, which must pick as pure Go does.
+	// Code j is in another lane (1), in the same lane (8: the lane's second best) or in the same
+	// lane of the next block (64).
+	for _, c := range []struct{ dim, j int }{{3, 1}, {32, 1}, {33, 1}, {3, 8}, {32, 8}, {32, 64}, {5, 64}} {
+		dim, j := c.dim, c.j
+		words := randomVectors(rng, 90, dim, 1)
+		copy(words[j*dim:(j+1)*dim], words[:dim])
+		h := dim / 2
+		words[j*dim+h] += 1e-6
+		s := newSearchIndex(words, dim)
+		for i := range 200 {
+			x := randomVectors(rng, 1, dim, 0.01)
+			for d := range x {
+				x[d] += words[d]
+			}
+			x[h] = words[h] - 1e-4 // nearer code 0
+			want := 0
+			if i%2 == 1 {
+				x[h] = words[h] + 1e-4 // nearer code j
+				want = j
+			}
+			got := s.nearestGo(x)
+			if useSearchKernel {
+				if c, ok := s.nearest32(x); ok {
+					t.Fatalf("dim %d: float32 kernel answered %d on a near tie", dim, c)
+				}
+				if f := s.nearest(x); f != got {
+					t.Fatalf("dim %d near tie: kernel %d, pure Go %d", dim, f, got)
+				}
+			}
+			if got != want {
+				t.Fatalf("dim %d near tie %d: token %d, want %d", dim, i, got, want)
+			}
 		}
 	}
 	words := randomVectors(rng, 70, 32, 1)
@@ -134,8 +181,15 @@ func TestSearchKernelOnEEG(t *testing.T) {
 		for _, i := range rng.Perm(len(train) / p)[:k] {
 			words = append(words, train[i*p:(i+1)*p]...)
 		}
-		if d := checkSearch(t, "eeg", words, test, p); d > 0 {
+		d, u := checkSearch(t, "eeg", words, test, p)
+		if d > 0 {
 			t.Errorf("k %d: the scalar search differs on %d of %d EEG patches", k, d, len(test)/p)
+		}
+		if useSearchKernel {
+			t.Logf("k %d: the float32 kernel left %d of %d EEG patches to the float64 one", k, u, len(test)/p)
+			if u > len(test)/p/20 {
+				t.Errorf("k %d: the float32 kernel decided only %d of %d EEG patches", k, len(test)/p-u, len(test)/p)
+			}
 		}
 		// the second RVQ stage searches residuals
 		s := newSearchIndex(words, p)
@@ -146,7 +200,7 @@ func TestSearchKernelOnEEG(t *testing.T) {
 				res[i+d] -= words[c*p+d]
 			}
 		}
-		if d := checkSearch(t, "eeg residual", words, res, p); d > 0 {
+		if d, _ := checkSearch(t, "eeg residual", words, res, p); d > 0 {
 			t.Errorf("k %d: the scalar search differs on %d of %d EEG residuals", k, d, len(res)/p)
 		}
 	}
@@ -155,7 +209,7 @@ func TestSearchKernelOnEEG(t *testing.T) {
 	for _, c := range ref.Centers {
 		centres = append(centres, c...)
 	}
-	if d := checkSearch(t, "scikit-learn centres", centres, runPatches(t, "S001R02.edf", ref), ref.PatchSamples); d > 0 {
+	if d, _ := checkSearch(t, "scikit-learn centres", centres, runPatches(t, "S001R02.edf", ref), ref.PatchSamples); d > 0 {
 		t.Errorf("scikit-learn's centres: the scalar search differs on %d EEG patches", d)
 	}
 }
@@ -172,7 +226,7 @@ func BenchmarkNearest(b *testing.B) {
 		for _, impl := range []struct {
 			name string
 			fn   func(x []float64) int
-		}{{"packed", s.nearest}, {"purego", s.nearestGo}, {"scalar", func(x []float64) int { return scalarNearest(x, words) }}} {
+		}{{"packed", s.nearest}, {"float64", s.nearest64}, {"purego", s.nearestGo}, {"scalar", func(x []float64) int { return scalarNearest(x, words) }}} {
 			b.Run(fmt.Sprintf("k=%d/%s", k, impl.name), func(b *testing.B) {
 				b.ReportAllocs()
 				i, sink := 0, 0
