@@ -239,3 +239,57 @@ func BenchmarkNearest(b *testing.B) {
 		}
 	}
 }
+
+// WithScalarSearch, the bench's reference, encodes EEG patches into the same RVQ tokens as the
+// packed search (codes: means of two patches of another run, as k-means centres are means; not
+// z-scored patches themselves, whose equal norms would make rounding ties); mu-law has no search
+// to swap.
+func TestScalarSearchReference(t *testing.T) {
+	recs, _ := readRuns(t, "S001R01.edf", "S001R02.edf")
+	const p = 32
+	train := Patches(nil, recs[0].Data[:8], p)
+	x := Patches(nil, recs[1].Data[:8], p)
+	rng := rand.New(rand.NewPCG(11, 12))
+	cb := &Codebook{Version: FormatVersion, Name: "rvq", SampleRateHz: 160, PatchSamples: p, Normalisation: PatchZScore}
+	for s := range 3 {
+		var words [][]float64
+		for range 100 {
+			i, j := rng.IntN(len(train)/p), rng.IntN(len(train)/p)
+			w := make([]float64, p)
+			for d := range w {
+				w[d] = (train[i*p+d] + train[j*p+d]) / 2 / float64(1+2*s) // later stages quantise smaller residuals
+			}
+			words = append(words, w)
+		}
+		if s == 0 {
+			cb.Codewords = words
+		} else {
+			cb.Residual = append(cb.Residual, words)
+		}
+	}
+	q, err := NewQuantizer(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := q.WithScalarSearch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := make([]uint16, 3), make([]uint16, 3)
+	for i := 0; i+p <= len(x); i += p {
+		za, zb := append([]float64(nil), x[i:i+p]...), append([]float64(nil), x[i:i+p]...)
+		if q.Encode(za, a) != nil || ref.Encode(zb, b) != nil {
+			t.Fatal("encode failed")
+		}
+		if a[0] != b[0] || a[1] != b[1] || a[2] != b[2] {
+			t.Fatalf("patch %d: packed search %v, scalar search %v", i/p, a, b)
+		}
+	}
+	mu, err := NewQuantizer(NewMuLaw(160, p, 16, 4, [2]float64{1, 40}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mu.WithScalarSearch(); err == nil {
+		t.Fatal("a mu-law quantizer gave a scalar-search copy")
+	}
+}

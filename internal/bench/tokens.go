@@ -491,8 +491,8 @@ func printTokenScores(r *benchRun, ds *tokenData, scores []*tokenScore) {
 		fmt.Fprintf(r.out, "\ngoal r >= 0.9 at <= 40 bits/s/channel on held-out EEG (token bits, side information apart): met by%s\n", best)
 		for _, s := range scores {
 			if s.scalarStreamsPerCore > 0 {
-				fmt.Fprintf(r.out, "goal >= 1000 64-channel streams per core for the lookup: %s %.0f streams/core = %.2fx the goal, %.1fx the scalar search's %.0f in this run, %d of %d tokens differ (%s)\n",
-					s.spec.label(), s.streamsPerCore, s.streamsPerCore/1000, s.streamsPerCore/s.scalarStreamsPerCore, s.scalarStreamsPerCore, s.tokenDiffs, s.tokenCount,
+				fmt.Fprintf(r.out, "goal >= 1000 64-channel streams per core for the lookup: %s, %.1f s: %.0f streams/core = %.2fx the goal, %.1fx the scalar search's %.0f in this run, %d of %d tokens differ (%s)\n",
+					s.spec.label(), s.spec.patchSec, s.streamsPerCore, s.streamsPerCore/1000, s.streamsPerCore/s.scalarStreamsPerCore, s.scalarStreamsPerCore, s.tokenDiffs, s.tokenCount,
 					map[bool]string{true: "met", false: "not met"}[s.streamsPerCore >= 1000])
 			}
 		}
