@@ -155,6 +155,29 @@ func (q *Quantizer) Encode(z []float64, tokens []uint16) error {
 	return nil
 }
 
+// pairs reports whether encodePair applies: a k-means or residual-VQ codebook on the packed search.
+func (q *Quantizer) pairs() bool {
+	return q.levels == 0 && q.enc == nil && q.cb.method() != MethodLearntVQ && len(q.stages) > 0 && q.stages[0].scalarNorms == nil
+}
+
+// encodePair is Encode for two patches at once (only when pairs()), with the same tokens: each
+// stage's search reads the codebook once for both, which is what the streaming stage, with every
+// channel's patch complete at the same sample, can use.
+func (q *Quantizer) encodePair(z1, z2 []float64, t1, t2 []uint16) {
+	p := q.p
+	z1, z2 = z1[:p], z2[:p]
+	for s := range q.stages {
+		st := &q.stages[s]
+		k1, k2 := st.search.nearestPair(z1, z2)
+		t1[s], t2[s] = uint16(k1), uint16(k2)
+		w1, w2 := st.words[k1*p:(k1+1)*p], st.words[k2*p:(k2+1)*p]
+		for i := range z1 {
+			z1[i] -= w1[i]
+			z2[i] -= w2[i]
+		}
+	}
+}
+
 // Decode writes the normalised patch that tokens stand for to dst.
 func (q *Quantizer) Decode(dst []float64, tokens []uint16) {
 	if q.levels > 0 {

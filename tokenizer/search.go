@@ -121,6 +121,46 @@ func (s *searchIndex) nearest32(x []float64) (c int, ok bool) {
 	if s.packed32 == nil {
 		return 0, false
 	}
+	xx := sumSquares(x)
+	if !(xx <= float32Limit) { // also NaN and Inf
+		return 0, false
+	}
+	var lanes [24]float32 // per lane: smallest distance, its code, second smallest distance
+	nearestKernel32(&x[0], s.dim, &s.packed32[0], &s.norms32[0], s.blocks32, &lanes)
+	return s.decide32(&lanes, xx)
+}
+
+// nearestPair is nearest for two patches at once: the pair kernel reads the float32 codes once for
+// both and does, patch by patch, the float32 kernel's arithmetic, so the tokens are the same.
+func (s *searchIndex) nearestPair(x, y []float64) (cx, cy int) {
+	x, y = x[:s.dim], y[:s.dim]
+	if !useSearchKernel || s.dim == 0 || s.packed32 == nil {
+		return s.nearest(x), s.nearest(y)
+	}
+	xx, yy := sumSquares(x), sumSquares(y)
+	if !(xx <= float32Limit) || !(yy <= float32Limit) {
+		return s.nearest(x), s.nearest(y)
+	}
+	// x's lanes, y's lanes, then the code indices of the block's first register, 0..7
+	var lanes [56]float32
+	inf := float32(math.Inf(1))
+	for l := range 8 {
+		lanes[l], lanes[16+l], lanes[24+l], lanes[40+l], lanes[48+l] = inf, inf, inf, inf, float32(l)
+	}
+	nearestKernel32Pair(&x[0], &y[0], s.dim, &s.packed32[0], &s.norms32[0], s.blocks32, &lanes)
+	cx, okx := s.decide32((*[24]float32)(lanes[0:24]), xx)
+	cy, oky := s.decide32((*[24]float32)(lanes[24:48]), yy)
+	if !okx {
+		cx = s.nearest64(x)
+	}
+	if !oky {
+		cy = s.nearest64(y)
+	}
+	return cx, cy
+}
+
+// sumSquares is |x|^2 (for the rounding bound, so four partial sums are fine).
+func sumSquares(x []float64) float64 {
 	var x0, x1, x2, x3 float64
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
@@ -132,12 +172,13 @@ func (s *searchIndex) nearest32(x []float64) (c int, ok bool) {
 	for ; i < len(x); i++ {
 		x0 += x[i] * x[i]
 	}
-	xx := (x0 + x1) + (x2 + x3)
-	if !(xx <= float32Limit) { // also NaN and Inf
-		return 0, false
-	}
-	var lanes [24]float32 // per lane: smallest distance, its code, second smallest distance
-	nearestKernel32(&x[0], s.dim, &s.packed32[0], &s.norms32[0], s.blocks32, &lanes)
+	return (x0 + x1) + (x2 + x3)
+}
+
+// decide32 reads the float32 kernel's lanes for a patch of squared norm xx: the code of the
+// smallest distance, and whether the second smallest is far enough above it for that code to be
+// the float64 argmin as well.
+func (s *searchIndex) decide32(lanes *[24]float32, xx float64) (c int, ok bool) {
 	at := 0
 	for l := 1; l < 8; l++ {
 		if lanes[l] < lanes[at] || (lanes[l] == lanes[at] && lanes[8+l] < lanes[8+at]) {

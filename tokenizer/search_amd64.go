@@ -20,3 +20,10 @@ func nearestKernel(x *float64, dim int, packed *float64, norms *float64, blocks 
 //
 //go:noescape
 func nearestKernel32(x *float64, dim int, packed *float32, norms *float32, blocks int, lanes *[24]float32)
+
+// nearestKernel32Pair is nearestKernel32 for the patches x and y at once, each code register
+// loaded once for both: lanes[0:24] are x's lanes, lanes[24:48] y's, and lanes[48:56] must hold
+// 0..7 (the running code indices); the caller sets the distances to +Inf and the codes to 0.
+//
+//go:noescape
+func nearestKernel32Pair(x, y *float64, dim int, packed *float32, norms *float32, blocks int, lanes *[56]float32)

@@ -205,3 +205,109 @@ dims32:
 	VMOVUPS Y13, 64(R10)
 	VZEROUPPER
 	RET
+
+// func nearestKernel32Pair(x, y *float64, dim int, packed *float32, norms *float32, blocks int, lanes *[56]float32)
+//
+// Two patches share each code load: every 64-code block is taken as two halves of 32 codes (four
+// registers at byte offset 0 or 128 of each 256-byte row), Y0-Y3 accumulate x's dot products and
+// Y4-Y7 y's. Per lane, codes are visited in the order nearestKernel32 visits them and every
+// distance is computed the same way, so each patch's lanes come out as nearestKernel32's. The
+// registers do not hold both patches' running minima, so they live in lanes between halves.
+TEXT ·nearestKernel32Pair(SB), NOSPLIT, $0-56
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), BX
+	MOVQ dim+16(FP), CX
+	MOVQ packed+24(FP), R12
+	MOVQ norms+32(FP), R8
+	MOVQ blocks+40(FP), R9
+	MOVQ lanes+48(FP), R10
+
+	VXORPS Y15, Y15, Y15
+	SHLQ   $1, R9        // halves to do
+	MOVQ   CX, R11
+	SHLQ   $8, R11       // bytes per 64-code block: dim rows of 256
+	XORQ   R13, R13      // byte offset of the current half in a row: 0 or 128
+
+half:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	MOVQ   SI, AX
+	MOVQ   BX, R14
+	MOVQ   CX, DX
+	LEAQ   (R12)(R13*1), DI
+
+pairdims:
+	VCVTSD2SS    (AX), X15, X8
+	VBROADCASTSS X8, Y8
+	VCVTSD2SS    (R14), X15, X9
+	VBROADCASTSS X9, Y9
+	VMOVUPS      0(DI), Y10
+	VFMADD231PS  Y10, Y8, Y0
+	VFMADD231PS  Y10, Y9, Y4
+	VMOVUPS      32(DI), Y11
+	VFMADD231PS  Y11, Y8, Y1
+	VFMADD231PS  Y11, Y9, Y5
+	VMOVUPS      64(DI), Y12
+	VFMADD231PS  Y12, Y8, Y2
+	VFMADD231PS  Y12, Y9, Y6
+	VMOVUPS      96(DI), Y13
+	VFMADD231PS  Y13, Y8, Y3
+	VFMADD231PS  Y13, Y9, Y7
+	ADDQ         $8, AX
+	ADDQ         $8, R14
+	ADDQ         $256, DI
+	DECQ         DX
+	JNZ          pairdims
+
+// ARGMINP is ARGMIN32 with the minima in Y8 (best), Y9 (code), Y10 (second) and indices in Y11.
+#define ARGMINP(acc, off) \
+	VMOVUPS     off(R8), Y12                       \
+	VFMADD231PS searchMinusTwo32<>(SB), acc, Y12   \
+	VMAXPS      Y8, Y12, Y14                       \
+	VMINPS      Y14, Y10, Y10                      \
+	VCMPPS      $0x11, Y8, Y12, Y13                \
+	VBLENDVPS   Y13, Y12, Y8, Y8                   \
+	VBLENDVPS   Y13, Y11, Y9, Y9                   \
+	VADDPS      searchEight32<>(SB), Y11, Y11
+
+	VMOVUPS 192(R10), Y11
+	VMOVUPS 0(R10), Y8
+	VMOVUPS 32(R10), Y9
+	VMOVUPS 64(R10), Y10
+	ARGMINP(Y0, 0)
+	ARGMINP(Y1, 32)
+	ARGMINP(Y2, 64)
+	ARGMINP(Y3, 96)
+	VMOVUPS Y8, 0(R10)
+	VMOVUPS Y9, 32(R10)
+	VMOVUPS Y10, 64(R10)
+
+	VMOVUPS 192(R10), Y11
+	VMOVUPS 96(R10), Y8
+	VMOVUPS 128(R10), Y9
+	VMOVUPS 160(R10), Y10
+	ARGMINP(Y4, 0)
+	ARGMINP(Y5, 32)
+	ARGMINP(Y6, 64)
+	ARGMINP(Y7, 96)
+	VMOVUPS Y8, 96(R10)
+	VMOVUPS Y9, 128(R10)
+	VMOVUPS Y10, 160(R10)
+	VMOVUPS Y11, 192(R10)
+
+	ADDQ $128, R8
+	XORQ $128, R13
+	JNZ  samebk       // the second half of this block is next
+	ADDQ R11, R12     // both halves done: the next block
+samebk:
+	DECQ R9
+	JNZ  half
+
+	VZEROUPPER
+	RET

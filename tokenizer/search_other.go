@@ -12,3 +12,7 @@ func nearestKernel(x *float64, dim int, packed *float64, norms *float64, blocks 
 func nearestKernel32(x *float64, dim int, packed *float32, norms *float32, blocks int, lanes *[24]float32) {
 	panic("tokenizer: no search kernel on this platform")
 }
+
+func nearestKernel32Pair(x, y *float64, dim int, packed *float32, norms *float32, blocks int, lanes *[56]float32) {
+	panic("tokenizer: no search kernel on this platform")
+}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/neurostream/neurostream/streams"
 )
 
 // scalarNearest is the plain search the packed one replaced: row-major codes, |c|^2 - 2 c.x with
@@ -44,6 +46,12 @@ func checkSearch(t *testing.T, name string, words, patches []float64, dim int) (
 				t.Fatalf("%s (k %d, dim %d) patch %d: float32 kernel token %d, pure Go %d", name, k, dim, i/dim, fast, got)
 			} else if !ok {
 				undecided++
+			}
+		}
+		if i >= dim { // the pair search, with the patch before
+			px, py := s.nearestPair(patches[i-dim:i], x)
+			if prev := s.nearestGo(patches[i-dim : i]); px != prev || py != got {
+				t.Fatalf("%s (k %d, dim %d) patches %d, %d: pair search %d, %d, pure Go %d, %d", name, k, dim, i/dim-1, i/dim, px, py, prev, got)
 			}
 		}
 		if got < 0 || got >= k {
@@ -146,6 +154,9 @@ func TestSearchKernelEqualsPureGo(t *testing.T) {
 				if f := s.nearest(x); f != got {
 					t.Fatalf("dim %d near tie: kernel %d, pure Go %d", dim, f, got)
 				}
+				if a, b := s.nearestPair(x, words[:dim]); a != got || b != s.nearestGo(words[:dim]) {
+					t.Fatalf("dim %d near tie: pair search %d, %d, pure Go %d, %d", dim, a, b, got, s.nearestGo(words[:dim]))
+				}
 			}
 			if got != want {
 				t.Fatalf("dim %d near tie %d: token %d, want %d", dim, i, got, want)
@@ -215,7 +226,9 @@ func TestSearchKernelOnEEG(t *testing.T) {
 }
 
 // BenchmarkNearest times one token lookup (k codes of 32 samples, a 0.2-s patch at 160 Hz) with the
-// packed search (the kernel where the CPU has one), its pure-Go version, and the plain scalar scan.
+// packed search (the kernels where the CPU has them: float32 screening, float64 on near ties), the
+// float64 kernel alone, its pure-Go version and the plain scalar scan; "pair" looks up two patches
+// per op, as the streaming stage does.
 func BenchmarkNearest(b *testing.B) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	const dim = 32
@@ -237,6 +250,17 @@ func BenchmarkNearest(b *testing.B) {
 				_ = sink
 			})
 		}
+		b.Run(fmt.Sprintf("k=%d/pair", k), func(b *testing.B) { // two patches per op
+			b.ReportAllocs()
+			i, sink := 0, 0
+			for b.Loop() {
+				cx, cy := s.nearestPair(xs[i*dim:(i+1)*dim], xs[(i+1)*dim:(i+2)*dim])
+				sink += cx + cy
+				i = (i + 2) % 64
+			}
+			_ = sink
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(2*b.N), "ns/patch")
+		})
 	}
 }
 
@@ -291,5 +315,79 @@ func TestScalarSearchReference(t *testing.T) {
 	}
 	if _, err := mu.WithScalarSearch(); err == nil {
 		t.Fatal("a mu-law quantizer gave a scalar-search copy")
+	}
+}
+
+// The streaming stage encodes channels two at a time; with an odd channel count, a flat channel
+// and residual stages, its tokens are still offline EncodePatch's for every channel.
+func TestStreamingPairsEqualOffline(t *testing.T) {
+	recs, _ := readRuns(t, "S001R01.edf", "S001R02.edf")
+	const p, nch = 32, 5
+	train := Patches(nil, recs[0].Data[:8], p)
+	rng := rand.New(rand.NewPCG(13, 14))
+	cb := &Codebook{Version: FormatVersion, Name: "pairs", SampleRateHz: 160, PatchSamples: p, Normalisation: PatchZScore}
+	for s := range 2 {
+		var words [][]float64
+		for range 70 {
+			i, j := rng.IntN(len(train)/p), rng.IntN(len(train)/p)
+			w := make([]float64, p)
+			for d := range w {
+				w[d] = (train[i*p+d] + train[j*p+d]) / 2 / float64(1+2*s)
+			}
+			words = append(words, w)
+		}
+		if s == 0 {
+			cb.Codewords = words
+		} else {
+			cb.Residual = [][][]float64{words}
+		}
+	}
+	q, err := NewQuantizer(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := streams.StreamInfo{StreamID: "pairs", SampleRateHz: 160, Channels: make([]streams.Channel, nch)}
+	tk, err := q.NewTokenizer(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := recs[1].Data
+	n := 40 * p
+	frame := make([]float32, 8*nch)
+	patches := 0
+	tokens := make([]uint16, 2)
+	scratch := make([]float64, p)
+	emit := func(tok *streams.Tokens) error {
+		for c := range nch {
+			x := make([]float64, p)
+			for i := range x {
+				if c != 3 { // channel 3 is flat
+					x[i] = float64(float32(data[c][patches*p+i]))
+				}
+			}
+			mean, std, _ := q.EncodePatch(x, tokens, scratch)
+			got := tok.Tokens[c*2 : c*2+2]
+			if got[0] != tokens[0] || got[1] != tokens[1] || tok.Offsets[c] != float32(mean) || tok.Scales[c] != float32(std) {
+				t.Fatalf("patch %d channel %d: streamed %v (%g, %g), offline %v (%g, %g)", patches, c, got, tok.Offsets[c], tok.Scales[c], tokens, mean, std)
+			}
+		}
+		patches++
+		return nil
+	}
+	for s := 0; s+8 <= n; s += 8 {
+		for i := range 8 {
+			for c := range nch {
+				frame[i*nch+c] = 0
+				if c != 3 {
+					frame[i*nch+c] = float32(data[c][s+i])
+				}
+			}
+		}
+		if err := tk.Push(frame, 8, 0, emit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if patches != n/p {
+		t.Fatalf("%d patches, want %d", patches, n/p)
 	}
 }

@@ -149,7 +149,18 @@ func (t *Tokenizer) Push(samples []float32, numSamples int, acquiredAtNs int64, 
 			continue
 		}
 		t.fill = 0
-		for i := range t.chans {
+		i := 0
+		if t.q.pairs() { // two channels per pass over the codebook: the same tokens, faster
+			for ; i+2 <= len(t.chans); i += 2 {
+				a, b := t.buf[i*t.p:(i+1)*t.p], t.buf[(i+1)*t.p:(i+2)*t.p]
+				meanA, stdA := ZScore(a)
+				meanB, stdB := ZScore(b)
+				t.q.encodePair(a, b, t.out.Tokens[i*t.tpc:(i+1)*t.tpc], t.out.Tokens[(i+1)*t.tpc:(i+2)*t.tpc])
+				t.out.Offsets[i], t.out.Scales[i] = float32(meanA), float32(stdA)
+				t.out.Offsets[i+1], t.out.Scales[i+1] = float32(meanB), float32(stdB)
+			}
+		}
+		for ; i < len(t.chans); i++ {
 			patch := t.buf[i*t.p : (i+1)*t.p]
 			mean, std := ZScore(patch)
 			if err := t.q.Encode(patch, t.out.Tokens[i*t.tpc:(i+1)*t.tpc]); err != nil {
