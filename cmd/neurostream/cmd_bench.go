@@ -49,6 +49,9 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	if *noRef {
 		opts.Python = ""
 	}
+	if exe, err := os.Executable(); err == nil {
+		opts.BrokerExe = exe
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

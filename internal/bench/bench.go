@@ -27,6 +27,7 @@ type benchSuite struct {
 func benchSuites() []benchSuite {
 	return []benchSuite{
 		{"latency", "end-to-end latency through the broker for 1 and 100 streams", benchLatency},
+		{"clients", "Kafka clients side by side: kafka-go (our transport) vs franz-go's kgo, same frames, same broker: throughput, CPU, allocs, latency", benchClients},
 		{"ingest", "ingest ceiling: float32 samples/s one source pushes through the broker to one consumer (64, 306, 1,024 ch)", benchIngest},
 		{"dsp", "streaming SOS band-pass on 64-ch real EEG vs scipy.signal.sosfilt", benchDSP},
 		{"features", "Welch PSD, band power and the filter+feature chain vs scipy/sklearn", benchFeatures},
@@ -51,6 +52,7 @@ type benchRun struct {
 	// partitions of the latency suite's topics, one consumer-group member each (default 8)
 	partitions int
 	duration   time.Duration
+	brokerExe  string // the neurostream binary, to run the broker in its own process ("": in this one)
 }
 
 // Options says where the data and reference scripts are and how to print.
@@ -67,6 +69,9 @@ type Options struct {
 	Aligned    bool
 	Partitions int
 	Duration   time.Duration
+	// BrokerExe is the neurostream binary: suites that compare Kafka clients run its `broker` in a
+	// process of its own, so that client and broker CPU are measured apart ("": in this process).
+	BrokerExe string
 }
 
 // Run runs the named suites ("all" for every one) in the order Suites lists them.
@@ -77,7 +82,7 @@ func Run(ctx context.Context, opts Options, names []string) error {
 		}
 	}
 	r := &benchRun{out: opts.Out, dataDir: opts.DataDir, toolsDir: opts.ToolsDir, python: opts.Python, short: opts.Short,
-		streams: opts.Streams, runs: max(opts.Runs, 1), duration: opts.Duration, aligned: opts.Aligned, partitions: opts.Partitions}
+		streams: opts.Streams, runs: max(opts.Runs, 1), duration: opts.Duration, aligned: opts.Aligned, partitions: opts.Partitions, brokerExe: opts.BrokerExe}
 	for _, s := range benchSuites() {
 		if !contains(names, s.name) && !contains(names, "all") {
 			continue
