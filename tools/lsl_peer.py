@@ -16,8 +16,11 @@ Standard library only (Debian's /usr/bin/python3).
       pushes float32 samples in CHUNK-sample chunks, in real time (PACED 1, the default) or as fast
       as it can (0), each chunk stamped with lsl_local_clock() at push (latency = receive clock -
       timestamp on the same host); LABELS (comma-separated) names the channels.
-  lsl_peer.py LIB bench-inlet PREDICATE SECONDS
-      liblsl's own inlet on such a stream: prints JSON with per-chunk latencies and the sample count.
+      The "pushed" line gives the samples, the seconds and the process CPU seconds of the pushing.
+  lsl_peer.py LIB bench-inlet PREDICATE SECONDS [EXPECT]
+      liblsl's own inlet on such a stream: prints JSON with per-chunk latencies, the sample count, the
+      samples of the first pull and the process CPU seconds from the first pull to the last; stops early once EXPECT samples came (or
+      nothing came for 2 s after the first).
 """
 import ctypes as C
 import json
@@ -185,7 +188,7 @@ def bench_outlet(lib, name, nch, rate, seconds, chunk, paced=True, labels=None):
     time.sleep(0.5)
     buf = (C.c_float * (chunk * nch))(*[float(i % 97) for i in range(chunk * nch)])
     total = int(seconds * rate)
-    start = time.monotonic()
+    start, cpu0 = time.monotonic(), time.process_time()
     s = 0
     while s < total:
         due = start + s / rate
@@ -195,24 +198,28 @@ def bench_outlet(lib, name, nch, rate, seconds, chunk, paced=True, labels=None):
         n = min(chunk, total - s)
         lib.lsl_push_chunk_ftp(out, buf, n * nch, lib.lsl_local_clock(), 1)
         s += n
-    print("pushed %d %.3f" % (s, time.monotonic() - start), flush=True)
+    print("pushed %d %.3f %.3f" % (s, time.monotonic() - start, time.process_time() - cpu0), flush=True)
     while True:
         time.sleep(1)
 
 
-def bench_inlet(lib, pred, seconds):
+def bench_inlet(lib, pred, seconds, expect=0):
     info = resolve(lib, pred)
     nch = lib.lsl_get_channel_count(info)
     inl = lib.lsl_create_inlet(info, 360, 0, 1)
     ec = C.c_int(0)
     lib.lsl_open_stream(inl, 10.0, C.byref(ec))
     print("ready", flush=True)
-    cap = 65536
+    cap = min(65536, max(1024, (1 << 22) // nch))  # at most 16 MiB of floats
     data = (C.c_float * (cap * nch))()
     tsb = (C.c_double * cap)()
     lat, count, first, last = [], 0, 0.0, 0.0
+    cpu_first = cpu_last = 0.0
+    first_samples = 0
     end = time.time() + seconds
-    while time.time() < end:
+    while time.time() < end and not (expect and count >= expect):
+        if expect and first and lib.lsl_local_clock() - last > 2.0:
+            break  # nothing for 2 s: what is missing was lost
         n = lib.lsl_pull_chunk_f(inl, data, tsb, cap * nch, cap, 0.2, C.byref(ec))
         now = lib.lsl_local_clock()
         samples = n // nch
@@ -221,9 +228,11 @@ def bench_inlet(lib, pred, seconds):
             # the one whose latency this pull measures.
             lat.append(now - tsb[samples - 1])
             count += samples
-            first = first or now
-            last = now
-    print(json.dumps({"samples": count, "latencies": lat, "elapsed": last - first}), flush=True)
+            if not first:
+                first, cpu_first, first_samples = now, time.process_time(), samples
+            last, cpu_last = now, time.process_time()
+    print(json.dumps({"samples": count, "latencies": lat, "elapsed": last - first, "cpu": cpu_last - cpu_first,
+                      "first_samples": first_samples}), flush=True)
 
 
 def main():
@@ -238,7 +247,7 @@ def main():
         labels = args[6].split(",") if len(args) > 6 else None
         bench_outlet(lib, args[0], int(args[1]), float(args[2]), float(args[3]), int(args[4]), paced, labels)
     elif mode == "bench-inlet":
-        bench_inlet(lib, args[0], float(args[1]))
+        bench_inlet(lib, args[0], float(args[1]), int(args[2]) if len(args) > 2 else 0)
     else:
         raise SystemExit("unknown mode " + mode)
 

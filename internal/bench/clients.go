@@ -49,8 +49,8 @@ func benchClients(ctx context.Context, r *benchRun) error {
 		where = "this process (embedded): \"client\" CPU includes the broker's"
 	}
 	fmt.Fprintf(r.out, "frames: our codec, 8 samples x 64/306/1,024 float32 channels; broker: kfake in %s\n", where)
-	fmt.Fprintf(r.out, "kafka-go %s; kgo %s: defaults but linger 0 and no compression (kafka-go sends uncompressed), acks=all both\n",
-		moduleVersion("github.com/segmentio/kafka-go"), moduleVersion("github.com/twmb/franz-go"))
+	fmt.Fprintf(r.out, "kafka-go %s; kgo %s: defaults but linger 0 and no compression (kafka-go sends uncompressed), acks=all both;\n"+
+		"kgo async holds up to %d MiB unacknowledged\n", moduleVersion("github.com/segmentio/kafka-go"), moduleVersion("github.com/twmb/franz-go"), asyncBufferBytes>>20)
 
 	fmt.Fprintf(r.out, "\nproduce only: one goroutine, 32 frames a call (%d at 1,024 ch: one batch stays under 1 MB), acknowledged, 1 partition, %v a case\n", framesPerCall(1024), dur)
 	printClientsHeader(r, "producer")
@@ -362,8 +362,14 @@ func newPublisher(kind string, cfg streams.Config, topic string, partitions int)
 		}
 		return &kafkaGoPublisher{p: p, topic: topic}, nil
 	case prodKgoSync, prodKgoAsync:
-		cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(0),
-			kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		opts := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.ProducerLinger(0),
+			kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordPartitioner(kgo.ManualPartitioner())}
+		if kind == prodKgoAsync {
+			// Bounded like a source's memory would be: by default kgo buffers 50,000 records,
+			// 0.5 GB of 306-channel frames.
+			opts = append(opts, kgo.MaxBufferedBytes(asyncBufferBytes))
+		}
+		cl, err := kgo.NewClient(opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -388,6 +394,9 @@ func (k *kafkaGoPublisher) publish(ctx context.Context, frames []*streams.Frame)
 func (k *kafkaGoPublisher) acked() int64                { return k.n.Load() }
 func (k *kafkaGoPublisher) flush(context.Context) error { return nil }
 func (k *kafkaGoPublisher) close()                      { _ = k.p.Close() }
+
+// asyncBufferBytes bounds what an asynchronous kgo producer holds unacknowledged.
+const asyncBufferBytes = 16 << 20
 
 // kgoPublisher encodes frames with our codec into reused records; partitions are chosen from the
 // stream id as kafka-go's CRC32Balancer does, so both clients place a stream alike.
@@ -507,7 +516,8 @@ func newReader(kind string, cfg streams.Config, topic string, group bool) (frame
 		}
 		return &kafkaGoReader{c: c, group: group}, nil
 	case consKgo:
-		opts := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.FetchMaxWait(time.Second)}
+		// Fetch sizes as the kafka-go Reader's (MaxBytes 16 MiB per partition), wait as its MaxWait.
+		opts := []kgo.Opt{kgo.SeedBrokers(cfg.Brokers...), kgo.FetchMaxWait(time.Second), kgo.FetchMaxPartitionBytes(16 << 20)}
 		if group {
 			opts = append(opts, kgo.ConsumerGroup("clients-bench-kgo"), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 		} else {

@@ -21,7 +21,8 @@ func benchIngest(ctx context.Context, r *benchRun) error {
 		dur = 3 * time.Second
 	}
 	fmt.Fprintf(r.out, "%-9s %16s %16s %16s %10s %14s %18s %8s\n", "channels", "source samples/s", "consumer samples/s", "ceiling samples/s", "MB/s", "cpu s per s", "paced 90%: backlog", "load")
-	for _, ch := range []int{64, 306, 1024} {
+	ours := map[int]*ingestResult{}
+	for _, ch := range ingestChannels {
 		free, err := ingestRun(ctx, ch, dur, 0)
 		if err != nil {
 			return err
@@ -31,13 +32,17 @@ func benchIngest(ctx context.Context, r *benchRun) error {
 		if err != nil {
 			return err
 		}
+		ours[ch] = free
 		keeps := fmt.Sprintf("%d frames", paced.backlogEnd)
 		fmt.Fprintf(r.out, "%-9d %16.3g %16.3g %16.3g %10.0f %14.2f %18s %8s\n", ch, free.sourceRate, free.consumerRate, ceiling,
 			ceiling*4/1e6, free.cpuPerSec, keeps, loadAverage())
 	}
-	fmt.Fprintln(r.out, "  liblsl (published): ~75 M samples/s (2,500 ch x 30 kHz) at about half a core; `bench lsl` measures liblsl on this machine")
-	return nil
+	return ingestLiblsl(ctx, r, ours)
 }
+
+// ingestChannels: EEG, whole-head MEG, high-density arrays and the shape of liblsl's published
+// figure (2,500 ch x 30 kHz).
+var ingestChannels = []int{64, 306, 1024, 2500}
 
 type ingestResult struct {
 	sourceRate, consumerRate float64 // float32 samples per second
