@@ -17,10 +17,11 @@ func BenchmarkPush(b *testing.B) {
 		rate            float64
 		p, k, stages    int
 		scalarReference bool
+		muLaw           bool // k levels per sample
 	}{
-		{250, 50, 64, 1, false}, {250, 50, 256, 1, false}, {250, 50, 1024, 1, false},
-		{160, 32, 64, 1, false}, {160, 32, 256, 1, false}, {160, 32, 256, 4, false}, {160, 32, 512, 4, false},
-		{160, 32, 256, 1, true}, {160, 32, 256, 4, true},
+		{250, 50, 64, 1, false, false}, {250, 50, 256, 1, false, false}, {250, 50, 1024, 1, false, false},
+		{160, 32, 64, 1, false, false}, {160, 32, 256, 1, false, false}, {160, 32, 256, 4, false, false}, {160, 32, 512, 4, false, false},
+		{160, 32, 256, 1, true, false}, {160, 32, 256, 4, true, false}, {160, 32, 16, 1, false, true},
 	}
 	for _, c := range cases {
 		name := fmt.Sprintf("%gHz/p=%d/K=%d", c.rate, c.p, c.k)
@@ -29,6 +30,9 @@ func BenchmarkPush(b *testing.B) {
 		}
 		if c.scalarReference {
 			name += "/scalar"
+		}
+		if c.muLaw {
+			name = fmt.Sprintf("%gHz/p=%d/mu-law=%d", c.rate, c.p, c.k)
 		}
 		b.Run(name, func(b *testing.B) {
 			const nch, frame = 64, 8
@@ -43,9 +47,12 @@ func BenchmarkPush(b *testing.B) {
 				}
 				return words
 			}
-			cb := &Codebook{Version: FormatVersion, Name: "bench", SampleRateHz: c.rate, PatchSamples: c.p, Normalisation: PatchZScore, Codewords: stage()}
-			for range c.stages - 1 {
-				cb.Residual = append(cb.Residual, stage())
+			cb := NewMuLaw(c.rate, c.p, c.k, 4, [2]float64{}, nil)
+			if !c.muLaw {
+				cb = &Codebook{Version: FormatVersion, Name: "bench", SampleRateHz: c.rate, PatchSamples: c.p, Normalisation: PatchZScore, Codewords: stage()}
+				for range c.stages - 1 {
+					cb.Residual = append(cb.Residual, stage())
+				}
 			}
 			q, err := NewQuantizer(cb)
 			if err != nil {

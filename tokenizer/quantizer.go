@@ -29,6 +29,7 @@ type Quantizer struct {
 	// mu-law
 	levels          int
 	clip, mu, logMu float64
+	muValues        []float64 // muLawValue of every level, computed once (the per-sample expm1 was half the stage's time)
 }
 
 type stageIndex struct {
@@ -75,6 +76,10 @@ func NewLearntQuantizer(cb *Codebook, enc PatchEncoder) (*Quantizer, error) {
 		q.levels, q.clip = cb.MuLawLevels, cb.MuLawClipZ
 		q.mu = float64(q.levels - 1)
 		q.logMu = math.Log1p(q.mu)
+		q.muValues = make([]float64, q.levels)
+		for t := range q.muValues {
+			q.muValues[t] = q.muLawLevel(uint16(t))
+		}
 		return q, nil
 	}
 	for s := range cb.Stages() {
@@ -224,6 +229,14 @@ func (q *Quantizer) muLawToken(z float64) uint16 {
 
 // muLawValue is the z value a mu-law token stands for.
 func (q *Quantizer) muLawValue(t uint16) float64 {
+	if int(t) < len(q.muValues) {
+		return q.muValues[t]
+	}
+	return q.muLawLevel(t)
+}
+
+// muLawLevel expands a mu-law token to its z value.
+func (q *Quantizer) muLawLevel(t uint16) float64 {
 	f := float64(t)/float64(q.levels-1)*2 - 1
 	return math.Copysign(math.Expm1(math.Abs(f)*q.logMu)/q.mu, f) * q.clip
 }
