@@ -85,11 +85,30 @@ func (p *Processor) resume(ctx context.Context, c *chain, f *streams.Frame) erro
 }
 
 // Checkpoint publishes a snapshot of every named stream whose stages moved since their last one.
-// It fails, and its caller must not commit, when a stream's state could not be snapshotted.
+// It fails, and its caller must not commit, when a stream's state could not be snapshotted. The
+// results of the frames a snapshot covers must have been acknowledged first (see committer.flush).
 func (p *Processor) Checkpoint(ctx context.Context, streamIDs []string) error {
-	if p.state == nil {
-		return nil
+	snaps, err := p.snapshot(streamIDs)
+	if err != nil {
+		return err
 	}
+	return p.saveSnapshots(ctx, snaps)
+}
+
+// streamSnapshot is one stream's encoded stage state and the input position it covers.
+type streamSnapshot struct {
+	id         string
+	c          *chain
+	epoch, seq uint64
+	b          []byte
+}
+
+// snapshot encodes the state of every named stream whose stages moved since their last snapshot.
+func (p *Processor) snapshot(streamIDs []string) ([]streamSnapshot, error) {
+	if p.state == nil {
+		return nil, nil
+	}
+	var snaps []streamSnapshot
 	for _, id := range streamIDs {
 		p.mu.Lock()
 		c := p.chains[id]
@@ -100,7 +119,7 @@ func (p *Processor) Checkpoint(ctx context.Context, streamIDs []string) error {
 		c.mu.Lock()
 		if c.state == chainWaiting {
 			c.mu.Unlock()
-			return fmt.Errorf("%w: stream %s: frames held until its description arrives", errNotSnapshotted, id)
+			return nil, fmt.Errorf("%w: stream %s: frames held until its description arrives", errNotSnapshotted, id)
 		}
 		epoch, seq, started := c.seq.Last()
 		if c.state != chainReady || !started || (c.saved && c.savedEpoch == epoch && c.savedSeq == seq) {
@@ -109,32 +128,50 @@ func (p *Processor) Checkpoint(ctx context.Context, streamIDs []string) error {
 		}
 		if c.tainted {
 			c.mu.Unlock()
-			return fmt.Errorf("%w: stream %s was interrupted in the middle of a frame", errNotSnapshotted, id)
+			return nil, fmt.Errorf("%w: stream %s was interrupted in the middle of a frame", errNotSnapshotted, id)
 		}
 		b := c.encodeState(nil, p.fingerprint)
 		c.mu.Unlock()
 		if len(b) > maxStateBytes {
-			return fmt.Errorf("%w: stream %s: its state takes %d bytes, over the %d a Kafka message may hold (shorter windows or fewer channels per pipeline)",
+			return nil, fmt.Errorf("%w: stream %s: its state takes %d bytes, over the %d a Kafka message may hold (shorter windows or fewer channels per pipeline)",
 				errNotSnapshotted, id, len(b), maxStateBytes)
 		}
-		if err := p.state.Put(ctx, p.stateKey+"/"+id, b); err != nil {
+		snaps = append(snaps, streamSnapshot{id: id, c: c, epoch: epoch, seq: seq, b: b})
+	}
+	return snaps, nil
+}
+
+// saveSnapshots publishes snapshots and records the positions they cover.
+func (p *Processor) saveSnapshots(ctx context.Context, snaps []streamSnapshot) error {
+	for _, s := range snaps {
+		if err := p.state.Put(ctx, p.stateKey+"/"+s.id, s.b); err != nil {
 			return fmt.Errorf("%w: %w", errNotSnapshotted, err)
 		}
+		c := s.c
 		c.mu.Lock()
-		if !c.saved || epoch > c.savedEpoch || (epoch == c.savedEpoch && seq > c.savedSeq) {
-			c.saved, c.savedEpoch, c.savedSeq = true, epoch, seq
+		if !c.saved || s.epoch > c.savedEpoch || (s.epoch == c.savedEpoch && s.seq > c.savedSeq) {
+			c.saved, c.savedEpoch, c.savedSeq = true, s.epoch, s.seq
 		}
 		c.mu.Unlock()
 	}
 	return nil
 }
 
-// committer commits a consumer's offsets. Without stage state it commits every handled message at
-// once; with it, it collects them and commits them only after a snapshot of the streams they
-// advanced has been published (see state.go).
+// barrierSink is a sink whose writes may still be in flight when Emit returns (KafkaSink with an
+// AsyncWriter): Barrier returns once everything emitted before it was acknowledged.
+type barrierSink interface {
+	Barrier(ctx context.Context) error
+}
+
+// committer commits a consumer's offsets. Without stage state and with a sink that writes
+// synchronously it commits every handled message at once. Otherwise it collects them and commits them
+// every checkpoint interval, only after the results they led to have been acknowledged (the sink's
+// Barrier) and a snapshot of the streams they advanced has been published (see state.go): a crash
+// repeats results, never loses one.
 type committer struct {
-	c    *streams.Consumer
-	proc *Processor
+	c       *streams.Consumer
+	proc    *Processor
+	barrier barrierSink // nil: the sink's writes are acknowledged when Emit returns
 
 	mu      sync.Mutex
 	pending map[int]kafka.Message // the last handled message per partition
@@ -143,12 +180,17 @@ type committer struct {
 }
 
 func newCommitter(c *streams.Consumer, proc *Processor) *committer {
-	return &committer{c: c, proc: proc, pending: make(map[int]kafka.Message), touched: make(map[string]struct{})}
+	k := &committer{c: c, proc: proc, pending: make(map[int]kafka.Message), touched: make(map[string]struct{})}
+	k.barrier, _ = proc.sink.(barrierSink)
+	return k
 }
+
+// deferred reports whether offsets wait for flush (state to snapshot or writes to be acknowledged).
+func (k *committer) deferred() bool { return k.proc.state != nil || k.barrier != nil }
 
 // done marks msg handled; streamID is the stream whose stages it advanced ("" for none).
 func (k *committer) done(ctx context.Context, msg kafka.Message, streamID string) error {
-	if k.proc.state == nil {
+	if !k.deferred() {
 		return k.c.Commit(ctx, msg)
 	}
 	k.mu.Lock()
@@ -160,7 +202,8 @@ func (k *committer) done(ctx context.Context, msg kafka.Message, streamID string
 	return nil
 }
 
-// flush snapshots the advanced streams, then commits the messages handled before the snapshot.
+// flush snapshots the advanced streams, waits for the results of every frame the snapshots and the
+// pending messages cover to be acknowledged, publishes the snapshots, then commits the messages.
 func (k *committer) flush(ctx context.Context) error {
 	k.mu.Lock()
 	pending, touched := k.pending, k.touched
@@ -174,7 +217,15 @@ func (k *committer) flush(ctx context.Context) error {
 	for id := range touched {
 		ids = append(ids, id)
 	}
-	err := k.proc.Checkpoint(ctx, ids)
+	// Encoded before the barrier: a frame taken after this point is in neither the snapshots nor
+	// the pending offsets, so its results need not be waited for.
+	snaps, err := k.proc.snapshot(ids)
+	if err == nil && k.barrier != nil {
+		err = k.barrier.Barrier(ctx)
+	}
+	if err == nil {
+		err = k.proc.saveSnapshots(ctx, snaps)
+	}
 	if err == nil {
 		msgs := make([]kafka.Message, 0, len(pending))
 		for _, m := range pending {

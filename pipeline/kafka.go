@@ -23,14 +23,65 @@ import (
 // KafkaSink publishes a processor's results: frames to FramesTopic (if set) with their description
 // under FramesKind on the stream-info topic, predictions to the predictions topic, features to the
 // features topic.
+//
+// With Async set, frames, predictions, features and tokens are queued and the stage goes on at once
+// (see streams.AsyncWriter); Barrier then says when what was emitted has been acknowledged, and
+// Consume commits offsets and snapshots stage state only after it. Without it every write waits
+// for the broker.
 type KafkaSink struct {
 	Producer    *streams.Producer
+	Async       *streams.AsyncWriter
 	Topics      streams.Topics
 	FramesTopic string // "" drops processed frames (a decoder-only pipeline)
 	FramesKind  string // stream-info key kind of FramesTopic, e.g. "clean"
 	Metrics     *metrics.Metrics
+	// Log reports asynchronous writes the broker refused (default slog.Default()).
+	Log *slog.Logger
 	// OnPrediction, if set, sees every prediction after it was published (the demo prints them).
 	OnPrediction func(p *streams.Prediction)
+
+	bind                           sync.Once
+	warn                           *rateLimitedLog
+	predAck                        func(*streams.Prediction, error)
+	frameAck, featureAck, tokenAck func(error)
+}
+
+// acks binds the asynchronous writes' callbacks once: a method value per write would allocate.
+func (k *KafkaSink) acks() {
+	k.bind.Do(func() {
+		log := k.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		k.warn = newRateLimitedLog(log, time.Minute)
+		k.predAck = func(p *streams.Prediction, err error) {
+			if err != nil {
+				k.refused("publish-predictions", err)
+				return
+			}
+			k.published(p)
+		}
+		k.frameAck = func(err error) { k.refused("publish-frames", err) }
+		k.featureAck = func(err error) { k.refused("publish-features", err) }
+		k.tokenAck = func(err error) { k.refused("publish-tokens", err) }
+	})
+}
+
+// refused counts and logs an asynchronous write that failed (nil err: none).
+func (k *KafkaSink) refused(op string, err error) {
+	if err == nil {
+		return
+	}
+	_ = k.count(op, err)
+	k.warn.log(op, "result not published", "op", op, "err", err)
+}
+
+// Barrier returns once everything emitted before it was called has been acknowledged by the broker.
+func (k *KafkaSink) Barrier(ctx context.Context) error {
+	if k.Async == nil {
+		return nil
+	}
+	return k.Async.Barrier(ctx)
 }
 
 func (k *KafkaSink) WriteStreamInfo(ctx context.Context, info *streams.StreamInfo) error {
@@ -44,13 +95,27 @@ func (k *KafkaSink) WriteFrame(ctx context.Context, f *streams.Frame) error {
 	if k.FramesTopic == "" {
 		return nil
 	}
+	if k.Async != nil {
+		k.acks()
+		return k.Async.PublishFrame(ctx, k.FramesTopic, f, k.frameAck)
+	}
 	return k.count("publish-frames", k.Producer.PublishFrames(ctx, k.FramesTopic, f))
 }
 
 func (k *KafkaSink) EmitPrediction(ctx context.Context, p *streams.Prediction) error {
+	if k.Async != nil {
+		k.acks()
+		return k.Async.PublishPrediction(ctx, k.Topics.Predictions, p, k.predAck)
+	}
 	if err := k.count("publish-predictions", k.Producer.PublishPredictions(ctx, k.Topics.Predictions, p)); err != nil {
 		return err
 	}
+	k.published(p)
+	return nil
+}
+
+// published counts an acknowledged prediction and shows it to OnPrediction.
+func (k *KafkaSink) published(p *streams.Prediction) {
 	if k.Metrics != nil {
 		k.Metrics.Predictions.WithLabelValues(p.Decoder).Inc()
 		if p.LatencyNs > 0 {
@@ -60,15 +125,22 @@ func (k *KafkaSink) EmitPrediction(ctx context.Context, p *streams.Prediction) e
 	if k.OnPrediction != nil {
 		k.OnPrediction(p)
 	}
-	return nil
 }
 
 func (k *KafkaSink) EmitFeatures(ctx context.Context, v *streams.FeatureVector) error {
+	if k.Async != nil {
+		k.acks()
+		return k.Async.PublishFeatures(ctx, k.Topics.Features, v, k.featureAck)
+	}
 	return k.count("publish-features", k.Producer.PublishFeatures(ctx, k.Topics.Features, v))
 }
 
 // EmitTokens publishes a tokenizer's patch tokens on the tokens topic.
 func (k *KafkaSink) EmitTokens(ctx context.Context, t *streams.Tokens) error {
+	if k.Async != nil {
+		k.acks()
+		return k.Async.PublishTokens(ctx, k.Topics.Tokens, t, k.tokenAck)
+	}
 	return k.count("publish-tokens", k.Producer.PublishTokens(ctx, k.Topics.Tokens, t))
 }
 
@@ -336,13 +408,13 @@ func publishLoop(ctx context.Context, src Source, batch int, epoch uint64, m *me
 // snapshot and commit unless a frame was cut short.
 func Consume(ctx context.Context, c *streams.Consumer, topic string, proc *Processor, m *metrics.Metrics, log *slog.Logger) (err error) {
 	k := newCommitter(c, proc)
-	if proc.state != nil {
+	if k.deferred() {
 		stop, stopped := make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(stopped)
 			k.run(ctx, stop, func(err error) {
 				m.KafkaErrors.WithLabelValues("checkpoint").Inc()
-				log.Error("stage state not snapshotted; offsets stay uncommitted", "topic", topic, "err", err)
+				log.Error("results not acknowledged or stage state not snapshotted; offsets stay uncommitted", "topic", topic, "err", err)
 			})
 		}()
 		defer func() {

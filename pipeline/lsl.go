@@ -129,6 +129,14 @@ func (s *lslSink) EmitPrediction(ctx context.Context, p *streams.Prediction) err
 	return nil
 }
 
+// Barrier passes the inner sink's on: the wrapper must not hide what the committer waits for.
+func (s *lslSink) Barrier(ctx context.Context) error {
+	if b, ok := s.Sink.(barrierSink); ok {
+		return b.Barrier(ctx)
+	}
+	return nil
+}
+
 // EmitTokens passes tokens on: the wrapper must not hide the inner sink's token output.
 func (s *lslSink) EmitTokens(ctx context.Context, t *streams.Tokens) error {
 	if te, ok := s.Sink.(TokenEmitter); ok {

@@ -79,6 +79,10 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		return err
 	}
 	defer prod.Close()
+	// Pipelines publish their results without waiting for each acknowledgement; consumers commit
+	// after the writes they depend on are acknowledged. Closed once every consumer has stopped.
+	async := streams.NewAsyncWriter(prod, 0)
+	defer async.Close()
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -134,7 +138,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 				}
 				wrap = lslOuts[name].Wrap
 			}
-			proc, input, err := buildPipeline(topics, pc, prod, reg, store, opts, wrap)
+			proc, input, err := buildPipeline(topics, pc, prod, async, reg, store, opts, wrap)
 			if err != nil {
 				return err
 			}
@@ -234,7 +238,7 @@ func groupOf(pc PipelineConfig) string {
 	return "neurostream-" + pc.Name
 }
 
-func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Producer, reg *InfoRegistry, store *StateStore, opts RunOptions, wrap func(Sink) Sink) (*Processor, string, error) {
+func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Producer, async *streams.AsyncWriter, reg *InfoRegistry, store *StateStore, opts RunOptions, wrap func(Sink) Sink) (*Processor, string, error) {
 	in := pc.Input
 	if in == "" {
 		in = "raw"
@@ -244,7 +248,7 @@ func buildPipeline(topics streams.Topics, pc PipelineConfig, prod *streams.Produ
 		return nil, "", fmt.Errorf("pipeline %s: input: %w", pc.Name, err)
 	}
 	inKind := kindOf(topics, input)
-	sink := &KafkaSink{Producer: prod, Topics: topics, Metrics: opts.Metrics, OnPrediction: opts.OnPrediction}
+	sink := &KafkaSink{Producer: prod, Async: async, Topics: topics, Metrics: opts.Metrics, Log: opts.Log, OnPrediction: opts.OnPrediction}
 	if pc.Output != "" {
 		if sink.FramesTopic, err = topics.Resolve(pc.Output); err != nil {
 			return nil, "", fmt.Errorf("pipeline %s: output: %w", pc.Name, err)

@@ -96,6 +96,39 @@ func BenchmarkHotPathPublishPrediction(b *testing.B) {
 	}
 }
 
+// BenchmarkHotPathPublishPredictionAsync queues predictions as a pipeline's sink does (acknowledged
+// in the background, batched per partition) and waits for the last: the caller's cost per prediction.
+func BenchmarkHotPathPublishPredictionAsync(b *testing.B) {
+	ctx, cfg, topics := benchBroker(b)
+	p, err := streams.NewProducer(cfg, streams.LowLatency)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	w := streams.NewAsyncWriter(p, 0)
+	defer w.Close()
+	pr := &streams.Prediction{StreamID: "bench-001", Decoder: "alpha", Label: "eyes-closed", WindowEndSample: 500,
+		Scores: []streams.Score{{Label: "eyes-open", Value: 0.2}, {Label: "eyes-closed", Value: 0.8}}, AcquiredAtNs: time.Now().UnixNano()}
+	onAck := func(*streams.Prediction, error) {}
+	if err := w.PublishPrediction(ctx, topics.Predictions, pr, onAck); err != nil {
+		b.Fatal(err)
+	}
+	if err := w.Barrier(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pr.WindowEndSample = int64(i)
+		if err := w.PublishPrediction(ctx, topics.Predictions, pr, onAck); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Barrier(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func BenchmarkHotPathReadFrame(b *testing.B) {
 	ctx, cfg, topics := benchBroker(b)
 	p, err := streams.NewProducer(cfg, streams.Bulk)
