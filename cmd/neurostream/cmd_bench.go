@@ -24,10 +24,11 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	python := fs.String("python", "/usr/bin/python3", "Python interpreter for reference timings (with scipy/MNE/sklearn/torch)")
 	noRef := fs.Bool("no-reference", false, "skip the Python reference timings")
 	short := fs.Bool("short", false, "smaller workloads")
-	streamCounts := fs.String("streams", "1,100", "latency: comma-separated stream counts")
+	streamCounts := fs.String("streams", "1,100,1000", "latency: comma-separated stream counts")
 	runs := fs.Int("runs", 1, "latency: consecutive runs of each stream count")
 	duration := fs.Duration("duration", 0, "latency: length of each run (default 20s, 8s with --short)")
 	aligned := fs.Bool("aligned", false, "latency: release every stream's frames in the same instant (default: phases spread over a frame period)")
+	ceiling := fs.Bool("ceiling", false, "latency: then search the highest stream count that keeps up (backlog bounded, empty at the end)")
 	partitions := fs.Int("partitions", 8, "latency: partitions of the topics, one consumer-group member each")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
@@ -45,7 +46,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 		}
 		opts.Streams = append(opts.Streams, n)
 	}
-	opts.Runs, opts.Duration, opts.Aligned, opts.Partitions = *runs, *duration, *aligned, *partitions
+	opts.Runs, opts.Duration, opts.Aligned, opts.Partitions, opts.Ceiling = *runs, *duration, *aligned, *partitions, *ceiling
 	if *noRef {
 		opts.Python = ""
 	}

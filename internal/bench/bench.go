@@ -26,7 +26,7 @@ type benchSuite struct {
 
 func benchSuites() []benchSuite {
 	return []benchSuite{
-		{"latency", "end-to-end latency through the broker for 1 and 100 streams", benchLatency},
+		{"latency", "end-to-end latency through the broker for 1, 100 and 1,000 streams; --ceiling: the most streams that keep up", benchLatency},
 		{"clients", "Kafka clients side by side: kafka-go (our transport) vs franz-go's kgo, same frames, same broker: throughput, CPU, allocs, latency", benchClients},
 		{"ingest", "ingest ceiling: float32 samples/s one source pushes through the broker to one consumer (64, 306, 1,024 ch)", benchIngest},
 		{"dsp", "streaming SOS band-pass on 64-ch real EEG vs scipy.signal.sosfilt", benchDSP},
@@ -46,9 +46,10 @@ type benchRun struct {
 	toolsDir string // the repository's tools/ directory, for tools/bench/<suite>.py
 	python   string // interpreter for reference scripts; "" when references are off
 	short    bool   // smaller workloads, for a quick look
-	streams  []int  // stream counts for the latency suite (default 1 and 100)
+	streams  []int  // stream counts for the latency suite (default 1, 100 and 1,000)
 	runs     int    // consecutive runs per stream count in the latency suite (default 1)
 	aligned  bool   // latency: release every stream's frames in the same instant
+	ceiling  bool   // latency: search the highest stream count that keeps up
 	// partitions of the latency suite's topics, one consumer-group member each (default 8)
 	partitions int
 	duration   time.Duration
@@ -62,13 +63,15 @@ type Options struct {
 	ToolsDir string // the repository's tools/ directory, for tools/bench/<suite>.py
 	Python   string // interpreter for reference scripts; "" turns references off
 	Short    bool   // smaller workloads, for a quick look
-	// Streams, Runs and Duration shape the latency suite: how many streams (default 1 and 100), how
+	// Streams, Runs and Duration shape the latency suite: how many streams (default 1, 100 and 1,000), how
 	// many consecutive runs of each (default 1) and how long each runs (default 20 s, 8 s with Short).
 	Streams    []int
 	Runs       int
 	Aligned    bool
 	Partitions int
-	Duration   time.Duration
+	// Ceiling makes the latency suite search the highest stream count that keeps up.
+	Ceiling  bool
+	Duration time.Duration
 	// BrokerExe is the neurostream binary: suites that compare Kafka clients run its `broker` in a
 	// process of its own, so that client and broker CPU are measured apart ("": in this process).
 	BrokerExe string
@@ -82,7 +85,7 @@ func Run(ctx context.Context, opts Options, names []string) error {
 		}
 	}
 	r := &benchRun{out: opts.Out, dataDir: opts.DataDir, toolsDir: opts.ToolsDir, python: opts.Python, short: opts.Short,
-		streams: opts.Streams, runs: max(opts.Runs, 1), duration: opts.Duration, aligned: opts.Aligned, partitions: opts.Partitions, brokerExe: opts.BrokerExe}
+		streams: opts.Streams, runs: max(opts.Runs, 1), duration: opts.Duration, aligned: opts.Aligned, ceiling: opts.Ceiling, partitions: opts.Partitions, brokerExe: opts.BrokerExe}
 	for _, s := range benchSuites() {
 		if !contains(names, s.name) && !contains(names, "all") {
 			continue

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/decoders/alpha"
 	"github.com/neurostream/neurostream/pipeline"
@@ -40,47 +41,124 @@ func benchLatency(ctx context.Context, r *benchRun) error {
 	}
 	counts := r.streams
 	if len(counts) == 0 {
-		counts = []int{1, 100}
+		counts = []int{1, 100, 1000}
 	}
+	parts := cmp.Or(r.partitions, 8)
 	phases := "spread over one frame period, as independent headsets deliver them (--aligned: all at once)"
 	if r.aligned {
 		phases = "aligned: every stream's frame released in the same instant"
 	}
 	fmt.Fprintf(r.out, "streams' frame phases %s\n", phases)
-	fmt.Fprintf(r.out, "%-8s %9s %12s %10s %10s %10s %14s %9s %12s %6s %7s %9s %10s\n", "streams", "frames/s", "predictions", "p50", "p99", "max", "backlog max/end", "keeps up",
-		"cpu µs/frame", "GCs", "load", "heap MiB", "broker MiB")
+	fmt.Fprintf(r.out, "sources and pipeline fused in this process with the broker; the pipeline runs as %d consumer-group members (one per partition)\n", parts)
+	fmt.Fprintf(r.out, "keeps up: the backlog (frames published, not yet processed) did not grow from the run's first half to its second and is under one frame per stream 2 s after the sources stop\n")
+	header := func() {
+		fmt.Fprintf(r.out, "%-8s %9s %12s %10s %10s %10s %14s %9s %12s %6s %7s %9s %10s\n", "streams", "frames/s", "predictions", "p50", "p99", "max", "backlog max/end", "keeps up",
+			"cpu µs/frame", "GCs", "load", "heap MiB", "broker MiB")
+	}
+	header()
+	kept := map[int]bool{} // per stream count: every run kept up
+	run := func(n int) (*latencyResult, error) {
+		res, err := latencyRun(ctx, n, dur, r.aligned, parts)
+		if err != nil {
+			return nil, err
+		}
+		keeps := "yes"
+		if !res.keepsUp {
+			keeps = "NO"
+		}
+		if k, seen := kept[n]; !seen || k {
+			kept[n] = res.keepsUp
+		}
+		fmt.Fprintf(r.out, "%-8d %9.0f %12d %10s %10s %10s %7d/%-6d %9s %12.1f %6d %7s %9.1f %10.1f\n", n, res.framesPerSec, len(res.latencies),
+			fmtMs(res.p(0.5)), fmtMs(res.p(0.99)), fmtMs(res.p(1)), res.backlogMax, res.backlogEnd, keeps,
+			res.cpuPerFrameUs, res.gcs, loadAverage(), float64(res.heapBytes)/(1<<20), float64(res.brokerBytes)/(1<<20))
+		return res, nil
+	}
 	for _, n := range counts {
-		for run := 0; run < max(r.runs, 1); run++ {
-			res, err := latencyRun(ctx, n, dur, r.aligned, cmp.Or(r.partitions, 8))
+		for i := 0; i < max(r.runs, 1); i++ {
+			res, err := run(n)
 			if err != nil {
 				return err
 			}
-			keeps := "yes"
-			if !res.keepsUp {
-				keeps = "NO"
-			}
-			fmt.Fprintf(r.out, "%-8d %9.0f %12d %10s %10s %10s %7d/%-6d %9s %12.1f %6d %7s %9.1f %10.1f\n", n, res.framesPerSec, len(res.latencies),
-				fmtMs(res.p(0.5)), fmtMs(res.p(0.99)), fmtMs(res.p(1)), res.backlogMax, res.backlogEnd, keeps,
-				res.cpuPerFrameUs, res.gcs, loadAverage(), float64(res.heapBytes)/(1<<20), float64(res.brokerBytes)/(1<<20))
-			if n == 1 {
+			switch n {
+			case 1:
 				verdict := "met"
 				if res.p(0.5) > time.Millisecond || res.p(0.99) > 2*time.Millisecond {
 					verdict = "NOT met"
 				}
 				fmt.Fprintf(r.out, "  1 stream target p50 <= 1 ms, p99 <= 2 ms: %s (p50 is %.2fx the target, p99 %.2fx)\n", verdict,
 					float64(res.p(0.5))/float64(time.Millisecond), float64(res.p(0.99))/float64(2*time.Millisecond))
-			}
-			if n == 100 {
+			case 100:
 				verdict := "met"
 				if res.p(0.99) > 5*time.Millisecond {
 					verdict = "NOT met"
 				}
 				fmt.Fprintf(r.out, "  100 streams target p99 <= 5 ms: %s (p99 is %.2fx the target)\n", verdict, float64(res.p(0.99))/float64(5*time.Millisecond))
+			case 1000:
+				verdict := "keeps up"
+				if !res.keepsUp {
+					verdict = "does NOT keep up"
+				}
+				fmt.Fprintf(r.out, "  1,000 streams: %s (backlog max %d, %d at the end), p99 %s\n", verdict, res.backlogMax, res.backlogEnd, fmtMs(res.p(0.99)))
 			}
 		}
 	}
+	if !r.ceiling {
+		return nil
+	}
+	// The ceiling: up the ladder while every run keeps up, then halve the gap between the last
+	// count that kept up and the first that did not, down to ceilingStep streams.
+	fmt.Fprintf(r.out, "ceiling search (%v per run):\n", dur)
+	header()
+	try := func(n int) (bool, error) {
+		if k, seen := kept[n]; seen {
+			return k, nil
+		}
+		_, err := run(n)
+		return kept[n], err
+	}
+	lo, hi := 0, 0 // lo keeps up, hi does not (0: not found yet)
+	for _, n := range ceilingLadder {
+		ok, err := try(n)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			hi = n
+			break
+		}
+		lo = n
+	}
+	for hi > 0 && hi-lo > ceilingStep {
+		mid := (lo + hi) / 2 / ceilingStep * ceilingStep
+		if mid <= lo {
+			break
+		}
+		ok, err := try(mid)
+		if err != nil {
+			return err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	switch {
+	case lo == 0:
+		fmt.Fprintf(r.out, "ceiling: not even %d streams keep up on this machine (load %s)\n", ceilingLadder[0], loadAverage())
+	case hi == 0:
+		fmt.Fprintf(r.out, "ceiling: at least %d streams keep up (the most tried; load %s)\n", lo, loadAverage())
+	default:
+		fmt.Fprintf(r.out, "ceiling: %d streams keep up, %d do not (load %s)\n", lo, hi, loadAverage())
+	}
 	return nil
 }
+
+// ceilingLadder is the stream counts the ceiling search climbs; ceilingStep its resolution.
+var ceilingLadder = []int{100, 200, 300, 500, 700, 1000, 1500, 2000}
+
+const ceilingStep = 50
 
 type latencyResult struct {
 	latencies              []time.Duration
@@ -132,26 +210,26 @@ func latencyRun(ctx context.Context, nStreams int, dur time.Duration, aligned bo
 	if err := model.Save(modelPath); err != nil {
 		return nil, err
 	}
+	// The streams replay one synthetic recording, each from its own point: generating pink noise
+	// and alpha for every stream took a fifth of the process's CPU at 500 streams, a cost that
+	// headsets, not the pipeline, bear.
+	rec, err := recordSynthetic(sc, 16)
+	if err != nil {
+		return nil, err
+	}
+	period := time.Duration(float64(sc.FrameSamples) / sc.SampleRateHz * float64(time.Second))
 	var srcs []pipeline.Source
 	for i := 0; i < nStreams; i++ {
-		c := sc
-		c.StreamID = fmt.Sprintf("bench-%03d", i)
-		c.Seed = uint64(i + 1)
-		c.Realtime = true
-		c.DurationSec = dur.Seconds()
-		s, err := synthetic.New(c)
-		if err != nil {
-			return nil, err
-		}
 		// Independent headsets deliver frames at independent phases: spread the streams' first
 		// frames over one frame period instead of releasing every stream's frame in the same
 		// instant (which made 100 streams a burst of 100 frames every 32 ms).
 		// (--aligned keeps that worst case.)
-		period := time.Duration(float64(sc.FrameSamples) / sc.SampleRateHz * float64(time.Second))
+		delay := period * time.Duration(i) / time.Duration(nStreams)
 		if aligned {
-			period = 0
+			delay = 0
 		}
-		srcs = append(srcs, &phasedSource{Source: s, delay: period * time.Duration(i) / time.Duration(nStreams)})
+		srcs = append(srcs, &replaySource{rec: rec, id: fmt.Sprintf("bench-%03d", i), next: (i * 97) % len(rec.frames),
+			frames: int(dur.Seconds() * sc.SampleRateHz / float64(sc.FrameSamples)), delay: delay})
 	}
 	replicas := 1
 	if nStreams > 1 {
@@ -250,21 +328,82 @@ func counterValue(c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// phasedSource delays a source's first frame, which sets the phase of a paced source's frames.
-type phasedSource struct {
-	pipeline.Source
-	delay   time.Duration
-	started bool
+// recording is a synthetic stream's first frames, generated once and replayed by every bench
+// stream.
+type recording struct {
+	info   streams.StreamInfo
+	frames []streams.Frame
+	rateHz float64
 }
 
-func (p *phasedSource) Next(ctx context.Context, f *streams.Frame) error {
-	if !p.started {
-		p.started = true
+func recordSynthetic(sc synthetic.Config, seconds float64) (*recording, error) {
+	sc.StreamID, sc.Seed, sc.Alpha, sc.DurationSec, sc.Realtime = "recording", 7, synthetic.AlphaAlternate, seconds, false
+	src, err := synthetic.New(sc)
+	if err != nil {
+		return nil, err
+	}
+	rec := &recording{info: src.Info(), rateHz: sc.SampleRateHz}
+	for {
+		var f streams.Frame
+		if err := src.Next(context.Background(), &f); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		if f.NumSamples != sc.FrameSamples {
+			break
+		}
+		f.Markers = nil
+		rec.frames = append(rec.frames, f)
+	}
+	if len(rec.frames) == 0 {
+		return nil, errors.New("the synthetic recording has no frames")
+	}
+	return rec, nil
+}
+
+// replaySource is one bench stream: the shared recording from its own starting frame, looped,
+// paced in real time after a delay that sets the phase of its frames.
+type replaySource struct {
+	rec          *recording
+	id           string
+	next, frames int // the recording's frame to send next; frames to send in all
+	sent         int
+	delay        time.Duration
+	started      bool
+	pacer        acquisition.Pacer
+}
+
+func (r *replaySource) Info() streams.StreamInfo {
+	info := r.rec.info
+	info.StreamID = r.id
+	return info
+}
+
+func (r *replaySource) Next(ctx context.Context, f *streams.Frame) error {
+	if r.sent >= r.frames {
+		return io.EOF
+	}
+	if !r.started {
+		r.started = true
 		select {
-		case <-time.After(p.delay):
+		case <-time.After(r.delay):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		r.pacer.Speed = 1
 	}
-	return p.Source.Next(ctx, f)
+	src := &r.rec.frames[r.next]
+	if err := r.pacer.Wait(ctx, float64((r.sent+1)*src.NumSamples)/r.rec.rateHz); err != nil {
+		return err
+	}
+	f.Reset()
+	f.StreamID = r.id
+	f.Seq = uint64(r.sent)
+	f.SourceTimeNs = int64(float64(r.sent*src.NumSamples) / r.rec.rateHz * 1e9)
+	f.NumSamples, f.NumChannels = src.NumSamples, src.NumChannels
+	f.Samples = append(f.Samples[:0], src.Samples...)
+	r.sent++
+	r.next = (r.next + 1) % len(r.rec.frames)
+	return nil
 }
