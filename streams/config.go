@@ -24,6 +24,9 @@ type Config struct {
 	// Outages, shared by every client made from this config, retries transient failures with
 	// backoff and reports outages (nil: retry, logging to slog's default logger).
 	Outages *Outages `yaml:"-"`
+	// UnbufferedConns leaves kafka-go's connections with their own 4 KiB buffers instead of
+	// gathering each request into one write (see bufferedConn): for measuring the difference.
+	UnbufferedConns bool `yaml:"-"`
 }
 
 // TLSConfig enables TLS to the brokers when Enabled.
@@ -101,7 +104,11 @@ func (c Config) Dialer() (*kafka.Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kafka.Dialer{ClientID: c.clientID(), Timeout: 10 * time.Second, DualStack: true, TLS: tc, SASLMechanism: mech}, nil
+	d := &kafka.Dialer{ClientID: c.clientID(), Timeout: 10 * time.Second, DualStack: true, TLS: tc, SASLMechanism: mech}
+	if tc == nil && mech == nil && !c.UnbufferedConns {
+		d.DialFunc = dialBuffered(d.Timeout)
+	}
+	return d, nil
 }
 
 // Transport returns a kafka-go transport with the TLS and SASL settings, for writers.
