@@ -3,11 +3,13 @@ package bench
 import (
 	"context"
 	"fmt"
+	"runtime/pprof"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/broker"
 )
 
 // The clients suite compares like with like only if every producer writes what every consumer reads
@@ -92,4 +94,112 @@ func TestClientsLatencyRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Benchmarks of the clients suite's cases, one frame an op, the broker in this process:
+//
+//	go test -run XXX -bench Clients -benchmem -benchtime 20000x ./internal/bench
+//
+// (a consume case holds b.N frames in the broker: bound b.N)
+// Profiles split by pprof label: side=broker (kfake's goroutines), side=client (the measured
+// client's, with the goroutines it starts), side=prefill (writing what a consumer then reads):
+//
+//	go test -run XXX -bench 'ClientsConsume/kafka-go' -benchtime 20000x -cpuprofile /tmp/cpu.out ./internal/bench
+//	go tool pprof -tagfocus side=client -top /tmp/cpu.out
+func BenchmarkClientsProduce(b *testing.B) {
+	for _, ch := range []int{64, 1024} {
+		for _, kind := range producerKinds {
+			b.Run(fmt.Sprintf("%s/%dch", kind, ch), func(b *testing.B) {
+				ctx, cfg, topic := benchClientsBroker(b, 0)
+				frames := benchFrames(framesPerCall(ch), ch, "clients-000")
+				labelled(ctx, "client", func(ctx context.Context) {
+					p, err := newPublisher(kind, cfg, topic, 1)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer p.close()
+					if _, _, err := produceFor(ctx, p, frames, 0, int64(len(frames))); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportAllocs()
+					b.SetBytes(int64(frameBytes(ch)))
+					b.ResetTimer()
+					if _, _, err := produceFor(ctx, p, frames, 0, int64(b.N)); err != nil {
+						b.Fatal(err)
+					}
+					if err := p.flush(ctx); err != nil {
+						b.Fatal(err)
+					}
+				})
+			})
+		}
+	}
+}
+
+func BenchmarkClientsConsume(b *testing.B) {
+	for _, ch := range []int{64, 1024} {
+		for _, kind := range consumerKinds {
+			b.Run(fmt.Sprintf("%s/%dch", kind, ch), func(b *testing.B) {
+				ctx, cfg, topic := benchClientsBroker(b, -1) // keeps every frame until it is read
+				labelled(ctx, "prefill", func(ctx context.Context) {
+					p, err := newPublisher(prodKgoAsync, cfg, topic, 1)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer p.close()
+					if _, _, err := produceFor(ctx, p, benchFrames(framesPerCall(ch), ch, "clients-000"), 0, int64(b.N)+1); err != nil {
+						b.Fatal(err)
+					}
+					if err := p.flush(ctx); err != nil {
+						b.Fatal(err)
+					}
+				})
+				labelled(ctx, "client", func(ctx context.Context) {
+					rd, err := newReader(kind, cfg, topic, false)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer rd.close()
+					var f streams.Frame
+					if err := rd.next(ctx, &f); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportAllocs()
+					b.SetBytes(int64(frameBytes(ch)))
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						if err := rd.next(ctx, &f); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// benchClientsBroker starts kfake in this process with the given memory budget (0: the default).
+func benchClientsBroker(b *testing.B, budget int64) (context.Context, streams.Config, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	b.Cleanup(cancel)
+	var kb *broker.Broker
+	var err error
+	labelled(ctx, "broker", func(context.Context) {
+		kb, err = broker.Start(broker.Config{Addr: "127.0.0.1:0", DefaultPartitions: 1, MemoryBudget: budget, RetentionBytes: 1 << 40})
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	br := &benchBroker{addr: kb.Addr(), inproc: kb}
+	b.Cleanup(br.close)
+	cfg, topic, err := clientsTopic(ctx, br, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ctx, cfg, topic
+}
+
+// labelled runs fn with the pprof label side=side, which goroutines it starts inherit.
+func labelled(ctx context.Context, side string, fn func(context.Context)) {
+	pprof.Do(ctx, pprof.Labels("side", side), fn)
 }
