@@ -203,3 +203,25 @@ func TestFrameValidateRejectsBadValues(t *testing.T) {
 		}
 	}
 }
+
+// Validate finds every kind of non-finite sample wherever it is, and takes every finite one.
+func TestValidateNonFinite(t *testing.T) {
+	finite := []float32{0, -0, 1e-45, -1e-45, math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, 1, -3.5e30}
+	for _, bad := range []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), math.Float32frombits(0x7fc00001), math.Float32frombits(0xff800001)} {
+		for n := 1; n <= 9; n++ {
+			for at := 0; at < n; at++ {
+				f := &Frame{StreamID: "s", NumSamples: n, NumChannels: 1, Samples: make([]float32, n)}
+				for i := range f.Samples {
+					f.Samples[i] = finite[i%len(finite)]
+				}
+				if err := f.Validate(); err != nil {
+					t.Fatalf("finite samples %v: %v", f.Samples, err)
+				}
+				f.Samples[at] = bad
+				if err := f.Validate(); err == nil {
+					t.Fatalf("%v at %d of %d samples passed", bad, at, n)
+				}
+			}
+		}
+	}
+}

@@ -158,10 +158,12 @@ func (f *Frame) Validate() error {
 		return fmt.Errorf("frame %s#%d: %d sample values, want %d samples x %d channels = %d",
 			f.StreamID, f.Seq, len(f.Samples), f.NumSamples, f.NumChannels, f.NumSamples*f.NumChannels)
 	}
-	for i, v := range f.Samples {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("frame %s#%d: non-finite sample %v at sample %d channel %d",
-				f.StreamID, f.Seq, v, i/f.NumChannels, i%f.NumChannels)
+	if !allFinite(f.Samples) {
+		for i, v := range f.Samples {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("frame %s#%d: non-finite sample %v at sample %d channel %d",
+					f.StreamID, f.Seq, v, i/f.NumChannels, i%f.NumChannels)
+			}
 		}
 	}
 	for _, m := range f.Markers {
@@ -188,4 +190,22 @@ func (f *Frame) CopyFrom(src *Frame) {
 	markers := append(f.Markers[:0], src.Markers...)
 	*f = *src
 	f.Samples, f.Markers = samples, markers
+}
+
+// allFinite reports whether no value is NaN or infinite, without a branch per value: every frame
+// a pipeline takes is checked, and the per-value test with two branches took 4% of the CPU at
+// 1,000 streams. A float32 is not finite when its exponent bits are all ones; adding one to the
+// exponent field then carries into the sign bit's place.
+func allFinite(xs []float32) bool {
+	const exp, one = 0x7f800000, 0x00800000
+	var acc uint32
+	i := 0
+	for ; i+4 <= len(xs); i += 4 {
+		acc |= (math.Float32bits(xs[i])&exp + one) | (math.Float32bits(xs[i+1])&exp + one) |
+			(math.Float32bits(xs[i+2])&exp + one) | (math.Float32bits(xs[i+3])&exp + one)
+	}
+	for ; i < len(xs); i++ {
+		acc |= math.Float32bits(xs[i])&exp + one
+	}
+	return acc&0x80000000 == 0
 }

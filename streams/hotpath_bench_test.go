@@ -220,3 +220,17 @@ func BenchmarkHotPathReadFrame(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHotPathValidateFrame checks a 64-channel 8-sample frame as a pipeline does every frame.
+func BenchmarkHotPathValidateFrame(b *testing.B) {
+	f := benchFrame()
+	for i := range f.Samples {
+		f.Samples[i] = float32(i) * 1e-6
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := f.Validate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
