@@ -141,12 +141,19 @@ func (p *Processor) snapshot(streamIDs []string) ([]streamSnapshot, error) {
 	return snaps, nil
 }
 
-// saveSnapshots publishes snapshots and records the positions they cover.
+// saveSnapshots publishes snapshots (together) and records the positions they cover.
 func (p *Processor) saveSnapshots(ctx context.Context, snaps []streamSnapshot) error {
+	if len(snaps) == 0 {
+		return nil
+	}
+	keys, values := make([]string, len(snaps)), make([][]byte, len(snaps))
+	for i, s := range snaps {
+		keys[i], values[i] = p.stateKey+"/"+s.id, s.b
+	}
+	if err := p.state.PutAll(ctx, keys, values); err != nil {
+		return fmt.Errorf("%w: %w", errNotSnapshotted, err)
+	}
 	for _, s := range snaps {
-		if err := p.state.Put(ctx, p.stateKey+"/"+s.id, s.b); err != nil {
-			return fmt.Errorf("%w: %w", errNotSnapshotted, err)
-		}
 		c := s.c
 		c.mu.Lock()
 		if !c.saved || s.epoch > c.savedEpoch || (s.epoch == c.savedEpoch && s.seq > c.savedSeq) {

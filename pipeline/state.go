@@ -122,6 +122,7 @@ type StateStore struct {
 	changed chan struct{} // closed and replaced on every message read
 	readErr error
 	reader  *kafka.Reader
+	client  *kafka.Client // asks for the topic's end
 }
 
 // NewStateStore starts reading the state topic from its beginning; prod publishes snapshots.
@@ -133,8 +134,13 @@ func NewStateStore(ctx context.Context, cfg streams.Config, prod *streams.Produc
 	if log == nil {
 		log = slog.Default()
 	}
+	tr, err := cfg.Transport()
+	if err != nil {
+		return nil, err
+	}
 	topic := cfg.Topics().State
 	s := &StateStore{cfg: cfg, topic: topic, prod: prod, log: log, snaps: make(map[string][]byte), changed: make(chan struct{}),
+		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: tr, Timeout: 10 * time.Second},
 		reader: kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: topic, Partition: 0,
 			Dialer: d, MinBytes: 1, MaxBytes: 16 << 20, MaxWait: time.Second, StartOffset: kafka.FirstOffset,
 			ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 200 * time.Millisecond})}
@@ -167,27 +173,24 @@ func (s *StateStore) follow(ctx context.Context) {
 	}
 }
 
-// endOffset asks the partition leader for the state topic's end.
+// endOffset asks the partition leader for the state topic's end, on the store's pooled
+// connections: a new connection per question (two dials) made 1,000 streams starting at once wait
+// ~0.6 s for their state, 20,000 frames behind.
 func (s *StateStore) endOffset(ctx context.Context) (int64, error) {
-	d, err := s.cfg.Dialer()
+	res, err := s.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{s.topic: {kafka.LastOffsetOf(0)}}})
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("end of state topic %s: %w", s.topic, err)
 	}
-	var lastErr error
-	for _, b := range s.cfg.Brokers {
-		conn, err := d.DialLeader(ctx, "tcp", b, s.topic, 0)
-		if err != nil {
-			lastErr = err
+	for _, po := range res.Topics[s.topic] {
+		if po.Partition != 0 {
 			continue
 		}
-		end, err := conn.ReadLastOffset()
-		conn.Close()
-		if err == nil {
-			return end, nil
+		if po.Error != nil {
+			return 0, fmt.Errorf("end of state topic %s: %w", s.topic, po.Error)
 		}
-		lastErr = err
+		return po.LastOffset, nil
 	}
-	return 0, fmt.Errorf("end of state topic %s: %w", s.topic, lastErr)
+	return 0, fmt.Errorf("end of state topic %s: the broker did not answer for partition 0", s.topic)
 }
 
 // Get returns the newest snapshot under key after reading the state topic up to its present end,
@@ -222,8 +225,18 @@ func (s *StateStore) Put(ctx context.Context, key string, value []byte) error {
 	return s.prod.PublishState(ctx, s.topic, key, value)
 }
 
+// PutAll publishes snapshots, values[i] under keys[i], in as few acknowledged writes as fit.
+func (s *StateStore) PutAll(ctx context.Context, keys []string, values [][]byte) error {
+	return s.prod.PublishStates(ctx, s.topic, keys, values)
+}
+
 // Close stops following the topic.
-func (s *StateStore) Close() error { return s.reader.Close() }
+func (s *StateStore) Close() error {
+	if tr, ok := s.client.Transport.(*kafka.Transport); ok {
+		tr.CloseIdleConnections()
+	}
+	return s.reader.Close()
+}
 
 // Stage state. Stages keep their position in the stream with their buffers so that window ends (and
 // the sample indices predictions carry) continue where they were.

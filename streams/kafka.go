@@ -271,6 +271,31 @@ func (p *Producer) PublishState(ctx context.Context, topic, key string, value []
 	return nil
 }
 
+// PublishStates writes stage-state snapshots, values[i] under keys[i], as one acknowledged write
+// per partition run rather than a round trip each (a checkpoint of 1,000 streams).
+func (p *Producer) PublishStates(ctx context.Context, topic string, keys []string, values [][]byte) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, len(keys))
+	for i := range keys {
+		msgs[i] = kafka.Message{Topic: topic, Key: []byte(keys[i]), Value: values[i], Headers: stateHeaders}
+	}
+	// One write stays under the broker's batch limit.
+	for len(msgs) > 0 {
+		n, sz := 0, 0
+		for n < len(msgs) && (n == 0 || sz+len(msgs[n].Key)+len(msgs[n].Value)+64 <= maxBatchBytes) {
+			sz += len(msgs[n].Key) + len(msgs[n].Value) + 64
+			n++
+		}
+		if err := p.write(ctx, msgs[:n]...); err != nil {
+			return fmt.Errorf("publish %d state snapshot(s) to %s (%d bytes): %w", n, topic, sz, err)
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
 // Close flushes and closes the producer.
 func (p *Producer) Close() error {
 	if p.direct != nil {
