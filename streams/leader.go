@@ -64,7 +64,9 @@ func newLeaderConns(d *kafka.Dialer, brokers []string) *leaderConns {
 	return &leaderConns{dialer: d, brokers: brokers, parts: make(map[string][]int), conns: make(map[topicPartition]*leaderConn)}
 }
 
-// write sends msgs, each run of consecutive messages for one partition as one acknowledged batch.
+// write sends msgs, each run of consecutive messages for one partition as acknowledged batches of
+// at most maxBatchBytes: the broker refuses a bigger batch whole (a spool forwarding 500 64-channel
+// frames at once, 32 frames of 1,024 channels).
 func (l *leaderConns) write(ctx context.Context, msgs []kafka.Message) error {
 	for len(msgs) > 0 {
 		topic := msgs[0].Topic
@@ -73,8 +75,10 @@ func (l *leaderConns) write(ctx context.Context, msgs []kafka.Message) error {
 			return err
 		}
 		part := l.balancer.Balance(msgs[0], parts...)
-		n := 1
-		for n < len(msgs) && msgs[n].Topic == topic && l.balancer.Balance(msgs[n], parts...) == part {
+		n, size := 1, messageBytes(msgs[0])
+		for n < len(msgs) && msgs[n].Topic == topic && l.balancer.Balance(msgs[n], parts...) == part &&
+			size+messageBytes(msgs[n]) <= maxBatchBytes {
+			size += messageBytes(msgs[n])
 			n++
 		}
 		if err := l.send(ctx, topicPartition{topic, part}, msgs[:n]); err != nil {
@@ -84,6 +88,9 @@ func (l *leaderConns) write(ctx context.Context, msgs []kafka.Message) error {
 	}
 	return nil
 }
+
+// messageBytes estimates what m adds to a record batch, as send counts it.
+func messageBytes(m kafka.Message) int { return len(m.Key) + len(m.Value) + 64 }
 
 // send writes to one partition, together with the writes of other callers that queued up while the
 // partition's previous batch was in flight, and returns once the broker acknowledged its messages.

@@ -334,7 +334,7 @@ func benchFrames(n, ch int, stream string) []*streams.Frame {
 }
 
 // framesPerCall is 32, or fewer where 32 frames would pass the broker's 1 MB limit on a record
-// batch: the pipeline's producer sends a call's frames for one partition as one batch.
+// batch, so that a call is one batch with every client.
 func framesPerCall(ch int) int { return min(32, 900_000/frameBytes(ch)) }
 
 func frameBytes(ch int) int {
