@@ -28,7 +28,7 @@ func benchSuites() []benchSuite {
 	return []benchSuite{
 		{"latency", "end-to-end latency through the broker for 1, 100 and 1,000 streams; --ceiling: the most streams that keep up", benchLatency},
 		{"clients", "Kafka clients side by side: kafka-go (our transport) vs franz-go's kgo, same frames, same broker: throughput, CPU, allocs, latency", benchClients},
-		{"ingest", "ingest ceiling: float32 samples/s one source pushes through the broker to one consumer (64, 306, 1,024 ch)", benchIngest},
+		{"ingest", "ingest ceiling: float32 samples/s one source pushes through the broker to one consumer (64, 306, 1,024, 2,500 ch), beside liblsl outlet -> inlet", benchIngest},
 		{"dsp", "streaming SOS band-pass on 64-ch real EEG vs scipy.signal.sosfilt", benchDSP},
 		{"features", "Welch PSD, band power and the filter+feature chain vs scipy/sklearn", benchFeatures},
 		{"formats", "reading EDF/BDF (and other formats) files vs MNE read_raw_*(preload=True)", benchFormats},

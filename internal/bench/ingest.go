@@ -15,6 +15,7 @@ import (
 // frames as fast as it can (bulk producer, 32 frames a write) while one partition consumer reads and
 // decodes them; the ceiling is the rate both sustained, the lower of the two. A second phase paces
 // the source at 90% of it and checks that the consumer keeps up (backlog at the end within one write).
+// Then liblsl's own ceiling on this machine, beside ours (ingestLiblsl).
 func benchIngest(ctx context.Context, r *benchRun) error {
 	dur := 6 * time.Second
 	if r.short {
