@@ -31,7 +31,7 @@ func runBench(ctx context.Context, args []string, out io.Writer) error {
 	ceiling := fs.Bool("ceiling", false, "latency: then search the highest stream count that keeps up (backlog bounded, empty at the end)")
 	partitions := fs.Int("partitions", 8, "latency: partitions of the topics, one consumer-group member each")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

@@ -20,7 +20,7 @@ func runCalibrateAlpha(_ context.Context, args []string, out io.Writer) error {
 	closed := fs.String("closed", "", "EDF/EDF+ recording with the eyes closed")
 	synth := fs.Bool("synthetic", false, "calibrate on 2 minutes of synthetic EEG (32 ch, 250 Hz)")
 	outPath := fs.String("out", "alpha.json", "model file to write")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	var (

@@ -34,7 +34,7 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 	repeats := fs.Bool("repeats", false, "also print repeats: frames with a sequence number already printed, and predictions,\n"+
 		"features and tokens of a window already printed (a pipeline that resumed after a crash publishes the\n"+
 		"outputs since its last snapshot again, identical)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	log := newLogger(os.Stderr, false)

@@ -44,7 +44,7 @@ func runDecode(ctx context.Context, args []string, out io.Writer) error {
 	printAll := fs.Bool("print-all", false, "with --replay: print every prediction, not only the per-trial table")
 	verbose := fs.Bool("v", false, "verbose logs")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics here (empty or \"off\": none)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *modelPath == "" {

@@ -26,7 +26,7 @@ func runDetokenize(ctx context.Context, args []string, out io.Writer) error {
 	fromStart := fs.Bool("from-start", false, "start at the oldest retained tokens instead of new ones")
 	group := fs.String("group", "neurostream-detokenize", "consumer group (members share the streams)")
 	count := fs.Int("n", 0, "stop after N tokens messages (0: run until Ctrl-C)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *cbPath == "" {

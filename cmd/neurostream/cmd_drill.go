@@ -36,7 +36,7 @@ func runDrill(ctx context.Context, args []string, out io.Writer) error {
 	up := fs.Duration("up", 5*time.Second, "how long the broker runs between kills")
 	down := fs.Duration("down", 3*time.Second, "how long the broker stays dead each time")
 	keep := fs.Bool("keep", false, "keep the drill's directory (logs, broker data, spool) and print where")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	exe, err := os.Executable()

@@ -34,8 +34,10 @@ func runLSL(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("lsl list", "[flags] [QUERY]", "Prints the LSL streams on the network that match QUERY (default: all).")
 	fs.SetOutput(out)
 	wait := fs.Duration("wait", time.Second, "how long to collect answers")
-	peers := fs.String("peers", "", "comma-separated hosts to also query by unicast (for networks that drop multicast)")
-	if err := fs.Parse(args[1:]); err != nil {
+	// --lsl-peers as in acquire and run, so one flag works everywhere; --peers is the short form.
+	peers := fs.String("lsl-peers", "", "comma-separated hosts to also query by unicast (for networks that drop multicast)")
+	fs.StringVar(peers, "peers", "", "same as --lsl-peers")
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	found, err := lsl.Resolve(ctx, strings.Join(fs.Args(), " "), lsl.ResolveOptions{Wait: *wait, Peers: splitList(*peers)})
@@ -43,7 +45,7 @@ func runLSL(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	if len(found) == 0 {
-		fmt.Fprintln(out, "no LSL stream found (is the outlet running? on another host, try --peers HOST)")
+		fmt.Fprintln(out, "no LSL stream found (is the outlet running? on another host, try --lsl-peers HOST)")
 		return nil
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)

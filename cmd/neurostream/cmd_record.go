@@ -42,7 +42,7 @@ func runRecord(ctx context.Context, args []string, out io.Writer) error {
 	fs.Float64Var(&o.PhysicalMaxEDF, "physical-max", 0, "EDF/BDF range +-X in the channels' units (volts for EEG); 0: 3.2 mV (EDF) or 262 mV (BDF)")
 	fs.Float64Var(&o.RecordSec, "record-sec", 1, "EDF/BDF data record length in seconds (rate x record-sec must be whole)")
 	quiet := fs.Bool("quiet", false, "no progress line")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if o.StreamID == "" || o.OutPath == "" || fs.NArg() > 0 {

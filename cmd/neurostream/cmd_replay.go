@@ -72,7 +72,7 @@ func runReplay(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.LSLOut, "lsl-out", "", "also play each stream as an LSL outlet named after this (LabRecorder, MNE-LSL and\n"+
 		"OpenViBE see the recording as a live headset)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := positiveFlags(fs, "frame", "speed"); err != nil {

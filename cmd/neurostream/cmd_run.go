@@ -48,7 +48,7 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics here (overrides the config's metrics.listen; \"off\" disables)")
 	lslOut := fs.String("lsl-out", "", "also publish processed frames and predictions as LSL outlets named after this")
 	verbose := fs.Bool("v", false, "verbose logs")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *config == "" {
@@ -206,7 +206,7 @@ func runAcquire(ctx context.Context, args []string, out io.Writer) error {
 	sf.register(fs)
 	var lf lslFlags
 	lf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -340,7 +340,7 @@ func runDemo(ctx context.Context, args []string, out io.Writer) error {
 		"decode a replay of R10 through Kafka, then compare the online per-trial decisions with the offline ones")
 	dataDir := fs.String("data", shareddata.Dir(), "with --motor-imagery: the shared data directory holding physionet_eegmmidb_S001")
 	replaySpeed := fs.Float64("replay-speed", 10, "with --motor-imagery: replay speed (1 = real time, 0 = as fast as possible)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *mi {

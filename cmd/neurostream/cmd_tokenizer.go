@@ -40,7 +40,7 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 	name := fs.String("name", "", "codebook name (default kmeans-<codewords>)")
 	outPath := fs.String("out", "codebook.json", "codebook file to write")
 	force := fs.Bool("force", false, "overwrite --out if it exists")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := positiveFlags(fs, "patch", "codewords", "stages", "order", "max-patches", "max-iter", "synthetic-channels", "synthetic-rate", "mulaw-clip"); err != nil {

@@ -37,7 +37,7 @@ func runTrain(ctx context.Context, args []string, out io.Writer) error {
 	test := fs.String("test", "", "comma-separated held-out recordings to score the final model on")
 	outPath := fs.String("out", "model.json", "model file to write")
 	reportPath := fs.String("report", "", "write the report as JSON here")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {

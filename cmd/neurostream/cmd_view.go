@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/neurostream/neurostream/internal/view"
 	"github.com/neurostream/neurostream/streams"
@@ -26,7 +27,7 @@ func runView(ctx context.Context, args []string, out io.Writer) error {
 	addr := fs.String("addr", view.DefaultAddr, "listen address host:port (host:0 picks a free port)")
 	history := fs.Float64("history", 30, "seconds of signal kept per watched stream (the longest time span on screen)")
 	verbose := fs.Bool("v", false, "verbose logs")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	log := newLogger(os.Stderr, *verbose)
@@ -52,8 +53,9 @@ func startView(ctx context.Context, kc streams.Config, addr string, historySec f
 		return "", err
 	}
 	url, err := srv.Serve(ctx)
-	var opErr *net.OpError
-	if err != nil && fallback && errors.As(err, &opErr) {
+	// Only a taken port falls back: a malformed address is the user's mistake to hear about, and
+	// falling back from it would listen on every interface.
+	if err != nil && fallback && errors.Is(err, syscall.EADDRINUSE) {
 		host, _, _ := net.SplitHostPort(addr)
 		if srv, err = view.New(view.Config{Kafka: kc, Addr: net.JoinHostPort(host, "0"), HistorySec: historySec, Log: log}); err != nil {
 			return "", err

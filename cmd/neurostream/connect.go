@@ -138,7 +138,7 @@ func newLogger(w io.Writer, verbose bool) *slog.Logger {
 func runVersion(_ context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("version", "", "Prints the neurostream version and the wire-schema version.")
 	fs.SetOutput(out)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "neurostream %s (wire schema v%d)\n", version, streams.SchemaVersion)
@@ -194,7 +194,7 @@ func runBroker(ctx context.Context, args []string, out io.Writer) error {
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	stateFile := fs.String("state-file", "", "write the pid and address here once listening, for other commands to find\n"+
 		"(the local broker's; with it, a taken --addr falls back to a free port)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/neurostream/neurostream/streams"
 )
 
 // The demo serves the live view by default and prints its URL; the page and the stream list answer
@@ -71,5 +75,33 @@ func TestDemoServesLiveView(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A malformed view address is an error at start; only a taken port falls back to a free one, on the
+// host asked for (never on every interface).
+func TestViewAddressFallsBackOnlyWhenTaken(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := newLogger(io.Discard, false)
+	for _, addr := range []string{"nonsense", "127.0.0.1:notaport", "999.1.1.1:80"} {
+		if url, err := startView(ctx, streams.Config{}, addr, 30, true, log); err == nil {
+			t.Errorf("startView(%q) served %s, want an error", addr, url)
+		}
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if _, err := startView(ctx, streams.Config{}, taken.Addr().String(), 30, false, log); err == nil {
+		t.Fatal("a taken address without fallback: want an error")
+	}
+	url, err := startView(ctx, startBroker(t, "view-fallback"), taken.Addr().String(), 30, true, log)
+	if err != nil {
+		t.Fatalf("a taken address with fallback: %v", err)
+	}
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.Contains(url, taken.Addr().String()) {
+		t.Fatalf("fallback URL %s: want another port on 127.0.0.1", url)
 	}
 }

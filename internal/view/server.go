@@ -74,7 +74,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Serve(ctx context.Context) (string, error) {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
-		return "", fmt.Errorf("view: listen on %s: %w (choose another address with --view-addr, or a free port with 127.0.0.1:0)", s.cfg.Addr, err)
+		return "", fmt.Errorf("view: listen on %s: %w (give another host:port, or 127.0.0.1:0 for a free port)", s.cfg.Addr, err)
 	}
 	if err := s.startFeeds(ctx); err != nil {
 		ln.Close()
