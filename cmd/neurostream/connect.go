@@ -145,29 +145,51 @@ func runVersion(_ context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
+// runLocalBroker runs `broker start|status|stop`: the local broker in the background that commands
+// otherwise start by themselves.
+func runLocalBroker(ctx context.Context, sub string, args []string, out io.Writer) error {
+	about := map[string]string{
+		"start":  "Starts the local broker in the background (if none runs) and prints where it listens. It keeps its\ndata under $XDG_STATE_HOME/neurostream/broker and stops after 30 minutes without clients.",
+		"status": "Prints whether the local broker runs, where, and where its data and log are.",
+		"stop":   "Stops the local broker; its data stays for the next one.",
+	}[sub]
+	fs := newFlagSet("broker "+sub, "[flags]", about)
+	fs.SetOutput(out)
+	addr := defaultBrokerAddr
+	if sub == "start" {
+		fs.StringVar(&addr, "addr", defaultBrokerAddr, "listen address (a free port on the same host if it is taken)")
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("broker %s: unexpected argument %q (`neurostream broker %s --help`)", sub, fs.Arg(0), sub)
+	}
+	switch sub {
+	case "status":
+		return brokerStatus(ctx, out)
+	case "stop":
+		return brokerStop(out)
+	}
+	_, stateFile, err := localBrokerPaths()
+	if err != nil {
+		return err
+	}
+	bound, err := ensureLocalBroker(ctx, addr, newLogger(io.Discard, false))
+	if err != nil {
+		return err
+	}
+	s, _ := readLocalBroker(stateFile)
+	fmt.Fprintf(out, "local broker running on %s (pid %d, data %s)\n", bound, s.PID, s.DataDir)
+	return nil
+}
+
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
 func runBroker(ctx context.Context, args []string, out io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "status":
-			return brokerStatus(ctx, out)
-		case "stop":
-			return brokerStop(out)
-		case "start":
-			_, stateFile, err := localBrokerPaths()
-			if err != nil {
-				return err
-			}
-			addr, err := ensureLocalBroker(ctx, defaultBrokerAddr, newLogger(io.Discard, false))
-			if err != nil {
-				return err
-			}
-			s, _ := readLocalBroker(stateFile)
-			fmt.Fprintf(out, "local broker running on %s (pid %d, data %s)\n", addr, s.PID, s.DataDir)
-			return nil
-		}
+	if len(args) > 0 && (args[0] == "start" || args[0] == "status" || args[0] == "stop") {
+		return runLocalBroker(ctx, args[0], args[1:], out)
 	}
 	fs := newFlagSet("broker", "[start|status|stop] [flags]",
 		"Runs a standalone Kafka-protocol broker (franz-go's kfake) for multi-process setups on one machine, in\n"+

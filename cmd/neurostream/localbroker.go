@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,12 +55,26 @@ func readLocalBroker(stateFile string) (localBrokerState, bool) {
 	return s, processAlive(s.PID)
 }
 
+// processAlive reports whether pid runs. Where /proc exists it also rules out a zombie (a broker
+// killed with kill -9 whose parent has not reaped it yet answers signal 0) and a pid reused by a
+// program that is not neurostream.
 func processAlive(pid int) bool {
 	p, err := os.FindProcess(pid)
-	if err != nil {
+	if err != nil || p.Signal(syscall.Signal(0)) != nil {
 		return false
 	}
-	return p.Signal(syscall.Signal(0)) == nil
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // no /proc: signal 0 is all there is to go on
+	}
+	// The state follows the parenthesised command name, which may itself hold ") ".
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		return false
+	}
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && !bytes.Contains(cmdline, []byte("broker")) {
+		return false
+	}
+	return true
 }
 
 func listening(ctx context.Context, addr string) bool {
@@ -165,7 +180,7 @@ func brokerStatus(ctx context.Context, out io.Writer) error {
 			s.Addr, s.PID, time.Since(s.StartedAt).Round(time.Second), s.DataDir, s.Log)
 		return nil
 	case alive:
-		return fmt.Errorf("local broker pid %d is alive but not listening on %s", s.PID, s.Addr)
+		return fmt.Errorf("local broker pid %d runs but does not answer on %s (still starting, or stuck: `neurostream broker stop` ends it)", s.PID, s.Addr)
 	}
 	if listening(ctx, defaultBrokerAddr) {
 		fmt.Fprintf(out, "no local broker in the background; something listens on %s (a `neurostream broker` in a terminal?)\n", defaultBrokerAddr)

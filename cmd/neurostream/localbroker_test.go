@@ -97,3 +97,37 @@ func TestLocalBrokerOutlivesCommands(t *testing.T) {
 	_ = src.Process.Signal(os.Interrupt)
 	<-srcDone
 }
+
+// A broker killed with kill -9 is not running even while it is a zombie its parent has not reaped,
+// and a pid reused by another program is not the broker.
+func TestProcessAliveSeesKilledAndForeignProcesses(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc here: only signal 0 is checked")
+	}
+	ours := exec.Command("sh", "-c", "sleep 60", "neurostream-broker")
+	if err := ours.Start(); err != nil {
+		t.Skip("no sh here:", err)
+	}
+	if !processAlive(ours.Process.Pid) {
+		t.Fatal("a running broker-like process: want alive")
+	}
+	if err := ours.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for processAlive(ours.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("a killed, unreaped broker still counts as alive")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = ours.Wait()
+	foreign := exec.Command("sleep", "60")
+	if err := foreign.Start(); err != nil {
+		t.Skip("no sleep here:", err)
+	}
+	defer func() { _ = foreign.Process.Kill(); _ = foreign.Wait() }()
+	if processAlive(foreign.Process.Pid) {
+		t.Fatal("a pid running another program: want not the broker")
+	}
+}
