@@ -39,7 +39,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 			return
 		}
 		if g, ok := f.Value.(flag.Getter); ok && isNegative(g.Get()) {
-			bad = fmt.Errorf("%s %s: must not be negative %s", dashed(f.Name), f.Value, hint)
+			bad = fmt.Errorf("%s %s: want a positive number or zero %s", dashed(f.Name), f.Value, hint)
 		}
 	})
 	return bad

@@ -63,10 +63,10 @@ func TestFlagErrorsNameTheFlagAndTheFix(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"consume", "-n", "-3"}, "-n -3: must not be negative"},
+		{[]string{"consume", "-n", "-3"}, "-n -3: want a positive number or zero"},
 		{[]string{"consume", "-n", "x"}, "-n x: not a whole number"},
-		{[]string{"replay", "--speed", "-2"}, "--speed -2: must not be negative"},
-		{[]string{"record", "--idle", "-1s"}, "--idle -1s: must not be negative"},
+		{[]string{"replay", "--speed", "-2"}, "--speed -2: want a positive number or zero"},
+		{[]string{"record", "--idle", "-1s"}, "--idle -1s: want a positive number or zero"},
 		{[]string{"record", "--idle", "soon"}, "--idle soon: not a duration"},
 		{[]string{"consume", "--bogus"}, "unknown flag --bogus"},
 	} {
