@@ -219,4 +219,13 @@ func TestBrowserShowsLiveStream(t *testing.T) {
 	}
 	waitJS(t, bctx, "only O1, Oz and O2", `JSON.stringify([...document.querySelectorAll('#labels span')].map(s => s.textContent)) === '["O1","Oz","O2"]'`, wait)
 	waitJS(t, bctx, "their three traces", `(() => { const r = nsView.rowInk(); return r.length === 3 && r.every(n => n > 50); })()`, wait)
+
+	// On a 1400-px wide screen every column of the stream table is in sight, gaps included.
+	if _, err := chromedp.Run(bctx, chromedp.EmulateViewport(1400, 900)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, bctx, "the stream table's gaps column inside its panel at 1400 px",
+		`(() => { const box = document.querySelector('aside').getBoundingClientRect();
+		  const cells = [...document.querySelectorAll('#streams tr')].map(r => r.cells[5]).filter(c => c);
+		  return cells.length > 1 && cells.every(c => { const r = c.getBoundingClientRect(); return r.width > 10 && r.right <= box.right + 0.5; }); })()`, wait)
 }

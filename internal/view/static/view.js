@@ -84,7 +84,11 @@ function onStreams(list) {
     tr.dataset.stream = s.id;
     if (s.id === st.want) tr.className = 'sel';
     const state = s.live ? 'live' : (s.last_age_sec < 0 ? 'no frames' : 'stalled');
-    for (const v of [s.id, s.device, s.channels, s.rate_hz, state, s.gaps]) tr.insertCell().textContent = v;
+    for (const v of [s.id, s.device, s.channels, s.rate_hz, state, s.gaps]) {
+      const td = tr.insertCell();
+      td.textContent = v;
+      td.title = v;
+    }
     tr.cells[4].className = s.live ? 'live' : 'stalled';
     tr.onclick = () => select(s.id);
   }
