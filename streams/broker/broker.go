@@ -263,7 +263,7 @@ func Start(cfg Config) (*Broker, error) {
 		go b.watchIdle(cfg.IdleTimeout)
 	}
 	if cfg.MemoryBudget > 0 {
-		b.budget.watchProduce(c)
+		b.budget.watchTopics(c)
 		go b.enforceBudget()
 	}
 	return b, nil

@@ -55,24 +55,38 @@ func (b *Broker) RegisterMetrics(r prometheus.Registerer) error {
 	return nil
 }
 
-// watchProduce notes the topics of every produce request. It runs in the broker's event loop, so it
-// only looks names up (and stores a new one, rarely); it asks nothing of the cluster, which would wait
-// for that same loop.
-func (g *budget) watchProduce(c *kfake.Cluster) {
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		if pr, ok := req.(*kmsg.ProduceRequest); ok {
-			for i := range pr.Topics {
-				t := &pr.Topics[i]
-				if t.Topic != "" {
-					if _, seen := g.topics.Load(t.Topic); !seen {
-						g.topics.Store(t.Topic, struct{}{})
-					}
-				} else if _, seen := g.topicIDs.Load(t.TopicID); !seen {
-					g.topicIDs.Store(t.TopicID, struct{}{})
-				}
+// watchTopics notes the topics clients create or name in metadata requests (every topic that can
+// hold records was one or the other first: kfake creates topics only on CreateTopics or on a
+// metadata request that allows auto-creation). It used to watch every produce request, but kfake
+// runs each control function in a goroutine of its own while its event loop waits for it: a
+// goroutine and two hand-offs in the broker's one loop for every produce.
+func (g *budget) watchTopics(c *kfake.Cluster) {
+	note := func(name *string, id [16]byte) {
+		if name != nil && *name != "" {
+			if _, seen := g.topics.Load(*name); !seen {
+				g.topics.Store(*name, struct{}{})
+			}
+		} else if id != ([16]byte{}) {
+			if _, seen := g.topicIDs.Load(id); !seen {
+				g.topicIDs.Store(id, struct{}{})
+			}
+		}
+	}
+	c.ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if cr, ok := req.(*kmsg.CreateTopicsRequest); ok {
+			for i := range cr.Topics {
+				note(&cr.Topics[i].Topic, [16]byte{})
 			}
 		}
 		return nil, nil, false // observed only: the cluster handles the request as usual
+	})
+	c.ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		if mr, ok := req.(*kmsg.MetadataRequest); ok {
+			for i := range mr.Topics {
+				note(mr.Topics[i].Topic, mr.Topics[i].TopicID)
+			}
+		}
+		return nil, nil, false
 	})
 }
 
