@@ -71,7 +71,8 @@ func processAlive(pid int) bool {
 	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
 		return false
 	}
-	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && !bytes.Contains(cmdline, []byte("broker")) {
+	// A process still in exec shows an empty command line for an instant: that is not another program.
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && len(cmdline) > 0 && !bytes.Contains(cmdline, []byte("broker")) {
 		return false
 	}
 	return true
@@ -182,11 +183,18 @@ func brokerStatus(ctx context.Context, out io.Writer) error {
 	case alive:
 		return fmt.Errorf("local broker pid %d runs but does not answer on %s (still starting, or stuck: `neurostream broker stop` ends it)", s.PID, s.Addr)
 	}
+	const start = "start one with `neurostream broker start` (any command that needs a broker also starts one)"
+	if s.PID > 0 {
+		// The state file outlived its broker: it was killed (kill -9, out of memory) or crashed, and
+		// its pid may already belong to another program.
+		return fmt.Errorf("the local broker is not running: it was last started as pid %d on %s and has since died (killed or crashed; that pid is gone or now another program's); %s",
+			s.PID, s.Addr, start)
+	}
 	if listening(ctx, defaultBrokerAddr) {
 		fmt.Fprintf(out, "no local broker in the background; something listens on %s (a `neurostream broker` in a terminal?)\n", defaultBrokerAddr)
 		return nil
 	}
-	return errors.New("no local broker running (commands start one when they need it)")
+	return errors.New("no local broker running; " + start)
 }
 
 // brokerStop stops the local broker (its data stays for the next one).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -104,7 +105,7 @@ func TestProcessAliveSeesKilledAndForeignProcesses(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc here: only signal 0 is checked")
 	}
-	ours := exec.Command("sh", "-c", "sleep 60", "neurostream-broker")
+	ours := exec.Command("sh", "-c", "sleep 60; exit 0", "neurostream-broker") // two commands: sh cannot exec sleep in its place
 	if err := ours.Start(); err != nil {
 		t.Skip("no sh here:", err)
 	}
@@ -127,7 +128,43 @@ func TestProcessAliveSeesKilledAndForeignProcesses(t *testing.T) {
 		t.Skip("no sleep here:", err)
 	}
 	defer func() { _ = foreign.Process.Kill(); _ = foreign.Wait() }()
+	// Right after the fork the new process's command line reads empty for an instant.
+	for deadline = time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", foreign.Process.Pid)); len(b) > 0 {
+			break
+		}
+	}
 	if processAlive(foreign.Process.Pid) {
 		t.Fatal("a pid running another program: want not the broker")
+	}
+}
+
+// After the background broker was killed with kill -9 its state file stays behind; status must say
+// the broker is not running and how to start one, not that it is alive.
+func TestBrokerStatusAfterKillSaysNotRunning(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	dir, stateFile, err := localBrokerPaths()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no true here:", err)
+	}
+	if _, err := writeLocalBrokerState(stateFile, localBrokerState{PID: dead.Process.Pid, Addr: "127.0.0.1:1", StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	err = brokerStatus(context.Background(), &out)
+	if err == nil {
+		t.Fatalf("status of a killed broker: want an error, got %q", out.String())
+	}
+	for _, want := range []string{"not running", fmt.Sprint(dead.Process.Pid), "neurostream broker start"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("status of a killed broker: %q does not say %q", err, want)
+		}
 	}
 }
