@@ -36,12 +36,22 @@ func TestConfigsLoadAndBuild(t *testing.T) {
 					p.Stages[i].Model = filepath.Join("..", p.Stages[i].Model)
 				}
 			}
+			if p.Detokenizes() {
+				if _, err := pipeline.DetokenizeCodebook(p, cfg.Kafka.Topics()); err != nil {
+					t.Fatalf("%s pipeline %s: %v", f, p.Name, err)
+				}
+				continue
+			}
 			if usesONNX(p) {
 				continue // built with an ONNX loader by TestONNXConfigsBuild
 			}
 			if _, err := pipeline.BuildStages(p.Stages, pipeline.DefaultLoaders(), nil); err != nil {
 				t.Fatalf("%s pipeline %s: %v", f, p.Name, err)
 			}
+		}
+		// Every detokenize pipeline's codebook is the one the config's tokenizer stages use.
+		if err := pipeline.CheckTokenCodebooks(cfg); err != nil {
+			t.Fatalf("%s: %v", f, err)
 		}
 	}
 }

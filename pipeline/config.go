@@ -71,7 +71,9 @@ type PipelineConfig struct {
 
 // StageConfig is one stage of a pipeline.
 type StageConfig struct {
-	Kind string `yaml:"kind"` // bandpass, notch, reference, features, decoder, tokenizer
+	// Kind is bandpass, notch, reference, features, decoder, tokenizer, or detokenize (a pipeline of
+	// its own reading the tokens topic: see PipelineConfig.Detokenizes).
+	Kind string `yaml:"kind"`
 	// bandpass
 	LowHz  float64 `yaml:"low_hz"`
 	HighHz float64 `yaml:"high_hz"`
@@ -81,7 +83,7 @@ type StageConfig struct {
 	Q      float64 `yaml:"q"`
 	// decoder
 	Decoder string  `yaml:"decoder"` // alpha, native, onnx, or a kind registered by the caller
-	Model   string  `yaml:"model"`   // model file (decoder), codebook file (tokenizer)
+	Model   string  `yaml:"model"`   // model file (decoder), codebook file (tokenizer, detokenize)
 	StepSec float64 `yaml:"step_sec"`
 	// Bank is the candidate-embedding file a retrieval decoder (speech segments, gallery images)
 	// ranks; TopK how many of them a prediction carries.
@@ -286,8 +288,10 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics, opts
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}
 			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewTokenizerStage(q), nil }})
+		case "detokenize":
+			return nil, fmt.Errorf("stage %s: a detokenize stage reads tokens, not frames: give it a pipeline of its own with input: tokens", name)
 		default:
-			return nil, fmt.Errorf("stage %s: unknown kind %q (known: bandpass, notch, reference, features, decoder, tokenizer)", name, sc.Kind)
+			return nil, fmt.Errorf("stage %s: unknown kind %q (known: bandpass, notch, reference, features, decoder, tokenizer, detokenize)", name, sc.Kind)
 		}
 	}
 	return out, nil

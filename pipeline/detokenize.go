@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/metrics"
 	"github.com/neurostream/neurostream/tokenizer"
 )
 
@@ -200,7 +203,45 @@ func RunDetokenize(ctx context.Context, kc streams.Config, opts DetokenizeOption
 		return info, err == nil
 	}
 	sink := &KafkaSink{Producer: prod, Topics: topics, FramesTopic: opts.OutTopic, FramesKind: opts.OutKind}
-	d := NewDetokenizer(q, sink, lookup)
+	return detokenizeLoop(ctx, c, NewDetokenizer(q, sink, lookup), detokenizeHooks{topic: topics.Tokens, log: log, count: opts.Count})
+}
+
+// detokenizeHooks is what a detokenize loop reports to (all optional but topic).
+type detokenizeHooks struct {
+	topic string
+	log   *slog.Logger
+	// metrics and stage label the per-stage counters and rejections, as for the frame stages.
+	metrics *metrics.Metrics
+	stage   string
+	// wants, if set, limits the loop to these streams (a pipeline's streams:).
+	wants func(streamID string) bool
+	count func(done, refused int)
+}
+
+// detokenizeLoop turns every tokens message c reads into a frame through d until ctx ends,
+// committing each message once its frame is written. Tokens it cannot detokenize are logged (at
+// most once a minute per stream) and counted, never fatal: other streams go on.
+func detokenizeLoop(ctx context.Context, c *streams.Consumer, d *Detokenizer, h detokenizeHooks) error {
+	log := h.log
+	if log == nil {
+		log = slog.Default()
+	}
+	warn := newRateLimitedLog(log, time.Minute)
+	var cnt stageCounters
+	var rejected *prometheus.CounterVec
+	if m := h.metrics; m != nil {
+		cnt = stageCounters{m.FramesIn.WithLabelValues(h.stage), m.SamplesIn.WithLabelValues(h.stage),
+			m.FramesOut.WithLabelValues(h.stage), m.SamplesOut.WithLabelValues(h.stage)}
+		rejected = m.Rejected
+		lagCtx, stopLag := context.WithCancel(ctx)
+		defer stopLag()
+		go followLag(lagCtx, c, m.ConsumerLag.WithLabelValues(h.topic))
+	}
+	reject := func(reason string) {
+		if rejected != nil {
+			rejected.WithLabelValues(reason).Inc()
+		}
+	}
 	var t streams.Tokens
 	done, refused := 0, 0
 	for {
@@ -209,31 +250,42 @@ func RunDetokenize(ctx context.Context, kc streams.Config, opts DetokenizeOption
 			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
 				return nil
 			}
-			return fmt.Errorf("detokenize: read %s: %w", topics.Tokens, err)
+			return fmt.Errorf("detokenize: read %s: %w", h.topic, err)
 		}
 		if typ := streams.MessageType(m); typ != "" && typ != streams.TypeTokens {
-			continue
-		}
-		if err := streams.DecodeTokens(m.Value, &t); err != nil {
+			reject("not-tokens")
+		} else if err := streams.DecodeTokens(m.Value, &t); err != nil {
 			refused++
-			log.Warn("skipping undecodable tokens", "partition", m.Partition, "offset", m.Offset, "err", err)
-		} else if err := d.Process(ctx, &t); err != nil {
-			if ctx.Err() != nil {
-				return nil
+			reject("undecodable")
+			warn.log(fmt.Sprintf("%s[%d]", m.Topic, m.Partition), "skipping undecodable tokens", "partition", m.Partition, "offset", m.Offset, "err", err)
+		} else if h.wants == nil || h.wants(t.StreamID) {
+			if cnt.framesIn != nil {
+				cnt.framesIn.Inc()
+				cnt.samplesIn.Add(float64(t.PatchSamples))
 			}
-			if !errors.Is(err, ErrTokensRefused) {
-				return err
+			if err := d.Process(ctx, &t); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if !errors.Is(err, ErrTokensRefused) {
+					return err
+				}
+				refused++
+				reject("tokens-refused")
+				warn.log(t.StreamID, "tokens not detokenized", "stream", t.StreamID, "err", err)
+			} else {
+				done++
+				if cnt.framesOut != nil {
+					cnt.framesOut.Inc()
+					cnt.samplesOut.Add(float64(t.PatchSamples))
+				}
 			}
-			refused++
-			log.Warn("tokens not detokenized", "stream", t.StreamID, "err", err)
-		} else {
-			done++
 		}
 		if err := c.Commit(ctx, m); err != nil && ctx.Err() == nil {
 			return fmt.Errorf("detokenize: commit: %w", err)
 		}
-		if opts.Count != nil {
-			opts.Count(done, refused)
+		if h.count != nil {
+			h.count(done, refused)
 		}
 	}
 }

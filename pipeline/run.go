@@ -68,6 +68,18 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if opts.InfoWait <= 0 {
 		opts.InfoWait = infoWait
 	}
+	if opts.Only != "sources" {
+		// A detokenize pipeline with a codebook that cannot detokenize these tokens fails now, not on
+		// every message.
+		for _, pc := range cfg.Pipelines {
+			if (opts.Pipeline == "" || pc.Name == opts.Pipeline) && pc.Detokenizes() {
+				if err := CheckTokenCodebooks(cfg); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
 	kc := cfg.Kafka
 	kc.Outages = WatchOutages(kc.Outages, opts.Log, opts.Metrics)
 	topics := kc.Topics()
@@ -112,7 +124,7 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 		defer reg.Close()
 		var store *StateStore
 		for _, pc := range cfg.Pipelines {
-			if (opts.Pipeline == "" || pc.Name == opts.Pipeline) && pc.CheckpointSec >= 0 && store == nil {
+			if (opts.Pipeline == "" || pc.Name == opts.Pipeline) && pc.CheckpointSec >= 0 && !pc.Detokenizes() && store == nil {
 				if store, err = NewStateStore(ctx, kc, prod, opts.Log); err != nil {
 					return err
 				}
@@ -137,6 +149,29 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 					lslOuts[name] = NewLSLOut(name, opts.Log)
 				}
 				wrap = lslOuts[name].Wrap
+			}
+			if pc.Detokenizes() {
+				// Frames are written synchronously, so a tokens message is committed only once its
+				// frame is on the broker.
+				out, err := topics.Resolve(cmp.Or(pc.Output, "detokenized"))
+				if err != nil {
+					return fmt.Errorf("pipeline %s: output: %w", pc.Name, err)
+				}
+				var sink Sink = &KafkaSink{Producer: prod, Topics: topics, FramesTopic: out, FramesKind: kindOf(topics, out), Metrics: opts.Metrics, Log: opts.Log}
+				if wrap != nil {
+					sink = wrap(sink)
+				}
+				err = runDetokenizePipeline(ctx, cfg, pc, sink, reg, opts, func(loop func() error) {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						fail(loop())
+					}()
+				})
+				if err != nil {
+					return err
+				}
+				continue
 			}
 			proc, input, err := buildPipeline(topics, pc, prod, async, reg, store, opts, wrap)
 			if err != nil {
@@ -290,13 +325,16 @@ func fingerprint(input string, pc PipelineConfig) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// kindOf names a topic for stream-info keys: "raw", "clean", or the full name for custom topics.
+// kindOf names a topic for stream-info keys: "raw", "clean", "detokenized", or the full name for
+// custom topics.
 func kindOf(t streams.Topics, topic string) string {
 	switch topic {
 	case t.Raw:
 		return "raw"
 	case t.Clean:
 		return "clean"
+	case t.Detokenized:
+		return "detokenized"
 	}
 	return topic
 }

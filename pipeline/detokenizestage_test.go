@@ -1,0 +1,242 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/neurostream/neurostream/acquisition/synthetic"
+	"github.com/neurostream/neurostream/pipeline"
+	"github.com/neurostream/neurostream/streams"
+	"github.com/neurostream/neurostream/streams/metrics"
+	"github.com/neurostream/neurostream/tokenizer"
+)
+
+const detokenizeConfig = "../configs/detokenize.yaml"
+
+// loadDetokenizeConfig reads configs/detokenize.yaml with its model paths made relative to this package.
+func loadDetokenizeConfig(t *testing.T) *pipeline.Config {
+	t.Helper()
+	conf, err := pipeline.LoadConfig(detokenizeConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pc := range conf.Pipelines {
+		for i := range pc.Stages {
+			if pc.Stages[i].Model != "" {
+				pc.Stages[i].Model = "../" + pc.Stages[i].Model
+			}
+		}
+	}
+	return conf
+}
+
+// configs/detokenize.yaml split over processes as a user splits it (--only sources, --pipeline
+// tokenize, --pipeline listen), through the embedded broker: the detokenize pipeline publishes one
+// frame per patch on the detokenized topic, equal bit for bit to the offline round trip (the same
+// stages tokenizing the same frames in memory, the tokens turned back into signal in memory), with
+// the source's channels in its description and the stage's counters in the metrics.
+func TestDetokenizeStageThroughBroker(t *testing.T) {
+	conf := loadDetokenizeConfig(t)
+	tokenize, listen := conf.Pipelines[0], conf.Pipelines[1]
+	if !listen.Detokenizes() || tokenize.Detokenizes() {
+		t.Fatalf("pipelines %s, %s: want tokenize then detokenize", tokenize.Name, listen.Name)
+	}
+	const durSec = 6.0
+	sc := conf.Sources[0].Synthetic
+	sc.DurationSec, sc.Realtime = durSec, false
+	newSource := func() pipeline.Source {
+		src, err := synthetic.New(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return src
+	}
+
+	// Offline: tokenize in memory, detokenize in memory.
+	factories, err := pipeline.BuildStages(tokenize.Stages, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newSource()
+	info := src.Info()
+	mem := &tokenSink{}
+	proc, err := pipeline.NewProcessor(pipeline.ProcessorConfig{Name: "offline", Stages: factories, Sink: mem,
+		Lookup: func(context.Context, string) (streams.StreamInfo, error) { return info, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var f streams.Frame
+	for {
+		err := src.Next(ctx, &f)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proc.Process(ctx, &f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := int(durSec*info.SampleRateHz) / 50
+	if len(mem.tokens) != want {
+		t.Fatalf("offline: %d patches, want %d", len(mem.tokens), want)
+	}
+	cb, err := tokenizer.Load(listen.Stages[0].Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := tokenizer.NewQuantizer(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Online: three processes' worth of Run, sharing the broker.
+	kc := startBroker(t)
+	conf.Kafka, conf.Metrics.Listen = kc, ""
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m := metrics.New()
+	runCtx, stop := context.WithCancel(ctx)
+	var dones []chan error
+	start := func(o pipeline.RunOptions) {
+		done := make(chan error, 1)
+		dones = append(dones, done)
+		go func() { done <- pipeline.Run(runCtx, conf, o) }()
+	}
+	start(pipeline.RunOptions{Only: "pipelines", Pipeline: "listen", Log: quiet, Metrics: m, Partitions: 2})
+	start(pipeline.RunOptions{Only: "pipelines", Pipeline: "tokenize", Log: quiet, Partitions: 2})
+	start(pipeline.RunOptions{Only: "sources", Sources: []pipeline.Source{newSource()}, Log: quiet, Partitions: 2})
+	defer func() {
+		stop()
+		for _, d := range dones {
+			if err := <-d; err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	dc, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: kc.Topics().Detokenized, GroupID: "check-detokenized", FromStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	scratch := make([]float64, cb.PatchSamples)
+	var df streams.Frame
+	for i := range want {
+		if _, _, err := dc.ReadFrame(ctx, &df); err != nil {
+			t.Fatalf("detokenized frame %d of %d: %v", i, want, err)
+		}
+		offline, err := q.Detokenize(&mem.tokens[i], nil, scratch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if df.StreamID != info.StreamID || df.Seq != uint64(i+1) || df.NumSamples != cb.PatchSamples || df.NumChannels != len(info.Channels) {
+			t.Fatalf("detokenized frame %d: %s #%d, %d x %d", i, df.StreamID, df.Seq, df.NumSamples, df.NumChannels)
+		}
+		if !reflect.DeepEqual(df.Samples, offline) {
+			t.Fatalf("detokenized frame %d differs from the offline round trip", i)
+		}
+	}
+	reg, err := pipeline.NewInfoRegistry(ctx, kc, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	dinfo, err := reg.Wait(ctx, streams.StreamInfoKey("detokenized", info.StreamID), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dinfo.SampleRateHz != info.SampleRateHz || !reflect.DeepEqual(dinfo.Channels, info.Channels) {
+		t.Fatalf("detokenized stream description %+v, source %+v", dinfo, info)
+	}
+	// The counters move as the frames are written, after they are on the broker: wait for them.
+	for counterValue(t, m, "neurostream_frames_out_total", "stage", "0-detokenize") < float64(want) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("frames out of the detokenize stage: %g, want %d", counterValue(t, m, "neurostream_frames_out_total", "stage", "0-detokenize"), want)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if in := counterValue(t, m, "neurostream_samples_in_total", "stage", "0-detokenize"); in < float64(want*cb.PatchSamples) {
+		t.Fatalf("samples into the detokenize stage: %g, want >= %d", in, want*cb.PatchSamples)
+	}
+
+	// Tokens of another codebook are refused, counted and logged; the stream goes on.
+	foreign := mem.tokens[0]
+	foreign.Codebook = "another-codebook"
+	prod, err := streams.NewProducer(kc, streams.LowLatency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := prod.PublishTokens(ctx, kc.Topics().Tokens, &foreign); err != nil {
+		t.Fatal(err)
+	}
+	for counterValue(t, m, "neurostream_rejected_total", "reason", "tokens-refused") < 1 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("tokens of another codebook were not counted as refused")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// A detokenize pipeline is checked before anything runs: its codebook given, loadable, and the one
+// the config's tokenizer stages use; it is the only stage of its pipeline and reads the tokens topic.
+func TestDetokenizeStageConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.json")
+	if err := os.WriteFile(broken, []byte(`{"name": "x"`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(c *pipeline.Config)
+		want string
+	}{
+		{"no codebook", func(c *pipeline.Config) { c.Pipelines[1].Stages[0].Model = "" }, "no codebook: set model:"},
+		{"missing codebook", func(c *pipeline.Config) { c.Pipelines[1].Stages[0].Model = filepath.Join(dir, "nope.json") }, "nope.json"},
+		{"broken codebook", func(c *pipeline.Config) { c.Pipelines[1].Stages[0].Model = broken }, "broken.json"},
+		{"another codebook", func(c *pipeline.Config) {
+			c.Pipelines[1].Stages[0].Model = "../configs/models/tokenizer-vq-eeg.json"
+		}, "did not make the tokens of this config, whose tokenizer stages use ../configs/models/tokenizer-synthetic.json"},
+		{"not alone", func(c *pipeline.Config) {
+			c.Pipelines[1].Stages = append([]pipeline.StageConfig{{Kind: "bandpass", LowHz: 1, HighHz: 40}}, c.Pipelines[1].Stages...)
+		}, "only stage of its pipeline"},
+		{"reads frames", func(c *pipeline.Config) { c.Pipelines[1].Input = "clean" }, "set input: tokens"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := loadDetokenizeConfig(t)
+			tc.edit(conf)
+			err := pipeline.CheckTokenCodebooks(conf)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+			// Run refuses the config with the same error before it touches the broker (there is none).
+			conf.Kafka = streams.Config{Brokers: []string{"127.0.0.1:1"}, Namespace: "none"}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			err = pipeline.Run(ctx, conf, pipeline.RunOptions{Only: "pipelines", Pipeline: "listen", Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("run: error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+	// In a pipeline of frames, the stage says where it belongs.
+	_, err := pipeline.BuildStages([]pipeline.StageConfig{{Kind: "detokenize", Model: "../configs/models/tokenizer-synthetic.json"}}, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "input: tokens") {
+		t.Fatalf("error %v", err)
+	}
+	if err := pipeline.CheckTokenCodebooks(loadDetokenizeConfig(t)); err != nil {
+		t.Fatal(err)
+	}
+}
