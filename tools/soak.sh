@@ -6,7 +6,9 @@
 #   bash tools/soak.sh                      # 1 hour, one sample a minute, broker retention 15 min
 #   SOAK_SEC=600 RETENTION=3m bash tools/soak.sh    # 10 minutes; retention short enough to reach
 #
-# Environment: SOAK_SEC (3600), INTERVAL_SEC (60), RETENTION (15m), CHANNELS (64), OUT (a temp dir).
+# Environment: SOAK_SEC (3600), INTERVAL_SEC (60), RETENTION (15m), CHANNELS (64), OUT (a temp dir),
+# SPOOL_DIR (the source's on-disk spool, $OUT/spool; "off": none), BIN (a built binary instead of
+# building this checkout, e.g. to compare two versions side by side).
 # It prints one line per sample (elapsed seconds, then RSS in MiB per process) and writes the same
 # table to $OUT/rss.tsv, with each process's log beside it. Everything listens on 127.0.0.1 only.
 set -euo pipefail
@@ -17,8 +19,8 @@ RETENTION=${RETENTION:-15m}
 CHANNELS=${CHANNELS:-64}
 OUT=${OUT:-$(mktemp -d -t neurostream-soak-XXXXXX)}
 mkdir -p "$OUT"
-bin="$OUT/neurostream"
-go build -o "$bin" ./cmd/neurostream
+bin=${BIN:-$OUT/neurostream}
+[ -n "${BIN:-}" ] || go build -o "$bin" ./cmd/neurostream
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 addr="127.0.0.1:$port"
@@ -27,7 +29,7 @@ kafka:
   brokers: [$addr]
   namespace: soak
 spool:
-  dir: $OUT/spool
+  dir: ${SPOOL_DIR:-$OUT/spool}
 sources:
   - kind: synthetic
     stream_id: soak-1

@@ -284,6 +284,11 @@ func (s *Spool) roll() error {
 // and the position after the last one, for Ack.
 func (s *Spool) Peek(max int, maxBytes int64) ([]Record, Position, error) {
 	s.mu.Lock()
+	if s.pending == 0 { // the forwarder looks every SyncInterval: an empty spool costs no file open
+		pos := s.ack
+		s.mu.Unlock()
+		return nil, pos, nil
+	}
 	pos, segs := s.ack, slices.Clone(s.segs)
 	s.mu.Unlock()
 	var out []Record
