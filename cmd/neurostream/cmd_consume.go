@@ -60,6 +60,10 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer c.Close()
+	if !*fromStart && *partition < 0 && *group == "" {
+		// Otherwise a consume started after its source stopped prints nothing, with no word why.
+		log.Info("waiting for new messages (--from-start: the retained ones first); Ctrl-C to stop", "topic", name)
+	}
 	// Protobuf's JSON mapping with the .proto's field names: snake_case, as predictions and tokens are.
 	pj := protojson.MarshalOptions{UseProtoNames: true}
 	var f streams.Frame
