@@ -61,7 +61,7 @@ type PipelineConfig struct {
 	// Streaming Layer outlets named after it (see LSLOut).
 	LSLOut string `yaml:"lsl_out"`
 	// CheckpointSec is how often the stages' state (filter memory, window buffers) is snapshotted to
-	// the state topic, so a restarted or rebalanced member resumes exactly (default 1 s; a negative
+	// the state topic, so a restarted or rebalanced member resumes exactly (default 5 s, see DefaultCheckpointEvery; a negative
 	// value turns it off: a new owner then starts cold).
 	CheckpointSec float64 `yaml:"checkpoint_sec"`
 	// Streams, if set, limits the pipeline to these stream ids; frames of other streams on the

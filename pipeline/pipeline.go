@@ -155,7 +155,7 @@ type ProcessorConfig struct {
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	// State, if set, makes the stages' state survive restarts and rebalances: Consume snapshots it
-	// every CheckpointEvery (default 1 s) under StateKey/<stream>, and a chain that starts or falls
+	// every CheckpointEvery (default DefaultCheckpointEvery) under StateKey/<stream>, and a chain that starts or falls
 	// behind resumes from the newest snapshot. Fingerprint names the stage configuration; a snapshot
 	// taken under another is not restored.
 	State           *StateStore
@@ -165,6 +165,15 @@ type ProcessorConfig struct {
 	// Streams, if set, limits the processor to these stream ids (see Wants).
 	Streams []string
 }
+
+// DefaultCheckpointEvery is how often stage state is snapshotted and offsets committed unless a
+// pipeline says otherwise. Each checkpoint is a burst (every advanced stream's state, ~17 KB each,
+// through the broker and back to the state followers); at 1 s that burst held up the predictions of
+// 100 streams often enough to set their p99 (1.5-9.9x the 5-ms goal in 5 of 5 runs, against 0.6-4.0x
+// with 4 of 5 under the goal at 5 s, same machine and load). The price of a longer interval is
+// paid only after a crash: up to that much input is processed again and its results published
+// again, which consumers drop as repeats.
+const DefaultCheckpointEvery = 5 * time.Second
 
 // NewProcessor checks the config and returns a processor.
 func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
@@ -181,7 +190,7 @@ func NewProcessor(cfg ProcessorConfig) (*Processor, error) {
 		cfg.Topic = cfg.Name
 	}
 	if cfg.CheckpointEvery <= 0 {
-		cfg.CheckpointEvery = time.Second
+		cfg.CheckpointEvery = DefaultCheckpointEvery
 	}
 	var only map[string]bool
 	if len(cfg.Streams) > 0 {
