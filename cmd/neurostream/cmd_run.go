@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -88,8 +89,24 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 	defer closeLoaders()
 	tokenizers, closeTokenizers := learntTokenizers()
 	defer closeTokenizers()
-	return pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: *only, Pipeline: *name, Metrics: m, Log: log, Loaders: loaders, Spool: sp, Tokenizers: tokenizers,
+	err = pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: *only, Pipeline: *name, Metrics: m, Log: log, Loaders: loaders, Spool: sp, Tokenizers: tokenizers,
 		LSLOut: *lslOut, Devices: withLSL(devices.Builtin())})
+	return explainRelativePath(err)
+}
+
+// explainRelativePath adds to a missing relative file (a config's model, codebook or bank) where it
+// was looked for: the configs name files from the repository root, so run from elsewhere they are
+// not found, and the bare "no such file or directory" does not say why.
+func explainRelativePath(err error) error {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) || filepath.IsAbs(pe.Path) {
+		return err
+	}
+	wd, werr := os.Getwd()
+	if werr != nil {
+		return err
+	}
+	return fmt.Errorf("%w (relative paths in a config are taken from the working directory, %s: run from the directory the config's paths start from, or give absolute paths)", err, wd)
 }
 
 // decoderLoaders lists every decoder kind a pipeline config may name: the pure-Go ones and onnx.

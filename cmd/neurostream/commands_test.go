@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,5 +106,23 @@ func TestReplayInterruptedExitsZero(t *testing.T) {
 	wrapped := fmt.Errorf("publish: %w", context.Canceled)
 	if exitCode(wrapped, true) != 0 || exitCode(wrapped, false) != 1 || exitCode(errors.New("boom"), true) != 1 {
 		t.Fatal("exitCode: a cancellation is success only when the user interrupted")
+	}
+}
+
+// A config's relative model path that is missing says where it was looked for (run from another
+// directory than the repository root, configs/models/... is not found).
+func TestExplainRelativePath(t *testing.T) {
+	_, err := os.Open(filepath.Join("no-such-dir", "model.json"))
+	got := explainRelativePath(fmt.Errorf("stage 0-decoder: load alpha model: %w", err))
+	wd, _ := os.Getwd()
+	if !errors.Is(got, fs.ErrNotExist) || !strings.Contains(got.Error(), "working directory, "+wd) {
+		t.Fatalf("missing relative model: %v", got)
+	}
+	abs := fmt.Errorf("load: %w", &fs.PathError{Op: "open", Path: "/nowhere/model.json", Err: fs.ErrNotExist})
+	if got := explainRelativePath(abs); got != abs {
+		t.Fatalf("an absolute path needs no hint: %v", got)
+	}
+	if explainRelativePath(nil) != nil {
+		t.Fatal("nil error changed")
 	}
 }
