@@ -73,26 +73,68 @@ func partitions(ctx context.Context, d *kafka.Dialer, brokers []string, topic st
 }
 
 // follow reads one partition from offset until ctx ends, passing every message to handle.
+//
+// A broker outage does not end the reading: the reader is made again once the partition answers,
+// after the last message handled, or at the partition's end if the restarted broker holds less than
+// that (a broker killed with kill -9 loses its unsynced tail; a reader waiting past the end would see
+// nothing until the partition grew back to its old length). The outage is logged once for all the
+// view's partitions, not once per partition.
 func (s *Server) follow(ctx context.Context, d *kafka.Dialer, topic string, partition int, offset int64, handle func(kafka.Message)) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.cfg.Kafka.Brokers, Topic: topic, Partition: partition, Dialer: d,
-		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: time.Second, ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 200 * time.Millisecond})
-	if err := r.SetOffset(offset); err != nil {
-		s.log.Error("view: reader", "topic", topic, "partition", partition, "err", err)
-		return
-	}
+	op := "view " + s.cfg.Kafka.Namespace
 	go func() {
-		defer r.Close()
+		next := offset
+		backoff := 50 * time.Millisecond
 		for {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				if ctx.Err() == nil && !errors.Is(err, io.EOF) {
-					s.log.Error("view: topic unreadable", "topic", topic, "partition", partition, "err", err)
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: s.cfg.Kafka.Brokers, Topic: topic, Partition: partition, Dialer: d,
+				MinBytes: 1, MaxBytes: 16 << 20, MaxWait: time.Second, ReadBackoffMin: 10 * time.Millisecond, ReadBackoffMax: 200 * time.Millisecond})
+			err := r.SetOffset(next)
+			for err == nil {
+				var m kafka.Message
+				if m, err = r.ReadMessage(ctx); err == nil {
+					next, backoff = m.Offset+1, 50*time.Millisecond
+					handle(m)
 				}
+			}
+			r.Close()
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
 				return
 			}
-			handle(m)
+			s.outages.Down(op, fmt.Errorf("%s[%d]: %w", topic, partition, err))
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, time.Second)
+				first, last, err := partitionBounds(ctx, d, s.cfg.Kafka.Brokers, topic, partition)
+				if err != nil {
+					continue
+				}
+				if next >= 0 {
+					next = min(max(next, first), last)
+				}
+				break
+			}
+			s.outages.Up(op)
 		}
 	}()
+}
+
+// partitionBounds returns a partition's first and next offsets, asked of its leader.
+func partitionBounds(ctx context.Context, d *kafka.Dialer, brokers []string, topic string, partition int) (first, last int64, err error) {
+	for _, b := range brokers {
+		var conn *kafka.Conn
+		if conn, err = d.DialLeader(ctx, "tcp", b, topic, partition); err != nil {
+			continue
+		}
+		first, last, err = conn.ReadOffsets()
+		conn.Close()
+		if err == nil {
+			return first, last, nil
+		}
+	}
+	return 0, 0, err
 }
 
 func (s *Server) onStreamInfo(m kafka.Message) {

@@ -42,9 +42,10 @@ type Config struct {
 
 // Server serves the page and the WebSocket, and runs the Kafka readers behind them.
 type Server struct {
-	cfg    Config
-	topics streams.Topics
-	log    *slog.Logger
+	cfg     Config
+	topics  streams.Topics
+	log     *slog.Logger
+	outages *streams.Outages // the Kafka config's, else the view's own
 
 	mu    sync.Mutex
 	infos map[string]*streams.StreamInfo // by stream-info key ("raw/<id>", "clean/<id>")
@@ -65,7 +66,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Server{cfg: cfg, topics: cfg.Kafka.Topics(), log: cfg.Log,
+	out := cfg.Kafka.Outages
+	if out == nil {
+		out = streams.NewOutages(cfg.Log)
+	}
+	return &Server{cfg: cfg, topics: cfg.Kafka.Topics(), log: cfg.Log, outages: out,
 		infos: map[string]*streams.StreamInfo{}, hubs: map[string]*hub{}}, nil
 }
 
