@@ -100,8 +100,8 @@ func benchTokens(ctx context.Context, r *benchRun) error {
 		specs = []tokenSpec{{"kmeans", 0.2, 64, 1}, {"rvq", 0.2, 64, 4}, {"mulaw", 0.2, 16, 1}, {"learnt", 0.2, 256, 1}}
 		megSpecs = []tokenSpec{{"kmeans", 0.2, 16, 1}, {"mulaw", 0.2, 16, 1}}
 	}
-	fmt.Fprintf(r.out, "held-out reconstruction; bits = token bits/s per channel (+ side: float32 mean and scale per patch);\n"+
-		"usage = share of codes used; perplexity = exp(entropy) per stage, averaged; streaming = tokenizer stage, %s frames\n", "8-sample")
+	fmt.Fprintf(r.out, "held-out reconstruction; bits = wire bits/s per channel: tokens + side information (float32 mean and scale per patch);\n"+
+		"usage = share of codes used; perplexity = exp(entropy) per stage (an entropy figure, not wire bits), averaged; streaming = tokenizer stage, %s frames\n", "8-sample")
 	for _, ds := range []*tokenData{eeg, meg} {
 		if ds == nil {
 			continue
@@ -549,11 +549,11 @@ func (a *recAccumulator) finish(sc *tokenScore) {
 
 func printTokenScores(r *benchRun, ds *tokenData, scores []*tokenScore) {
 	fmt.Fprintf(r.out, "\n%s — learnt on %s\n", ds.name, strings.Join(ds.trainNames, ", "))
-	fmt.Fprintf(r.out, "| tokenizer | patch | bits/s/ch (+side) | NMSE | r | var. expl. | usage | perplexity | streams/core | vs scalar search | tokens/s/core | allocs/frame |\n")
+	fmt.Fprintf(r.out, "| tokenizer | patch | bits/s/ch total (tokens + float32 side) | NMSE | r | var. expl. | usage | perplexity | streams/core | vs scalar search | tokens/s/core | allocs/frame |\n")
 	fmt.Fprintf(r.out, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range scores {
-		fmt.Fprintf(r.out, "| %s | %.1f s | %.0f (+%.0f) | %.3f | %.3f | %.3f | %.2f | %.1f | %.0f | %s | %.3g | %d |\n",
-			s.spec.label(), s.spec.patchSec, s.bits, s.sideBits, s.nmse, s.r, s.ve, s.usage, s.perplexity, s.streamsPerCore, s.vsScalar(), s.tokensPerSecPerCore, s.allocs)
+		fmt.Fprintf(r.out, "| %s | %.1f s | %.0f (%.0f + %.0f) | %.3f | %.3f | %.3f | %.2f | %.1f | %.0f | %s | %.3g | %d |\n",
+			s.spec.label(), s.spec.patchSec, s.bits+s.sideBits, s.bits, s.sideBits, s.nmse, s.r, s.ve, s.usage, s.perplexity, s.streamsPerCore, s.vsScalar(), s.tokensPerSecPerCore, s.allocs)
 	}
 	fmt.Fprintf(r.out, "\nper band (r / NMSE of the band-passed reconstruction):\n| tokenizer | patch |")
 	for _, b := range tokenBands {
