@@ -121,7 +121,7 @@ func (s *searchIndex) nearest32(x []float64) (c int, ok bool) {
 	if s.packed32 == nil {
 		return 0, false
 	}
-	xx := sumSquares(x)
+	xx := dot(x, x)
 	if !(xx <= float32Limit) { // also NaN and Inf
 		return 0, false
 	}
@@ -137,7 +137,7 @@ func (s *searchIndex) nearestPair(x, y []float64) (cx, cy int) {
 	if !useSearchKernel || s.dim == 0 || s.packed32 == nil {
 		return s.nearest(x), s.nearest(y)
 	}
-	xx, yy := sumSquares(x), sumSquares(y)
+	xx, yy := dot(x, x), dot(y, y)
 	if !(xx <= float32Limit) || !(yy <= float32Limit) {
 		return s.nearest(x), s.nearest(y)
 	}
@@ -157,22 +157,6 @@ func (s *searchIndex) nearestPair(x, y []float64) (cx, cy int) {
 		cy = s.nearest64(y)
 	}
 	return cx, cy
-}
-
-// sumSquares is |x|^2 (for the rounding bound, so four partial sums are fine).
-func sumSquares(x []float64) float64 {
-	var x0, x1, x2, x3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		x0 += x[i] * x[i]
-		x1 += x[i+1] * x[i+1]
-		x2 += x[i+2] * x[i+2]
-		x3 += x[i+3] * x[i+3]
-	}
-	for ; i < len(x); i++ {
-		x0 += x[i] * x[i]
-	}
-	return (x0 + x1) + (x2 + x3)
 }
 
 // decide32 reads the float32 kernel's lanes for a patch of squared norm xx: the code of the
