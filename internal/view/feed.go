@@ -33,6 +33,7 @@ func (s *Server) startFeeds(ctx context.Context) error {
 	}{
 		{s.topics.Raw, func(m kafka.Message) { s.onFrame("raw", m) }},
 		{s.topics.Clean, func(m kafka.Message) { s.onFrame("clean", m) }},
+		{s.topics.Detokenized, func(m kafka.Message) { s.onFrame("detokenized", m) }},
 		{s.topics.Predictions, s.onPrediction},
 		{s.topics.Features, s.onFeatures},
 	}
@@ -200,7 +201,7 @@ func (s *Server) onFeatures(m kafka.Message) {
 
 // toWatchers sends a text message to everyone watching the stream, on either frame topic.
 func (s *Server) toWatchers(id string, msg []byte) {
-	for _, kind := range []string{"raw", "clean"} {
+	for _, kind := range []string{"raw", "clean", "detokenized"} {
 		if h := s.existingHub(streams.StreamInfoKey(kind, id)); h != nil {
 			h.broadcastText(msg)
 		}

@@ -125,7 +125,7 @@ type StreamEntry struct {
 	Device     string   `json:"device"`
 	Channels   int      `json:"channels"`
 	RateHz     float64  `json:"rate_hz"`
-	Topics     []string `json:"topics"` // "raw", "clean": where its frames are
+	Topics     []string `json:"topics"` // "raw", "clean", "detokenized": where its frames are
 	Live       bool     `json:"live"`
 	LastAgeSec float64  `json:"last_age_sec"` // since the last frame; -1 if none seen
 	Frames     uint64   `json:"frames"`

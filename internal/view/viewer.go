@@ -34,7 +34,7 @@ const maxTexts = 512
 type watchRequest struct {
 	Op       string  `json:"op"`       // "watch" or "unwatch"
 	Stream   string  `json:"stream"`   // stream id
-	Topic    string  `json:"topic"`    // "raw" or "clean"
+	Topic    string  `json:"topic"`    // "raw", "clean" or "detokenized"
 	Width    int     `json:"width"`    // pixel columns of the trace area
 	SpanSec  float64 `json:"span_sec"` // seconds across the trace area
 	Channels []int   `json:"channels"` // channel indices to send; empty: all
@@ -99,7 +99,7 @@ func (s *Server) serveViewer(ctx context.Context, c *websocket.Conn) {
 		if req.Op != "watch" || req.Stream == "" {
 			continue
 		}
-		if req.Topic != "clean" {
+		if req.Topic != "clean" && req.Topic != "detokenized" {
 			req.Topic = "raw"
 		}
 		req.Width = min(max(req.Width, 100), 4000)
