@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -242,6 +243,70 @@ func TestViewersOfSeveralStreams(t *testing.T) {
 	for range 2 {
 		if err := <-done; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// Tokens turned back into signal by a detokenize pipeline are a frame topic like the others: the
+// stream lists it, and a viewer asking for it gets the reconstruction's description and columns.
+func TestWebSocketDetokenizedTopic(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	src, err := synthetic.New(synthetic.Config{StreamID: "ws-detok", Channels: 8, SampleRateHz: 250, FrameSamples: 8, Realtime: true, Alpha: synthetic.AlphaOn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codebook := filepath.Join("..", "..", "configs", "models", "tokenizer-synthetic.json")
+	live := startLive(t, ctx, []pipeline.Source{src}, []pipeline.PipelineConfig{
+		{Name: "tokenize", Input: "raw", Output: "clean", Stages: []pipeline.StageConfig{
+			{Kind: "bandpass", LowHz: 1, HighHz: 40, Order: 4}, {Kind: "tokenizer", Model: codebook}}},
+		{Name: "listen", Input: "tokens", Output: "detokenized", Stages: []pipeline.StageConfig{{Kind: "detokenize", Model: codebook}}},
+	})
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+live.url[len("http"):]+"ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 24)
+	rctx, rcancel := context.WithTimeout(ctx, 90*time.Second)
+	defer rcancel()
+	var asked, sawInfo, sawTrace bool
+	for !(sawInfo && sawTrace) {
+		typ, b, err := c.Read(rctx)
+		if err != nil {
+			t.Fatalf("asked %v info %v trace %v: %v", asked, sawInfo, sawTrace, err)
+		}
+		if typ == websocket.MessageBinary {
+			if b[0] == msgTrace && sawInfo {
+				_, cols := decodeTrace(t, b)
+				sawTrace = len(cols) == 8 && len(cols[0]) > 0
+			}
+			continue
+		}
+		var m struct {
+			T        string        `json:"t"`
+			Streams  []StreamEntry `json:"streams"`
+			Topic    string        `json:"topic"`
+			Channels []any         `json:"channels"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		switch m.T {
+		case "streams":
+			for _, s := range m.Streams {
+				if s.ID != "ws-detok" || asked || !slices.Contains(s.Topics, "detokenized") {
+					continue
+				}
+				asked = true
+				req, _ := json.Marshal(watchRequest{Op: "watch", Stream: "ws-detok", Topic: "detokenized", Width: 400, SpanSec: 4})
+				if err := c.Write(rctx, websocket.MessageText, req); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case "info":
+			sawInfo = m.Topic == "detokenized"
 		}
 	}
 }
