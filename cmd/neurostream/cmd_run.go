@@ -91,6 +91,10 @@ func runPipeline(ctx context.Context, args []string, out io.Writer) error {
 	defer closeTokenizers()
 	err = pipeline.Run(ctx, cfg, pipeline.RunOptions{Only: *only, Pipeline: *name, Metrics: m, Log: log, Loaders: loaders, Spool: sp, Tokenizers: tokenizers,
 		LSLOut: *lslOut, Devices: withLSL(devices.Builtin())})
+	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
+		// Otherwise a Ctrl-C ends with the start-up lines as the last word, which reads like a hang or a crash.
+		log.Info("stopped; on restart each pipeline resumes from its last checkpoint (results since then are sent again, and consumers drop the repeats)")
+	}
 	return explainRelativePath(err)
 }
 
