@@ -35,7 +35,8 @@ type tokenData struct {
 	trainNames []string
 	test       []*acquisition.Recording
 	types      []streams.ChannelType
-	frame      int // samples per frame for the streaming measurement
+	frame      int    // samples per frame for the streaming measurement
+	learnt     string // the learnt tokenizer trained on the same split (configs/models/<learnt>.json)
 }
 
 type tokenSpec struct {
@@ -95,10 +96,10 @@ func benchTokens(ctx context.Context, r *benchRun) error {
 		{"rvq", 0.4, 256, 1}, {"rvq", 0.8, 256, 2}, {"rvq", 0.8, 256, 3},
 		{"mulaw", 0.2, 16, 1}, {"mulaw", 0.2, 256, 1}, {"learnt", 0.2, 256, 1},
 	}
-	megSpecs := []tokenSpec{{"kmeans", 0.2, 64, 1}, {"rvq", 0.2, 64, 2}, {"rvq", 0.2, 64, 4}, {"rvq", 0.4, 64, 2}, {"mulaw", 0.2, 16, 1}, {"mulaw", 0.2, 256, 1}}
+	megSpecs := []tokenSpec{{"kmeans", 0.2, 64, 1}, {"rvq", 0.2, 64, 2}, {"rvq", 0.2, 64, 4}, {"rvq", 0.4, 64, 2}, {"mulaw", 0.2, 16, 1}, {"mulaw", 0.2, 256, 1}, {"learnt", 0.2, 64, 1}}
 	if r.short {
 		specs = []tokenSpec{{"kmeans", 0.2, 64, 1}, {"rvq", 0.2, 64, 4}, {"mulaw", 0.2, 16, 1}, {"learnt", 0.2, 256, 1}}
-		megSpecs = []tokenSpec{{"kmeans", 0.2, 16, 1}, {"mulaw", 0.2, 16, 1}}
+		megSpecs = []tokenSpec{{"kmeans", 0.2, 16, 1}, {"mulaw", 0.2, 16, 1}, {"learnt", 0.2, 64, 1}}
 	}
 	fmt.Fprintf(r.out, "held-out reconstruction; bits = wire bits/s per channel: tokens + side information (float32 mean and scale per patch);\n"+
 		"usage = share of codes used; perplexity = exp(entropy) per stage (an entropy figure, not wire bits), averaged; streaming = tokenizer stage, %s frames\n", "8-sample")
@@ -142,7 +143,7 @@ func tokenWorkloads(r *benchRun) (eeg, meg *tokenData, err error) {
 		}
 		return rs[0], nil
 	}
-	eeg = &tokenData{name: "EEG (PhysioNet S001, 64 ch, 160 Hz)", types: []streams.ChannelType{streams.ChannelEEG}, frame: 8}
+	eeg = &tokenData{name: "EEG (PhysioNet S001, 64 ch, 160 Hz)", types: []streams.ChannelType{streams.ChannelEEG}, frame: 8, learnt: "tokenizer-vq-eeg"}
 	trainRuns, testRuns := []string{"R01", "R02", "R03", "R04", "R05", "R06"}, []string{"R07", "R08", "R09", "R10", "R11", "R13"}
 	if r.short {
 		trainRuns, testRuns = []string{"R01", "R02"}, []string{"R07"}
@@ -171,7 +172,7 @@ func tokenWorkloads(r *benchRun) (eeg, meg *tokenData, err error) {
 	}
 	meg = &tokenData{name: "MEG (test_elekta_3ch_raw.fif, 2 grad + 1 mag, 1 kHz)", train: []*acquisition.Recording{head},
 		trainNames: []string{"test_elekta_3ch_raw.fif[0:56s]"}, test: []*acquisition.Recording{tail},
-		types: []streams.ChannelType{streams.ChannelMEGGrad, streams.ChannelMEGMag}, frame: 50}
+		types: []streams.ChannelType{streams.ChannelMEGGrad, streams.ChannelMEGMag}, frame: 50, learnt: "tokenizer-vq-meg"}
 	return eeg, meg, nil
 }
 
@@ -186,7 +187,7 @@ func scoreTokenizer(ctx context.Context, r *benchRun, ds *tokenData, spec tokenS
 	rate := ds.train[0].Info.SampleRateHz
 	if spec.method == "learnt" {
 		var err error
-		if q, err = openLearnt(r); err != nil {
+		if q, err = openLearnt(r, ds.learnt); err != nil {
 			return nil, err
 		}
 		cb = q.Codebook()
@@ -320,8 +321,8 @@ var errNoLearnt = errors.New("learnt tokenizer unavailable")
 
 // openLearnt opens the learnt tokenizer trained on the same runs (tools/models/train_tokenizer_vq.py)
 // through ONNX Runtime; the runtime and encoder live until the process ends.
-func openLearnt(r *benchRun) (*tokenizer.Quantizer, error) {
-	path := filepath.Join(filepath.Dir(r.toolsDir), "configs", "models", "tokenizer-vq-eeg.json")
+func openLearnt(r *benchRun, name string) (*tokenizer.Quantizer, error) {
+	path := filepath.Join(filepath.Dir(r.toolsDir), "configs", "models", name+".json")
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: %s not found (run from the repository)", errNoLearnt, path)
 	}

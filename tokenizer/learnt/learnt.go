@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/neurostream/neurostream/decoders/onnx"
 	"github.com/neurostream/neurostream/tokenizer"
@@ -88,6 +90,9 @@ func Open(rt *onnx.Runtime, path string) (*tokenizer.Quantizer, *Encoder, error)
 	case c.Output.Kind != onnx.OutputEmbedding || c.Output.EmbeddingSize != d:
 		return fail("output %s of %d values, the latent codewords have %d", c.Output.Kind, c.Output.EmbeddingSize, d)
 	}
+	if err := sameModality(contractChannelTypes(c), cb.ChannelTypes); err != nil {
+		return fail("%v", err)
+	}
 	enc := &Encoder{m: m, d: d}
 	q, err := tokenizer.NewLearntQuantizer(cb, enc)
 	if err != nil {
@@ -95,4 +100,32 @@ func Open(rt *onnx.Runtime, path string) (*tokenizer.Quantizer, *Encoder, error)
 		return nil, nil, err
 	}
 	return q, enc, nil
+}
+
+// contractChannelTypes reads the modality an encoder was trained on from its contract
+// (preprocessing.channel_types, as tools/models/train_tokenizer_vq.py writes it).
+func contractChannelTypes(c *onnx.Contract) []string {
+	list, _ := c.Preprocessing["channel_types"].([]any)
+	var types []string
+	for _, v := range list {
+		if t, ok := v.(string); ok {
+			types = append(types, t)
+		}
+	}
+	return types
+}
+
+// sameModality refuses an encoder whose channel types differ from its codebook's: an encoder learnt
+// on EEG paired with an MEG codebook (or the other way round) would tokenize without complaint and
+// produce nonsense.
+func sameModality(encoder, codebook []string) error {
+	if len(encoder) == 0 {
+		return fmt.Errorf("the contract names no channel types (preprocessing.channel_types); re-export it with tools/models/train_tokenizer_vq.py")
+	}
+	a, b := slices.Sorted(slices.Values(encoder)), slices.Sorted(slices.Values(codebook))
+	if !slices.Equal(a, b) {
+		return fmt.Errorf("learnt on channel types %s, the codebook on %s: pair each codebook with the encoder trained with it",
+			strings.Join(encoder, "+"), strings.Join(codebook, "+"))
+	}
+	return nil
 }

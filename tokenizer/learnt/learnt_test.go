@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,7 +16,9 @@ import (
 	"github.com/neurostream/neurostream/tokenizer"
 )
 
-const codebookPath = "../../configs/models/tokenizer-vq-eeg.json"
+const modelsDir = "../../configs/models/"
+
+const codebookPath = modelsDir + "tokenizer-vq-eeg.json"
 
 type fixture struct {
 	Patches      string      `json:"patches_float32_le_base64"`
@@ -36,84 +39,143 @@ func testRuntime(t *testing.T) *onnx.Runtime {
 	return rt
 }
 
-// The ONNX encoder run from Go gives PyTorch's latent vectors (within 1e-5) on held-out EEG patches,
-// and the nearest-code search in Go picks PyTorch's tokens; the streaming tokenizer uses it too.
-func TestEncoderParityWithPyTorch(t *testing.T) {
-	b, err := os.ReadFile("../testdata/tokenizer-vq-eeg.fixture.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fx fixture
-	if err := json.Unmarshal(b, &fx); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(fx.Patches)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := testRuntime(t)
-	q, enc, err := Open(rt, codebookPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	p := fx.PatchSamples
-	if q.Codebook().PatchSamples != p || len(raw) != 4*p*len(fx.Tokens) {
-		t.Fatalf("fixture of %d bytes, %d-sample patches; codebook patches %d", len(raw), p, q.Codebook().PatchSamples)
-	}
-	z := make([]float64, p)
-	lat := make([]float64, enc.LatentSize())
-	tok := make([]uint16, 1)
-	maxDiff := 0.0
-	for i, want := range fx.Tokens {
-		for j := range z {
-			z[j] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*(i*p+j):])))
-		}
-		if err := enc.EncodePatch(z, lat); err != nil {
-			t.Fatal(err)
-		}
-		for j, v := range fx.Latents[i] {
-			maxDiff = math.Max(maxDiff, math.Abs(lat[j]-float64(v)))
-		}
-		if err := q.Encode(z, tok); err != nil {
-			t.Fatal(err)
-		}
-		if int(tok[0]) != want {
-			t.Errorf("patch %d: token %d, PyTorch %d", i, tok[0], want)
-		}
-	}
-	t.Logf("%d held-out patches: latents within %.2g of PyTorch, tokens equal", len(fx.Tokens), maxDiff)
-	if maxDiff > 1e-5 {
-		t.Fatalf("latents differ from PyTorch by %g (> 1e-5)", maxDiff)
-	}
+// learntModels are the learnt tokenizers tools/models/train_tokenizer_vq.py makes, each with a stream
+// it must take and one of the other modality it must refuse.
+var learntModels = []struct {
+	name           string
+	accept, refuse streams.StreamInfo
+}{
+	{"tokenizer-vq-eeg",
+		streams.StreamInfo{StreamID: "s", SampleRateHz: 160, Channels: []streams.Channel{{Name: "Cz", Type: streams.ChannelEEG}, {Name: "Pz", Type: streams.ChannelEEG}}},
+		streams.StreamInfo{StreamID: "m", SampleRateHz: 160, Channels: []streams.Channel{{Name: "MEG 0111", Type: streams.ChannelMEGMag}}}},
+	{"tokenizer-vq-meg",
+		streams.StreamInfo{StreamID: "m", SampleRateHz: 1000, Channels: []streams.Channel{{Name: "MEG 0111", Type: streams.ChannelMEGMag}, {Name: "MEG 2643", Type: streams.ChannelMEGGrad}}},
+		streams.StreamInfo{StreamID: "s", SampleRateHz: 1000, Channels: []streams.Channel{{Name: "Cz", Type: streams.ChannelEEG}, {Name: "Pz", Type: streams.ChannelEEG}}}},
+}
 
-	// Streaming: an EEG stream is tokenized one token per channel patch, which detokenizes to the
-	// decoded codewords; an MEG stream is refused by this EEG tokenizer.
-	info := streams.StreamInfo{StreamID: "s", SampleRateHz: 160, Channels: []streams.Channel{{Name: "Cz", Type: streams.ChannelEEG}, {Name: "Pz", Type: streams.ChannelEEG}}}
-	tk, err := q.NewTokenizer(info)
+// The ONNX encoder run from Go gives PyTorch's latent vectors (within 1e-5) on held-out patches (EEG
+// and MEG), and the nearest-code search in Go picks PyTorch's tokens; the streaming tokenizer uses it
+// too, and refuses a stream of the other modality.
+func TestEncoderParityWithPyTorch(t *testing.T) {
+	rt := testRuntime(t)
+	for _, lm := range learntModels {
+		t.Run(lm.name, func(t *testing.T) {
+			b, err := os.ReadFile("../testdata/" + lm.name + ".fixture.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fx fixture
+			if err := json.Unmarshal(b, &fx); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := base64.StdEncoding.DecodeString(fx.Patches)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, enc, err := Open(rt, modelsDir+lm.name+".json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer enc.Close()
+			p := fx.PatchSamples
+			if q.Codebook().PatchSamples != p || len(raw) != 4*p*len(fx.Tokens) {
+				t.Fatalf("fixture of %d bytes, %d-sample patches; codebook patches %d", len(raw), p, q.Codebook().PatchSamples)
+			}
+			z := make([]float64, p)
+			lat := make([]float64, enc.LatentSize())
+			tok := make([]uint16, 1)
+			maxDiff := 0.0
+			for i, want := range fx.Tokens {
+				for j := range z {
+					z[j] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*(i*p+j):])))
+				}
+				if err := enc.EncodePatch(z, lat); err != nil {
+					t.Fatal(err)
+				}
+				for j, v := range fx.Latents[i] {
+					maxDiff = math.Max(maxDiff, math.Abs(lat[j]-float64(v)))
+				}
+				if err := q.Encode(z, tok); err != nil {
+					t.Fatal(err)
+				}
+				if int(tok[0]) != want {
+					t.Errorf("patch %d: token %d, PyTorch %d", i, tok[0], want)
+				}
+			}
+			t.Logf("%d held-out patches: latents within %.2g of PyTorch, tokens equal", len(fx.Tokens), maxDiff)
+			if maxDiff > 1e-5 {
+				t.Fatalf("latents differ from PyTorch by %g (> 1e-5)", maxDiff)
+			}
+
+			// Streaming: a stream of the codebook's modality is tokenized one token per channel patch,
+			// which detokenizes to the decoded codewords.
+			tk, err := q.NewTokenizer(lm.accept)
+			if err != nil {
+				t.Fatal(err)
+			}
+			frame := make([]float32, 2*p)
+			for i := range frame {
+				frame[i] = float32(1e-5 * math.Sin(float64(i)/3))
+			}
+			var out []float32
+			n := 0
+			if err := tk.Push(frame, p, 0, func(tt *streams.Tokens) error {
+				n++
+				var err error
+				out, err = q.Detokenize(tt, out, make([]float64, p))
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if n != 1 || len(out) != 2*p {
+				t.Fatalf("%d messages, %d samples", n, len(out))
+			}
+			// Refused: the other modality, and the right modality at another rate.
+			if _, err := q.NewTokenizer(lm.refuse); err == nil || !strings.Contains(err.Error(), "modality") {
+				t.Fatalf("%s took a stream of channel types %v: %v", lm.name, lm.refuse.Channels, err)
+			}
+			slow := lm.accept
+			slow.SampleRateHz /= 2
+			if _, err := q.NewTokenizer(slow); err == nil || !strings.Contains(err.Error(), "Hz") {
+				t.Fatalf("%s took a stream at %g Hz: %v", lm.name, slow.SampleRateHz, err)
+			}
+		})
+	}
+}
+
+// An encoder is refused with a codebook of another modality, and one whose contract names none: a
+// codebook and encoder from different trainings would otherwise tokenize without complaint.
+func TestEncoderModalityMustMatchCodebook(t *testing.T) {
+	rt := testRuntime(t)
+	dir := t.TempDir()
+	abs, err := filepath.Abs(modelsDir + "tokenizer-vq-eeg.onnx")
 	if err != nil {
 		t.Fatal(err)
 	}
-	frame := make([]float32, 2*p)
-	for i := range frame {
-		frame[i] = float32(1e-5 * math.Sin(float64(i)/3))
-	}
-	var out []float32
-	n := 0
-	if err := tk.Push(frame, p, 0, func(tt *streams.Tokens) error {
-		n++
-		var err error
-		out, err = q.Detokenize(tt, out, make([]float64, p))
-		return err
-	}); err != nil {
+	var book map[string]any
+	b, err := os.ReadFile(modelsDir + "tokenizer-vq-eeg.json")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 || len(out) != 2*p {
-		t.Fatalf("%d messages, %d samples", n, len(out))
+	if err := json.Unmarshal(b, &book); err != nil {
+		t.Fatal(err)
 	}
-	meg := streams.StreamInfo{StreamID: "m", SampleRateHz: 160, Channels: []streams.Channel{{Name: "MEG 0111", Type: streams.ChannelMEGMag}}}
-	if _, err := q.NewTokenizer(meg); err == nil {
-		t.Fatal("an EEG tokenizer accepted an MEG stream")
+	book["encoder"] = abs
+	book["channel_types"] = []string{"mag", "grad"}
+	path := filepath.Join(dir, "relabelled.json")
+	b, _ = json.Marshal(book)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = Open(rt, path)
+	if err == nil || !strings.Contains(err.Error(), "learnt on channel types eeg, the codebook on mag+grad") {
+		t.Fatalf("an EEG encoder with an MEG codebook: %v", err)
+	}
+	if err := sameModality(nil, []string{"eeg"}); err == nil || !strings.Contains(err.Error(), "names no channel types") {
+		t.Fatalf("a contract without channel types: %v", err)
+	}
+	if err := sameModality([]string{"grad", "mag"}, []string{"mag", "grad"}); err != nil {
+		t.Fatalf("the same types in another order: %v", err)
 	}
 }
 

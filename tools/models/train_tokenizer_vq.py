@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Learns neurostream's learnt-VQ tokenizer: a small causal convolutional autoencoder with a
+"""Learns neurostream's learnt-VQ tokenizers: a small causal convolutional autoencoder with a
 vector-quantisation bottleneck (VQ-VAE, van den Oord et al. 2017; the tokenizers of LaBraM and
-BrainOmni are larger relatives) on z-scored single-channel patches of PhysioNet S001 EEG.
+BrainOmni are larger relatives) on z-scored single-channel patches, one for EEG (PhysioNet S001) and
+one for MEG (--modality meg: MNE's test_elekta_3ch_raw.fif, magnetometer and gradiometers together).
 
 Data as the Go tokenizer sees it: every channel band-passed 1-40 Hz with a causal Butterworth filter
 (order 4, steady-state start, as tokenizer.Train), cut into 0.2-s patches (32 samples at 160 Hz),
@@ -14,7 +15,13 @@ them). Writes, into configs/models/:
 and tokenizer/testdata/tokenizer-vq-eeg.fixture.json: held-out patches with PyTorch's latents and
 tokens, for the Go parity test.
 
-Run: /usr/bin/python3 tools/models/train_tokenizer_vq.py [--steps N]   (a few minutes on one core)
+MEG (--modality meg): test_elekta_3ch_raw.fif (1 magnetometer + 2 gradiometers, 1 kHz, 80 s), band-passed
+1-40 Hz the same way, 0.2-s patches (200 samples); learnt on the first 56 s (patches every 10 samples: the
+recording is short), held out the last 24 s, as `neurostream bench tokens` splits it. Writes
+tokenizer-vq-meg.{onnx,json} and tokenizer/testdata/tokenizer-vq-meg.fixture.json. The modality
+(channel types) is in both the codebook and the encoder's contract; Go refuses a pair that disagree.
+
+Run: /usr/bin/python3 tools/models/train_tokenizer_vq.py [--modality eeg|meg] [--steps N]   (minutes on one core)
 """
 import argparse
 import base64
@@ -36,26 +43,49 @@ from export import CONTRACT_KEY  # noqa: E402
 
 import onnx  # noqa: E402
 
-FS_HZ, BAND_HZ, PATCH = 160.0, (1.0, 40.0), 32
+BAND_HZ = (1.0, 40.0)
 TRAIN_RUNS = ["R01", "R02", "R03", "R04", "R05", "R06"]
 FIXTURE_RUN = "R07"
-NAME = "tokenizer-vq-eeg"
+MEG_FILE, MEG_CUT_SEC, MEG_TRAIN_STEP = "test_elekta_3ch_raw.fif", 56.0, 10
+
+# Per modality: name, rate, patch length, channel types (the contract), default codebook size.
+MODALITIES = {
+    "eeg": dict(name="tokenizer-vq-eeg", fs=160.0, patch=32, types=["eeg"], codewords=256,
+                what="EEG, 160 Hz", training="PhysioNet S001 runs " + ", ".join(TRAIN_RUNS)),
+    "meg": dict(name="tokenizer-vq-meg", fs=1000.0, patch=200, types=["mag", "grad"], codewords=64,
+                what="MEG magnetometers and gradiometers, 1 kHz", training=MEG_FILE + " [0:56 s]"),
+}
+FS_HZ, PATCH, NAME = None, None, None  # set from the modality in main()
 
 
 def data_dir():
     here = os.path.dirname(os.path.abspath(__file__))
-    default = os.path.join(here, "..", "..", "..", "shared", "data")
-    return os.path.join(os.environ.get("NEUROSTREAM_DATA", default), "physionet_eegmmidb_S001")
+    return os.environ.get("NEUROSTREAM_DATA", os.path.join(here, "..", "..", "..", "shared", "data"))
 
 
-def patches(run):
-    raw = mne.io.read_raw_edf(os.path.join(data_dir(), f"S001{run}.edf"), preload=True, verbose="error")
+def patches(run, step=None):
+    raw = mne.io.read_raw_edf(os.path.join(data_dir(), "physionet_eegmmidb_S001", f"S001{run}.edf"),
+                              preload=True, verbose="error")
+    return zscored_patches(raw.get_data(), step)
+
+
+def meg_patches(part, step=None):
+    """The magnetometer and gradiometers of the MEG sample, split as bench tokens splits it."""
+    raw = mne.io.read_raw_fif(os.path.join(data_dir(), "mne_testing_formats", "FIF", MEG_FILE), verbose="error")
+    data = raw.get_data(picks=["mag", "grad"])
+    cut = int(MEG_CUT_SEC * FS_HZ)
+    return zscored_patches(data[:, :cut] if part == "train" else data[:, cut:], step)
+
+
+def zscored_patches(data, step=None):
+    """Each channel band-passed causally from a steady state at its first sample, cut into patches
+    (every `step` samples; default: back to back), each z-scored; flat patches are left out."""
     sos = scipy.signal.butter(4, BAND_HZ, btype="bandpass", fs=FS_HZ, output="sos")
     zi = scipy.signal.sosfilt_zi(sos)
     out = []
-    for ch in raw.get_data():
+    for ch in data:
         y, _ = scipy.signal.sosfilt(sos, ch, zi=zi * ch[0])
-        for s in range(0, len(y) - PATCH + 1, PATCH):
+        for s in range(0, len(y) - PATCH + 1, step or PATCH):
             p = y[s:s + PATCH]
             m, sd = p.mean(), p.std()
             if sd < 1e-13:
@@ -107,17 +137,25 @@ def nearest(z, codebook):
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--modality", choices=sorted(MODALITIES), default="eeg")
     ap.add_argument("--steps", type=int, default=4000)
-    ap.add_argument("--codewords", type=int, default=256)
+    ap.add_argument("--codewords", type=int, default=0, help="codebook size (default: 256 EEG, 64 MEG)")
     ap.add_argument("--latent", type=int, default=8)
     ap.add_argument("--width", type=int, default=16)
     args = ap.parse_args()
+    mod = MODALITIES[args.modality]
+    global FS_HZ, PATCH, NAME
+    FS_HZ, PATCH, NAME = mod["fs"], mod["patch"], mod["name"]
+    args.codewords = args.codewords or mod["codewords"]
     torch.manual_seed(0)
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
 
-    x = np.concatenate([patches(r) for r in TRAIN_RUNS])
-    print(f"{len(x)} training patches from {TRAIN_RUNS}", file=sys.stderr)
+    if args.modality == "eeg":
+        x = np.concatenate([patches(r) for r in TRAIN_RUNS])
+    else:
+        x = meg_patches("train", step=MEG_TRAIN_STEP)
+    print(f"{len(x)} training patches from {mod['training']}", file=sys.stderr)
     x = torch.from_numpy(x[:, None, :])
     enc, dec = Encoder(args.width, args.latent), Decoder(args.width, args.latent)
     # Codebook initialised from encoder outputs of random patches (k-means++-like spread comes from the data).
@@ -158,12 +196,12 @@ def main():
     contract = {
         "format": "neurostream-onnx-contract/1", "name": NAME, "task": "tokenizer",
         "description": "Encoder of a causal convolutional VQ autoencoder: one channel's z-scored 0.2-s patch "
-                       "(EEG, 160 Hz, band-passed 1-40 Hz causally) to its latent vector; the nearest latent "
-                       "codeword (tokenizer-vq-eeg.json) is the token.",
+                       f"({mod['what']}, band-passed 1-40 Hz causally) to its latent vector; the nearest latent "
+                       f"codeword ({NAME}.json) is the token.",
         "channels": ["patch"], "sample_rate_hz": FS_HZ, "window_samples": PATCH,
         "preprocessing": {"bandpass_hz": list(BAND_HZ), "filter": "butterworth order 4, causal",
-                          "channel_handling": "per channel: every EEG channel's patch is encoded on its own",
-                          "channel_types": ["eeg"]},
+                          "channel_handling": "per channel: every channel's patch is encoded on its own",
+                          "channel_types": mod["types"]},
         "normalisation": {"window_zscore": True},
         "input": {"name": "patch", "shape": [1, 1, PATCH]},
         "output": {"name": "latent", "kind": "embedding", "embedding_size": args.latent},
@@ -182,10 +220,11 @@ def main():
         decoded = dec(codebook.detach()).squeeze(1).double()
     book = {
         "version": 2, "name": NAME, "method": "learnt-vq", "sample_rate_hz": FS_HZ, "patch_samples": PATCH,
-        "normalisation": "patch-zscore", "band_hz": list(BAND_HZ), "channel_types": ["eeg"],
+        "normalisation": "patch-zscore", "band_hz": list(BAND_HZ), "channel_types": mod["types"],
         "encoder": NAME + ".onnx",
         "latent_codewords": cb.tolist(), "codewords": decoded.tolist(),
-        "training": {"recordings": ["S001" + r for r in TRAIN_RUNS], "patches": len(x), "iterations": args.steps,
+        "training": {"recordings": ["S001" + r for r in TRAIN_RUNS] if args.modality == "eeg" else [mod["training"]],
+                     "patches": len(x), "iterations": args.steps,
                      "inertia": float(loss.item()), "seed": 0,
                      "created_at": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")},
     }
@@ -193,7 +232,7 @@ def main():
         json.dump(book, f)
 
     # Parity fixture: held-out patches, PyTorch's latents and nearest codewords.
-    held = patches(FIXTURE_RUN)
+    held = patches(FIXTURE_RUN) if args.modality == "eeg" else meg_patches("test")
     pick = held[rng.choice(len(held), 16, replace=False)]
     with torch.no_grad():
         lat = enc(torch.from_numpy(pick[:, None, :]))
@@ -201,7 +240,8 @@ def main():
     fixture = {"model": NAME + ".onnx", "codebook": NAME + ".json",
                "patches_float32_le_base64": base64.b64encode(pick.astype("<f4").tobytes()).decode(),
                "patch_samples": PATCH, "latents": lat.numpy().astype(np.float32).tolist(), "tokens": tok.tolist(),
-               "source": "PyTorch %s, tools/models/train_tokenizer_vq.py, held-out run %s" % (torch.__version__, FIXTURE_RUN)}
+               "source": "PyTorch %s, tools/models/train_tokenizer_vq.py --modality %s, held-out %s" % (
+                   torch.__version__, args.modality, FIXTURE_RUN if args.modality == "eeg" else MEG_FILE + " [56:80 s]")}
     with open(os.path.join(root, "tokenizer", "testdata", NAME + ".fixture.json"), "w") as f:
         json.dump(fixture, f)
     print(f"wrote {onnx_path} ({os.path.getsize(onnx_path)} bytes), codebook and fixture in {time.time() - t0:.0f} s",
