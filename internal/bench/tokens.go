@@ -127,6 +127,11 @@ func benchTokens(ctx context.Context, r *benchRun) error {
 			scores = append(scores, sc)
 		}
 		printTokenScores(r, ds, scores)
+		if ds == eeg {
+			if err := printRateReferences(r, ds); err != nil {
+				return fmt.Errorf("%s rate references: %w", ds.name, err)
+			}
+		}
 	}
 	return nil
 }
