@@ -67,14 +67,23 @@ func TestTransformCoderTradesBitsForCorrelation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fine := tc.score(test, 0.2, 160)
+	fine, err := tc.score(test, 0.2, 160)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if fine.r < 0.999 || fine.rMin < 0.99 {
 		t.Fatalf("step 0.2: r %g (worst channel %g): the transform does not invert", fine.r, fine.rMin)
 	}
 	prev := fine
 	for _, step := range []float64{0.5, 1, 3} {
-		s := tc.score(test, step, 160)
-		t.Logf("step %g: %.1f bits/s/ch, r %.4f, NMSE %.4f", step, s.bits, s.r, s.nmse)
+		s, err := tc.score(test, step, 160)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("step %g: %.1f bits/s/ch in bytes, %.1f as entropy, r %.4f, NMSE %.4f", step, s.bits, s.entropyBits, s.r, s.nmse)
+		if s.bits < s.entropyBits || s.bits > s.entropyBits+12*8*160/32/nch { // at most 12 bytes a block over
+			t.Fatalf("step %g: coded %.2f bits/s/ch for an entropy of %.2f", step, s.bits, s.entropyBits)
+		}
 		if !(s.bits < prev.bits && s.r < prev.r) {
 			t.Fatalf("step %g: %.1f bits/s, r %g; step %g: %.1f bits/s, r %g", step, s.bits, s.r, prev.step, prev.bits, prev.r)
 		}
