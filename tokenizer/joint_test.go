@@ -1,0 +1,194 @@
+package tokenizer
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// jointData makes channel-major recordings whose nch channels mix three low-pass sources (as EEG
+// channels share their sources), plus a little noise of their own.
+func jointData(rng *rand.Rand, nch, n, recs int) [][][]float64 {
+	mix := make([][3]float64, nch)
+	for c := range mix {
+		for s := range mix[c] {
+			mix[c][s] = rng.NormFloat64()
+		}
+	}
+	var out [][][]float64
+	for range recs {
+		rec := make([][]float64, nch)
+		for c := range rec {
+			rec[c] = make([]float64, n)
+		}
+		var src [3]float64
+		for i := range n {
+			for s := range src {
+				src[s] = 0.95*src[s] + rng.NormFloat64()
+			}
+			for c := range rec {
+				rec[c][i] = 1e-5 * (mix[c][0]*src[0] + mix[c][1]*src[1] + mix[c][2]*src[2] + 0.05*rng.NormFloat64())
+			}
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func jointKeys(nch int) []string {
+	keys := make([]string, nch)
+	for c := range keys {
+		keys[c] = "eeg:C" + string(rune('a'+c))
+	}
+	return keys
+}
+
+// codeAll codes every block of the recordings, returning the bytes spent and the mean correlation
+// of each channel's reconstruction from the decoded blocks.
+func codeAll(t *testing.T, c *JointCodec, recs [][][]float64) (int, float64) {
+	t.Helper()
+	n, nch := c.BlockSamples, len(c.Channels)
+	total, rsum, rn := 0, 0.0, 0
+	block, out := make([][]float64, nch), make([][]float64, nch)
+	for _, rec := range recs {
+		m := len(rec[0]) / n * n
+		recon := make([][]float64, nch)
+		for ch := range recon {
+			recon[ch] = make([]float64, m)
+		}
+		for b := 0; b < m; b += n {
+			for ch := range block {
+				block[ch], out[ch] = rec[ch][b:b+n], recon[ch][b:b+n]
+			}
+			msg, err := c.EncodeBlock(nil, block, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += len(msg)
+			if err := c.DecodeBlock(msg, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for ch := range nch {
+			rsum += pearson(rec[ch][:m], recon[ch])
+			rn++
+		}
+	}
+	return total, rsum / float64(rn)
+}
+
+func pearson(x, y []float64) float64 {
+	var mx, my float64
+	for i := range x {
+		mx, my = mx+x[i], my+y[i]
+	}
+	mx, my = mx/float64(len(x)), my/float64(len(y))
+	var sxy, sxx, syy float64
+	for i := range x {
+		sxy += (x[i] - mx) * (y[i] - my)
+		sxx += (x[i] - mx) * (x[i] - mx)
+		syy += (y[i] - my) * (y[i] - my)
+	}
+	return sxy / math.Sqrt(sxx*syy)
+}
+
+// On held-out data a fine step reconstructs every channel almost exactly (the transforms invert),
+// coarser steps spend fewer bytes for less correlation, and a codec saved and loaded codes the same
+// bytes.
+func TestJointCodecTradesBytesForCorrelation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const nch = 8
+	recs := jointData(rng, nch, 4000, 3)
+	train, test := recs[:2], recs[2:]
+	c, err := TrainJoint("test", train, jointKeys(nch), 160, [2]float64{1, 40}, 32, 0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fineBytes, fineR := codeAll(t, c, test)
+	if fineR < 0.999 {
+		t.Fatalf("step 0.2: r %g: the transform does not invert", fineR)
+	}
+	prevBytes, prevR := fineBytes, fineR
+	for _, step := range []float64{0.5, 1, 3} {
+		cs, err := c.WithStep(train, step)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, r := codeAll(t, cs, test)
+		t.Logf("step %g: %d bytes (%.1f bits/s/ch), r %.4f", step, b, float64(8*b)/(4000/160.0)/nch, r)
+		if !(b < prevBytes && r < prevR) {
+			t.Fatalf("step %g: %d bytes, r %g; finer step: %d bytes, r %g", step, b, r, prevBytes, prevR)
+		}
+		prevBytes, prevR = b, r
+	}
+
+	path := filepath.Join(t.TempDir(), "joint.json")
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadJoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := make([][]float64, nch)
+	for ch := range block {
+		block[ch] = test[0][ch][:32]
+	}
+	a, _ := c.EncodeBlock(nil, block, nil)
+	b, _ := back.EncodeBlock(nil, block, nil)
+	if !bytes.Equal(a, b) {
+		t.Fatal("the loaded codec codes a block differently")
+	}
+}
+
+// Bad input gets an error saying what was wrong: no or flat training data, a bad step, a block of
+// the wrong shape or with a NaN, a corrupt message, a damaged codec file.
+func TestJointCodecBadInput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	recs := jointData(rng, 4, 640, 1)
+	keys := jointKeys(4)
+	for name, f := range map[string]func() error{
+		"no data":   func() error { _, err := TrainJoint("x", nil, keys, 160, [2]float64{}, 32, 1); return err },
+		"flat":      func() error { _, err := TrainJoint("x", [][][]float64{make([][]float64, 4)}, keys, 160, [2]float64{}, 32, 1); return err },
+		"step 0":    func() error { _, err := TrainJoint("x", recs, keys, 160, [2]float64{}, 32, 0); return err },
+		"wrong nch": func() error { _, err := TrainJoint("x", recs, keys[:3], 160, [2]float64{}, 32, 1); return err },
+	} {
+		if err := f(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	c, err := TrainJoint("x", recs, keys, 160, [2]float64{}, 32, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.EncodeBlock(nil, make([][]float64, 3), nil); err == nil || !strings.Contains(err.Error(), "montage has 4") {
+		t.Errorf("3-channel block: %v", err)
+	}
+	block := [][]float64{make([]float64, 32), make([]float64, 32), make([]float64, 32), make([]float64, 32)}
+	block[2][5] = math.NaN()
+	if _, err := c.EncodeBlock(nil, block, nil); err == nil || !strings.Contains(err.Error(), "not a number") {
+		t.Errorf("NaN sample: %v", err)
+	}
+	block[2][5] = 0
+	msg, err := c.EncodeBlock(nil, block, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DecodeBlock(msg[:4], block); err == nil {
+		t.Error("a 4-byte message decoded")
+	}
+	path := filepath.Join(t.TempDir(), "joint.json")
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, bytes.Replace(b, []byte(`"block_samples":32`), []byte(`"block_samples":16`), 1), 0o644)
+	if _, err := LoadJoint(bad); err == nil || !strings.Contains(err.Error(), "level histograms") {
+		t.Errorf("damaged file: %v", err)
+	}
+}
