@@ -152,8 +152,11 @@ func TestJointCodecBadInput(t *testing.T) {
 	recs := jointData(rng, 4, 640, 1)
 	keys := jointKeys(4)
 	for name, f := range map[string]func() error{
-		"no data":   func() error { _, err := TrainJoint("x", nil, keys, 160, [2]float64{}, 32, 1); return err },
-		"flat":      func() error { _, err := TrainJoint("x", [][][]float64{make([][]float64, 4)}, keys, 160, [2]float64{}, 32, 1); return err },
+		"no data": func() error { _, err := TrainJoint("x", nil, keys, 160, [2]float64{}, 32, 1); return err },
+		"flat": func() error {
+			_, err := TrainJoint("x", [][][]float64{make([][]float64, 4)}, keys, 160, [2]float64{}, 32, 1)
+			return err
+		},
 		"step 0":    func() error { _, err := TrainJoint("x", recs, keys, 160, [2]float64{}, 32, 0); return err },
 		"wrong nch": func() error { _, err := TrainJoint("x", recs, keys[:3], 160, [2]float64{}, 32, 1); return err },
 	} {
