@@ -11,7 +11,8 @@ import (
 // wire, published on the tokens topic keyed by stream id). Tokens is channel-major with the same
 // number of tokens per channel, TokensPerChannel(): Stages codebook indices per channel for a patch
 // tokenizer, PatchSamples for a per-sample one. Offsets[c] + Scales[c]*decoded reconstructs channel
-// c's patch, in the channel's unit.
+// c's patch, in the channel's unit. A joint codec (all channels of a montage coded together) sends
+// Coded instead: one block of every channel, entropy-coded, with Tokens, Offsets and Scales empty.
 type Tokens struct {
 	StreamID        string
 	Codebook        string // codebook id
@@ -25,6 +26,7 @@ type Tokens struct {
 	Scales          []float32
 	ChannelKeys     []string // "type:name" per channel (ChannelKey)
 	AcquiredAtNs    int64
+	Coded           []byte // a joint codec's coded block (tokenizer.JointCodec); then no Tokens
 }
 
 // ChannelKey names a channel in tokens: its type and name, "eeg:Cz", "mag:MEG0111".
@@ -52,6 +54,7 @@ const (
 	tokensScales       = 9
 	tokensChannelKeys  = 10
 	tokensAcquiredAt   = 11
+	tokensCoded        = 15
 	maxTokensValues    = 1 << 24
 )
 
@@ -102,6 +105,10 @@ func AppendTokens(dst []byte, t *Tokens) []byte {
 		dst = protowire.AppendTag(dst, tokensAcquiredAt, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(t.AcquiredAtNs))
 	}
+	if len(t.Coded) > 0 {
+		dst = protowire.AppendTag(dst, tokensCoded, protowire.BytesType)
+		dst = protowire.AppendBytes(dst, t.Coded)
+	}
 	return dst
 }
 
@@ -122,7 +129,7 @@ func appendPackedFloats(dst []byte, num protowire.Number, xs []float32) []byte {
 // one offset, scale and key per channel, the same number of tokens for each.
 func DecodeTokens(b []byte, t *Tokens) error {
 	*t = Tokens{StreamID: t.StreamID, Codebook: t.Codebook, Tokens: t.Tokens[:0], Offsets: t.Offsets[:0],
-		Scales: t.Scales[:0], ChannelKeys: t.ChannelKeys[:0]}
+		Scales: t.Scales[:0], ChannelKeys: t.ChannelKeys[:0], Coded: t.Coded[:0]}
 	keys := t.ChannelKeys[:cap(t.ChannelKeys)]
 	var sawID, sawCodebook bool
 	for len(b) > 0 {
@@ -209,6 +216,13 @@ func DecodeTokens(b []byte, t *Tokens) error {
 				*dst = append(*dst, math.Float32frombits(uint32(v[i])|uint32(v[i+1])<<8|uint32(v[i+2])<<16|uint32(v[i+3])<<24))
 			}
 			b = b[n:]
+		case num == tokensCoded && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("decode tokens: %w", errTruncated)
+			}
+			t.Coded = append(t.Coded, v...)
+			b = b[n:]
 		case num == tokensChannelKeys && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
@@ -239,6 +253,12 @@ func DecodeTokens(b []byte, t *Tokens) error {
 		t.Codebook = ""
 	}
 	nch := len(t.ChannelKeys)
+	if len(t.Coded) > 0 {
+		if nch == 0 || len(t.Tokens) > 0 || len(t.Offsets) > 0 || len(t.Scales) > 0 {
+			return fmt.Errorf("decode tokens of %q: a coded block with %d channel keys, %d tokens, %d offsets, %d scales: want keys only", t.StreamID, nch, len(t.Tokens), len(t.Offsets), len(t.Scales))
+		}
+		return nil
+	}
 	switch {
 	case nch == 0 && len(t.Tokens) > 0:
 		return fmt.Errorf("decode tokens of %q: %d tokens without channel keys", t.StreamID, len(t.Tokens))

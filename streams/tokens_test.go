@@ -97,3 +97,36 @@ func TestDecodeTokensRefusesInconsistentMessages(t *testing.T) {
 		t.Error("truncated message accepted")
 	}
 }
+
+// A joint codec's coded block travels with its channel keys and nothing else, through the hand codec
+// and the generated one alike; a coded block beside tokens, or without keys, is refused.
+func TestCodedBlockTokens(t *testing.T) {
+	tok := &Tokens{StreamID: "s1", Codebook: "joint", CodebookVersion: 7, WindowEndSample: 64, PatchSamples: 32,
+		ChannelKeys: []string{"eeg:Cz", "eeg:Pz"}, Coded: []byte{1, 2, 3, 0, 255}}
+	var msg pb.Tokens
+	if err := proto.Unmarshal(AppendTokens(nil, tok), &msg); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(msg.Coded, tok.Coded) || len(msg.Tokens) != 0 {
+		t.Fatalf("generated decode: coded %v, tokens %v", msg.Coded, msg.Tokens)
+	}
+	b, _ := proto.Marshal(&msg)
+	var g Tokens
+	if err := DecodeTokens(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g.Coded, tok.Coded) || !reflect.DeepEqual(g.ChannelKeys, tok.ChannelKeys) || g.PatchSamples != 32 {
+		t.Fatalf("decoded %+v", &g)
+	}
+	for name, edit := range map[string]func(*pb.Tokens){
+		"coded and tokens": func(m *pb.Tokens) { m.Tokens = []uint32{1, 2} },
+		"coded no keys":    func(m *pb.Tokens) { m.ChannelKeys = nil },
+	} {
+		m := proto.Clone(&msg).(*pb.Tokens)
+		edit(m)
+		b, _ := proto.Marshal(m)
+		if err := DecodeTokens(b, &g); err == nil || !strings.Contains(err.Error(), "coded block") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

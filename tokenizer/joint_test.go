@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/neurostream/neurostream/streams"
 )
 
 // jointData makes channel-major recordings whose nch channels mix three low-pass sources (as EEG
@@ -193,5 +195,104 @@ func TestJointCodecBadInput(t *testing.T) {
 	os.WriteFile(bad, bytes.Replace(b, []byte(`"block_samples":32`), []byte(`"block_samples":16`), 1), 0o644)
 	if _, err := LoadJoint(bad); err == nil || !strings.Contains(err.Error(), "level histograms") {
 		t.Errorf("damaged file: %v", err)
+	}
+}
+
+// Streaming: a stream pushed frame by frame through the joint tokenizer gives, block by block, the
+// bytes the codec gives offline, and its messages detokenize to the offline reconstruction. Extra
+// channels are left out; a stream lacking a montage channel or at another rate is refused, and
+// messages of another codec are refused by the detokenizer.
+func TestJointTokenizerStreamsAsOffline(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const nch, n = 6, 32
+	recs := jointData(rng, nch, 3200, 2)
+	keys := jointKeys(nch)
+	c, err := TrainJoint("stream-test", recs[:1], keys, 160, [2]float64{1, 40}, n, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stream has the montage's channels in another order, and a stim channel first.
+	info := streams.StreamInfo{StreamID: "s", SampleRateHz: 160, Channels: []streams.Channel{{Name: "STI", Type: streams.ChannelStim}}}
+	order := []int{3, 0, 5, 1, 4, 2}
+	for _, ch := range order {
+		info.Channels = append(info.Channels, streams.Channel{Name: keys[ch][len("eeg:"):], Type: streams.ChannelEEG})
+	}
+	tk, err := c.NewTokenizer(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	test := recs[1]
+	width := len(info.Channels)
+	var msgs [][]byte
+	var ends []int64
+	const frame = 10
+	for s := 0; s+frame <= len(test[0]); s += frame {
+		samples := make([]float32, frame*width)
+		for i := range frame {
+			for j, ch := range order {
+				samples[i*width+1+j] = float32(test[ch][s+i])
+			}
+		}
+		if err := tk.Push(samples, frame, 0, func(tt *streams.Tokens) error {
+			msgs = append(msgs, append([]byte(nil), tt.Coded...))
+			ends = append(ends, tt.WindowEndSample)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(msgs) != 3200/n {
+		t.Fatalf("%d messages for %d blocks", len(msgs), 3200/n)
+	}
+	det := c.NewDetokenizer()
+	block, want := make([][]float64, nch), make([][]float64, nch)
+	for ch := range want {
+		want[ch] = make([]float64, n)
+	}
+	var got []float32
+	for b, msg := range msgs {
+		for ch := range block {
+			block[ch] = make([]float64, n)
+			for i := range n { // what the stream carried: float32 samples
+				block[ch][i] = float64(float32(test[ch][b*n+i]))
+			}
+		}
+		offline, err := c.EncodeBlock(nil, block, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(offline, msg) || ends[b] != int64((b+1)*n) {
+			t.Fatalf("block %d (ending at %d): streamed bytes differ from offline", b, ends[b])
+		}
+		if err := c.DecodeBlock(offline, want); err != nil {
+			t.Fatal(err)
+		}
+		tt := &streams.Tokens{StreamID: "s", Codebook: c.Name, CodebookVersion: c.Fingerprint(), PatchSamples: n, ChannelKeys: keys, Coded: msg}
+		if got, err = det.Detokenize(tt, got); err != nil {
+			t.Fatal(err)
+		}
+		for ch := range nch {
+			for i := range n {
+				if got[i*nch+ch] != float32(want[ch][i]) {
+					t.Fatalf("block %d channel %d sample %d: detokenized %g, offline %g", b, ch, i, got[i*nch+ch], want[ch][i])
+				}
+			}
+		}
+	}
+
+	lacking := info
+	lacking.Channels = info.Channels[:4]
+	if _, err := c.NewTokenizer(lacking); err == nil || !strings.Contains(err.Error(), "lacks 3 of the montage's 6") {
+		t.Errorf("a stream lacking channels: %v", err)
+	}
+	slow := info
+	slow.SampleRateHz = 250
+	if _, err := c.NewTokenizer(slow); err == nil || !strings.Contains(err.Error(), "250 Hz") {
+		t.Errorf("a stream at 250 Hz: %v", err)
+	}
+	other, _ := c.WithStep(recs[:1], 2)
+	tt := &streams.Tokens{StreamID: "s", Codebook: c.Name, CodebookVersion: other.Fingerprint(), PatchSamples: n, ChannelKeys: keys, Coded: msgs[0]}
+	if _, err := det.Detokenize(tt, nil); err == nil || !strings.Contains(err.Error(), "the codec that made them") {
+		t.Errorf("another codec's block: %v", err)
 	}
 }

@@ -644,8 +644,11 @@ type Tokens struct {
 	Scales          []float32 `protobuf:"fixed32,9,rep,packed,name=scales,proto3" json:"scales,omitempty"`
 	// One key per channel, "type:name" ("eeg:Cz", "mag:MEG0111", "grad:MEG0112"), naming the channel of
 	// the stream info whose position and unit apply.
-	ChannelKeys   []string `protobuf:"bytes,10,rep,name=channel_keys,json=channelKeys,proto3" json:"channel_keys,omitempty"`
-	AcquiredAtNs  int64    `protobuf:"varint,11,opt,name=acquired_at_ns,json=acquiredAtNs,proto3" json:"acquired_at_ns,omitempty"`
+	ChannelKeys  []string `protobuf:"bytes,10,rep,name=channel_keys,json=channelKeys,proto3" json:"channel_keys,omitempty"`
+	AcquiredAtNs int64    `protobuf:"varint,11,opt,name=acquired_at_ns,json=acquiredAtNs,proto3" json:"acquired_at_ns,omitempty"`
+	// A joint codec (all channels of a montage coded together, tokenizer.JointCodec) sends one block of
+	// every channel here, rANS-coded, with tokens, offsets and scales empty; channel_keys is the montage.
+	Coded         []byte `protobuf:"bytes,15,opt,name=coded,proto3" json:"coded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -757,6 +760,13 @@ func (x *Tokens) GetAcquiredAtNs() int64 {
 	return 0
 }
 
+func (x *Tokens) GetCoded() []byte {
+	if x != nil {
+		return x.Coded
+	}
+	return nil
+}
+
 var File_neurostream_v1_neurostream_proto protoreflect.FileDescriptor
 
 const file_neurostream_v1_neurostream_proto_rawDesc = "" +
@@ -805,7 +815,7 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\x11window_end_sample\x18\x03 \x01(\x03R\x0fwindowEndSample\x12$\n" +
 	"\x0eacquired_at_ns\x18\x04 \x01(\x03R\facquiredAtNs\x12\x14\n" +
 	"\x05names\x18\x05 \x03(\tR\x05names\x12\x1a\n" +
-	"\x06values\x18\x06 \x03(\x01B\x02\x10\x01R\x06values\"\xf4\x02\n" +
+	"\x06values\x18\x06 \x03(\x01B\x02\x10\x01R\x06values\"\x8a\x03\n" +
 	"\x06Tokens\x12\x1b\n" +
 	"\tstream_id\x18\x01 \x01(\tR\bstreamId\x12\x1a\n" +
 	"\bcodebook\x18\x02 \x01(\tR\bcodebook\x12)\n" +
@@ -818,7 +828,8 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\x06scales\x18\t \x03(\x02B\x02\x10\x01R\x06scales\x12!\n" +
 	"\fchannel_keys\x18\n" +
 	" \x03(\tR\vchannelKeys\x12$\n" +
-	"\x0eacquired_at_ns\x18\v \x01(\x03R\facquiredAtNs*\xe6\x01\n" +
+	"\x0eacquired_at_ns\x18\v \x01(\x03R\facquiredAtNs\x12\x14\n" +
+	"\x05coded\x18\x0f \x01(\fR\x05coded*\xe6\x01\n" +
 	"\vChannelType\x12\x1c\n" +
 	"\x18CHANNEL_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANNEL_TYPE_EEG\x10\x01\x12\x18\n" +
