@@ -37,7 +37,7 @@ func TestConfigsLoadAndBuild(t *testing.T) {
 				}
 			}
 			if p.Detokenizes() {
-				if _, err := pipeline.DetokenizeCodebook(p, cfg.Kafka.Topics()); err != nil {
+				if _, err := pipeline.DetokenizeModel(p, cfg.Kafka.Topics()); err != nil {
 					t.Fatalf("%s pipeline %s: %v", f, p.Name, err)
 				}
 				continue

@@ -268,13 +268,18 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics, opts
 				return NewDecoderStage(d, step, m), nil
 			}})
 		case "tokenizer":
-			cb, err := tokenizer.Load(sc.Model)
+			model, err := LoadTokenModel(sc.Model)
 			if err != nil {
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}
-			if err := checkTokenizerBand(cb, band, banded); err != nil {
+			if err := checkTokenizerBand(model, band, banded); err != nil {
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}
+			if model.Joint != nil {
+				out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewJointTokenizerStage(model.Joint), nil }})
+				continue
+			}
+			cb := model.Codebook
 			var q *tokenizer.Quantizer
 			switch {
 			case cb.Method != tokenizer.MethodLearntVQ:

@@ -12,7 +12,6 @@ import (
 
 	"github.com/neurostream/neurostream/streams"
 	"github.com/neurostream/neurostream/streams/metrics"
-	"github.com/neurostream/neurostream/tokenizer"
 )
 
 // FrameSink receives frames with their stream description (KafkaSink is one).
@@ -27,12 +26,13 @@ type FrameSink interface {
 // tokens' channel keys (with unit and position from the source's description when Lookup finds it)
 // at the codebook's rate. It allocates nothing per message once a stream has started.
 type Detokenizer struct {
-	q       *tokenizer.Quantizer
+	name    string  // the model's
+	rateHz  float64 // the model's
+	undo    func(t *streams.Tokens, dst []float32) ([]float32, error)
 	epoch   uint64 // this run's epoch, on every description and frame (a restart is a new source run)
 	sink    FrameSink
 	lookup  func(streamID string) (streams.StreamInfo, bool)
 	streams map[string]*detokenized
-	scratch []float64
 }
 
 type detokenized struct {
@@ -40,10 +40,14 @@ type detokenized struct {
 	frame streams.Frame
 }
 
-// NewDetokenizer detokenizes with q's codebook into sink; lookup (may be nil) finds a source
-// stream's description, for its channels' units and positions.
-func NewDetokenizer(q *tokenizer.Quantizer, sink FrameSink, lookup func(streamID string) (streams.StreamInfo, bool)) *Detokenizer {
-	return &Detokenizer{q: q, epoch: uint64(time.Now().UnixNano()), sink: sink, lookup: lookup, streams: map[string]*detokenized{}, scratch: make([]float64, q.Codebook().PatchSamples)}
+// NewDetokenizer detokenizes with the model (codebook or joint codec) into sink; lookup (may be
+// nil) finds a source stream's description, for its channels' units and positions.
+func NewDetokenizer(m TokenModel, sink FrameSink, lookup func(streamID string) (streams.StreamInfo, bool)) (*Detokenizer, error) {
+	undo, err := m.reconstructor()
+	if err != nil {
+		return nil, err
+	}
+	return &Detokenizer{name: m.Name(), rateHz: m.rateHz(), undo: undo, epoch: uint64(time.Now().UnixNano()), sink: sink, lookup: lookup, streams: map[string]*detokenized{}}, nil
 }
 
 // ErrTokensRefused marks tokens the detokenizer cannot turn back into signal (another codebook,
@@ -72,14 +76,13 @@ func (d *Detokenizer) Process(ctx context.Context, t *streams.Tokens) error {
 	}
 	f := &st.frame
 	var err error
-	if f.Samples, err = d.q.Detokenize(t, f.Samples, d.scratch); err != nil {
+	if f.Samples, err = d.undo(t, f.Samples); err != nil {
 		return fmt.Errorf("%w: %w", ErrTokensRefused, err)
 	}
-	cb := d.q.Codebook()
 	f.Seq++
 	f.NumSamples, f.NumChannels = t.PatchSamples, len(t.ChannelKeys)
 	start := t.WindowEndSample - int64(t.PatchSamples)
-	f.SourceTimeNs = int64(float64(start) / cb.SampleRateHz * 1e9)
+	f.SourceTimeNs = int64(float64(start) / d.rateHz * 1e9)
 	f.AcquiredAtNs = t.AcquiredAtNs
 	return d.sink.WriteFrame(ctx, f)
 }
@@ -98,9 +101,8 @@ func equalKeys(a, b []string) bool {
 
 // describe builds the detokenized stream's description from the tokens' channel keys.
 func (d *Detokenizer) describe(t *streams.Tokens) (streams.StreamInfo, error) {
-	cb := d.q.Codebook()
-	info := streams.StreamInfo{SchemaVersion: streams.SchemaVersion, StreamID: t.StreamID, SampleRateHz: cb.SampleRateHz,
-		Device: "detokenized:" + cb.Name, Epoch: d.epoch}
+	info := streams.StreamInfo{SchemaVersion: streams.SchemaVersion, StreamID: t.StreamID, SampleRateHz: d.rateHz,
+		Device: "detokenized:" + d.name, Epoch: d.epoch}
 	var src streams.StreamInfo
 	var haveSrc bool
 	if d.lookup != nil {
@@ -142,7 +144,7 @@ func unitOf(t streams.ChannelType) string {
 
 // DetokenizeOptions configures RunDetokenize.
 type DetokenizeOptions struct {
-	Codebook *tokenizer.Codebook
+	Model TokenModel // the codebook or joint codec the tokens were made with
 	// OutTopic receives the frames (default the namespace's detokenized topic); their descriptions
 	// go to the stream-info topic under OutKind (default "detokenized").
 	OutTopic, OutKind string
@@ -157,10 +159,6 @@ type DetokenizeOptions struct {
 // detokenized topic until ctx ends. Tokens it cannot detokenize (another codebook) are logged and
 // counted, never fatal: other streams go on.
 func RunDetokenize(ctx context.Context, kc streams.Config, opts DetokenizeOptions) error {
-	q, err := tokenizer.NewQuantizer(opts.Codebook)
-	if err != nil {
-		return err
-	}
 	topics := kc.Topics()
 	if opts.OutTopic == "" {
 		opts.OutTopic = topics.Detokenized
@@ -203,7 +201,11 @@ func RunDetokenize(ctx context.Context, kc streams.Config, opts DetokenizeOption
 		return info, err == nil
 	}
 	sink := &KafkaSink{Producer: prod, Topics: topics, FramesTopic: opts.OutTopic, FramesKind: opts.OutKind}
-	return detokenizeLoop(ctx, c, NewDetokenizer(q, sink, lookup), detokenizeHooks{topic: topics.Tokens, log: log, count: opts.Count})
+	d, err := NewDetokenizer(opts.Model, sink, lookup)
+	if err != nil {
+		return err
+	}
+	return detokenizeLoop(ctx, c, d, detokenizeHooks{topic: topics.Tokens, log: log, count: opts.Count})
 }
 
 // detokenizeHooks is what a detokenize loop reports to (all optional but topic).

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/neurostream/neurostream/streams"
-	"github.com/neurostream/neurostream/tokenizer"
 )
 
 // A detokenize stage reads tokens, not frames, so it is a pipeline of its own in the config:
@@ -18,7 +17,7 @@ import (
 //	  stages:
 //	    - {kind: detokenize, model: configs/models/tokenizer-synthetic.json}
 //
-// Its codebook must be the one the tokenizer stage that made the tokens used.
+// Its model must be the codebook (or joint codec) the tokenizer stage that made the tokens used.
 
 // Detokenizes reports whether pc is a detokenize pipeline (any of its stages is a detokenize stage).
 func (pc PipelineConfig) Detokenizes() bool {
@@ -30,33 +29,33 @@ func (pc PipelineConfig) Detokenizes() bool {
 	return false
 }
 
-// DetokenizeCodebook checks a detokenize pipeline's shape (one detokenize stage, reading the tokens
-// topic) and loads its codebook.
-func DetokenizeCodebook(pc PipelineConfig, topics streams.Topics) (*tokenizer.Codebook, error) {
+// DetokenizeModel checks a detokenize pipeline's shape (one detokenize stage, reading the tokens
+// topic) and loads its model, a codebook or a joint codec.
+func DetokenizeModel(pc PipelineConfig, topics streams.Topics) (TokenModel, error) {
 	if len(pc.Stages) != 1 {
 		kinds := make([]string, len(pc.Stages))
 		for i, sc := range pc.Stages {
 			kinds[i] = sc.Kind
 		}
-		return nil, fmt.Errorf("pipeline %s: a detokenize stage reads tokens and writes frames, so it is the only stage of its pipeline (got %s): put the other stages in a pipeline with input: %s",
+		return TokenModel{}, fmt.Errorf("pipeline %s: a detokenize stage reads tokens and writes frames, so it is the only stage of its pipeline (got %s): put the other stages in a pipeline with input: %s",
 			pc.Name, strings.Join(kinds, ", "), cmpOr(pc.Output, "detokenized"))
 	}
 	if in := cmpOr(pc.Input, "tokens"); in != "tokens" && in != topics.Tokens {
-		return nil, fmt.Errorf("pipeline %s: a detokenize stage reads the tokens topic, not %q: set input: tokens (or leave it out)", pc.Name, in)
+		return TokenModel{}, fmt.Errorf("pipeline %s: a detokenize stage reads the tokens topic, not %q: set input: tokens (or leave it out)", pc.Name, in)
 	}
 	sc := pc.Stages[0]
 	name := "0-detokenize"
 	if sc.Model == "" {
-		return nil, fmt.Errorf("pipeline %s: stage %s: no codebook: set model: to the codebook file of the tokenizer stage that made the tokens (e.g. configs/models/tokenizer-synthetic.json)", pc.Name, name)
+		return TokenModel{}, fmt.Errorf("pipeline %s: stage %s: no codebook: set model: to the codebook file of the tokenizer stage that made the tokens (e.g. configs/models/tokenizer-synthetic.json)", pc.Name, name)
 	}
-	cb, err := tokenizer.Load(sc.Model)
+	m, err := LoadTokenModel(sc.Model)
 	if err != nil {
-		return nil, fmt.Errorf("pipeline %s: stage %s: %w", pc.Name, name, err)
+		return TokenModel{}, fmt.Errorf("pipeline %s: stage %s: %w", pc.Name, name, err)
 	}
-	if _, err := tokenizer.NewQuantizer(cb); err != nil {
-		return nil, fmt.Errorf("pipeline %s: stage %s: codebook %s: %w", pc.Name, name, sc.Model, err)
+	if _, err := m.reconstructor(); err != nil {
+		return TokenModel{}, fmt.Errorf("pipeline %s: stage %s: %s: %w", pc.Name, name, sc.Model, err)
 	}
-	return cb, nil
+	return m, nil
 }
 
 // CheckTokenCodebooks checks the config's detokenize pipelines: each is well formed with a codebook
@@ -73,29 +72,29 @@ func CheckTokenCodebooks(cfg *Config) error {
 			if sc.Kind != "tokenizer" {
 				continue
 			}
-			cb, err := tokenizer.Load(sc.Model)
+			m, err := LoadTokenModel(sc.Model)
 			if err != nil {
 				return fmt.Errorf("pipeline %s: tokenizer: %w", pc.Name, err)
 			}
-			makers = append(makers, made{sc.Model, cb.Name})
-			versions[fmt.Sprintf("%s/%08x", cb.Name, cb.Fingerprint())] = true
+			makers = append(makers, made{sc.Model, m.Name()})
+			versions[fmt.Sprintf("%s/%08x", m.Name(), m.Version())] = true
 		}
 	}
 	for _, pc := range cfg.Pipelines {
 		if !pc.Detokenizes() {
 			continue
 		}
-		cb, err := DetokenizeCodebook(pc, topics)
+		m, err := DetokenizeModel(pc, topics)
 		if err != nil {
 			return err
 		}
-		if len(makers) > 0 && !versions[fmt.Sprintf("%s/%08x", cb.Name, cb.Fingerprint())] {
+		if len(makers) > 0 && !versions[fmt.Sprintf("%s/%08x", m.Name(), m.Version())] {
 			var have []string
 			for _, m := range makers {
 				have = append(have, fmt.Sprintf("%s (%s)", m.path, m.name))
 			}
 			return fmt.Errorf("pipeline %s: stage 0-detokenize: codebook %s (%s version %08x) did not make the tokens of this config, whose tokenizer stages use %s: detokenize with that codebook",
-				pc.Name, pc.Stages[0].Model, cb.Name, cb.Fingerprint(), strings.Join(have, ", "))
+				pc.Name, pc.Stages[0].Model, m.Name(), m.Version(), strings.Join(have, ", "))
 		}
 	}
 	return nil
@@ -113,13 +112,9 @@ func cmpOr(s, def string) string {
 // once they are started; run runs each consumer's loop in its own goroutine.
 func runDetokenizePipeline(ctx context.Context, cfg *Config, pc PipelineConfig, sink Sink, reg *InfoRegistry, opts RunOptions, run func(func() error)) error {
 	topics := cfg.Kafka.Topics()
-	cb, err := DetokenizeCodebook(pc, topics)
+	model, err := DetokenizeModel(pc, topics)
 	if err != nil {
 		return err
-	}
-	q, err := tokenizer.NewQuantizer(cb)
-	if err != nil {
-		return fmt.Errorf("pipeline %s: %w", pc.Name, err)
 	}
 	var only map[string]bool
 	if len(pc.Streams) > 0 {
@@ -143,8 +138,12 @@ func runDetokenizePipeline(ctx context.Context, cfg *Config, pc PipelineConfig, 
 		if err != nil {
 			return err
 		}
-		d := NewDetokenizer(q, sink, lookup)
-		opts.Log.Info("pipeline consuming", "pipeline", pc.Name, "topic", topics.Tokens, "group", groupOf(pc), "member", r, "codebook", cb.Name)
+		d, err := NewDetokenizer(model, sink, lookup)
+		if err != nil {
+			c.Close()
+			return fmt.Errorf("pipeline %s: %w", pc.Name, err)
+		}
+		opts.Log.Info("pipeline consuming", "pipeline", pc.Name, "topic", topics.Tokens, "group", groupOf(pc), "member", r, "codebook", model.Name())
 		run(func() error {
 			defer c.Close()
 			return detokenizeLoop(ctx, c, d, detokenizeHooks{topic: topics.Tokens, log: opts.Log, metrics: opts.Metrics, stage: "0-detokenize", wants: wants})

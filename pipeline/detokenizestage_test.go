@@ -23,8 +23,13 @@ const detokenizeConfig = "../configs/detokenize.yaml"
 
 // loadDetokenizeConfig reads configs/detokenize.yaml with its model paths made relative to this package.
 func loadDetokenizeConfig(t *testing.T) *pipeline.Config {
+	return loadTokensConfig(t, detokenizeConfig)
+}
+
+// loadTokensConfig reads a config with its model paths made relative to this package.
+func loadTokensConfig(t *testing.T, path string) *pipeline.Config {
 	t.Helper()
-	conf, err := pipeline.LoadConfig(detokenizeConfig)
+	conf, err := pipeline.LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +49,16 @@ func loadDetokenizeConfig(t *testing.T) *pipeline.Config {
 // stages tokenizing the same frames in memory, the tokens turned back into signal in memory), with
 // the source's channels in its description and the stage's counters in the metrics.
 func TestDetokenizeStageThroughBroker(t *testing.T) {
-	conf := loadDetokenizeConfig(t)
+	detokenizeThroughBroker(t, loadDetokenizeConfig(t))
+}
+
+// configs/joint-codec.yaml the same way: every block of all channels, coded jointly, comes back
+// through the broker equal to the offline round trip.
+func TestJointCodecThroughBroker(t *testing.T) {
+	detokenizeThroughBroker(t, loadTokensConfig(t, "../configs/joint-codec.yaml"))
+}
+
+func detokenizeThroughBroker(t *testing.T, conf *pipeline.Config) {
 	tokenize, listen := conf.Pipelines[0], conf.Pipelines[1]
 	if !listen.Detokenizes() || tokenize.Detokenizes() {
 		t.Fatalf("pipelines %s, %s: want tokenize then detokenize", tokenize.Name, listen.Name)
@@ -92,14 +106,11 @@ func TestDetokenizeStageThroughBroker(t *testing.T) {
 	if len(mem.tokens) != want {
 		t.Fatalf("offline: %d patches, want %d", len(mem.tokens), want)
 	}
-	cb, err := tokenizer.Load(listen.Stages[0].Model)
+	model, err := pipeline.LoadTokenModel(listen.Stages[0].Model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := tokenizer.NewQuantizer(cb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	patchSamples, undo := offlineDetokenizer(t, model)
 
 	// Online: three processes' worth of Run, sharing the broker.
 	kc := startBroker(t)
@@ -113,8 +124,8 @@ func TestDetokenizeStageThroughBroker(t *testing.T) {
 		dones = append(dones, done)
 		go func() { done <- pipeline.Run(runCtx, conf, o) }()
 	}
-	start(pipeline.RunOptions{Only: "pipelines", Pipeline: "listen", Log: quiet, Metrics: m, Partitions: 2})
-	start(pipeline.RunOptions{Only: "pipelines", Pipeline: "tokenize", Log: quiet, Partitions: 2})
+	start(pipeline.RunOptions{Only: "pipelines", Pipeline: listen.Name, Log: quiet, Metrics: m, Partitions: 2})
+	start(pipeline.RunOptions{Only: "pipelines", Pipeline: tokenize.Name, Log: quiet, Partitions: 2})
 	start(pipeline.RunOptions{Only: "sources", Sources: []pipeline.Source{newSource()}, Log: quiet, Partitions: 2})
 	defer func() {
 		stop()
@@ -129,17 +140,16 @@ func TestDetokenizeStageThroughBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dc.Close()
-	scratch := make([]float64, cb.PatchSamples)
 	var df streams.Frame
 	for i := range want {
 		if _, _, err := dc.ReadFrame(ctx, &df); err != nil {
 			t.Fatalf("detokenized frame %d of %d: %v", i, want, err)
 		}
-		offline, err := q.Detokenize(&mem.tokens[i], nil, scratch)
+		offline, err := undo(&mem.tokens[i])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if df.StreamID != info.StreamID || df.Seq != uint64(i+1) || df.NumSamples != cb.PatchSamples || df.NumChannels != len(info.Channels) {
+		if df.StreamID != info.StreamID || df.Seq != uint64(i+1) || df.NumSamples != patchSamples || df.NumChannels != len(info.Channels) {
 			t.Fatalf("detokenized frame %d: %s #%d, %d x %d", i, df.StreamID, df.Seq, df.NumSamples, df.NumChannels)
 		}
 		if !reflect.DeepEqual(df.Samples, offline) {
@@ -166,8 +176,8 @@ func TestDetokenizeStageThroughBroker(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if in := counterValue(t, m, "neurostream_samples_in_total", "stage", "0-detokenize"); in < float64(want*cb.PatchSamples) {
-		t.Fatalf("samples into the detokenize stage: %g, want >= %d", in, want*cb.PatchSamples)
+	if in := counterValue(t, m, "neurostream_samples_in_total", "stage", "0-detokenize"); in < float64(want*patchSamples) {
+		t.Fatalf("samples into the detokenize stage: %g, want >= %d", in, want*patchSamples)
 	}
 
 	// Tokens of another codebook are refused, counted and logged; the stream goes on.
@@ -188,6 +198,21 @@ func TestDetokenizeStageThroughBroker(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// offlineDetokenizer turns tokens back into signal in memory, with the model's own code.
+func offlineDetokenizer(t *testing.T, m pipeline.TokenModel) (int, func(*streams.Tokens) ([]float32, error)) {
+	t.Helper()
+	if m.Joint != nil {
+		d := m.Joint.NewDetokenizer()
+		return m.Joint.BlockSamples, func(tk *streams.Tokens) ([]float32, error) { return d.Detokenize(tk, nil) }
+	}
+	q, err := tokenizer.NewQuantizer(m.Codebook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scratch := make([]float64, m.Codebook.PatchSamples)
+	return m.Codebook.PatchSamples, func(tk *streams.Tokens) ([]float32, error) { return q.Detokenize(tk, nil, scratch) }
 }
 
 // A detokenize pipeline is checked before anything runs: its codebook given, loadable, and the one

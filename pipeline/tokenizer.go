@@ -15,23 +15,40 @@ type TokenEmitter interface {
 }
 
 // TokenizerStage turns the stream into discrete tokens, one message per patch carrying every
-// channel the codebook's contract selects, with a learnt codebook (package tokenizer). Frames pass
-// on unchanged.
+// channel the codebook's contract selects, with a learnt codebook (package tokenizer), or one coded
+// block of the montage's channels per message with a joint codec. Frames pass on unchanged.
 type TokenizerStage struct {
-	q    *tokenizer.Quantizer
-	tk   *tokenizer.Tokenizer
-	emit func(*streams.Tokens) error // bound once at Start: a closure per frame would allocate
+	name  string
+	start func(streams.StreamInfo) (streamTokenizer, error)
+	tk    streamTokenizer
+	emit  func(*streams.Tokens) error // bound once at Start: a closure per frame would allocate
 	// set for the duration of one Process call
 	ctx context.Context
 	out TokenEmitter
 }
 
-// NewTokenizerStage wraps a codebook's quantizer, which every stream's stage shares.
-func NewTokenizerStage(q *tokenizer.Quantizer) *TokenizerStage { return &TokenizerStage{q: q} }
+// streamTokenizer is one stream's tokenizer state (tokenizer.Tokenizer, tokenizer.JointTokenizer).
+type streamTokenizer interface {
+	Push(samples []float32, numSamples int, acquiredAtNs int64, emit func(*streams.Tokens) error) error
+	AppendState(b []byte) []byte
+	RestoreState(b []byte) ([]byte, error)
+}
 
-// Start checks the stream against the codebook's contract (rate, channel types).
+// NewTokenizerStage wraps a codebook's quantizer, which every stream's stage shares.
+func NewTokenizerStage(q *tokenizer.Quantizer) *TokenizerStage {
+	return &TokenizerStage{name: q.Codebook().Name, start: func(in streams.StreamInfo) (streamTokenizer, error) { return q.NewTokenizer(in) }}
+}
+
+// NewJointTokenizerStage codes every stream with a joint codec, which every stream's stage shares
+// (each stream's tokenizer has scratch of its own).
+func NewJointTokenizerStage(c *tokenizer.JointCodec) *TokenizerStage {
+	return &TokenizerStage{name: c.Name, start: func(in streams.StreamInfo) (streamTokenizer, error) { return c.NewTokenizer(in) }}
+}
+
+// Start checks the stream against the codebook's contract (rate, channel types) or the joint
+// codec's montage.
 func (s *TokenizerStage) Start(in streams.StreamInfo) (streams.StreamInfo, error) {
-	tk, err := s.q.NewTokenizer(in)
+	tk, err := s.start(in)
 	if err != nil {
 		return in, err
 	}
@@ -44,7 +61,7 @@ func (s *TokenizerStage) Start(in streams.StreamInfo) (streams.StreamInfo, error
 func (s *TokenizerStage) Process(ctx context.Context, f *streams.Frame, out Emitter) error {
 	te, ok := out.(TokenEmitter)
 	if !ok {
-		return fmt.Errorf("tokenizer %s: the pipeline's sink (%T) cannot publish tokens", s.q.Codebook().Name, out)
+		return fmt.Errorf("tokenizer %s: the pipeline's sink (%T) cannot publish tokens", s.name, out)
 	}
 	s.ctx, s.out = ctx, te
 	err := s.tk.Push(f.Samples, f.NumSamples, f.AcquiredAtNs, s.emit)
@@ -54,15 +71,17 @@ func (s *TokenizerStage) Process(ctx context.Context, f *streams.Frame, out Emit
 
 func (s *TokenizerStage) emitTokens(t *streams.Tokens) error { return s.out.EmitTokens(s.ctx, t) }
 
-// checkTokenizerBand refuses a tokenizer whose codebook was learnt on a band other than the one the
-// pipeline's last band-pass before it passes: its patches would not look like the codewords.
-func checkTokenizerBand(cb *tokenizer.Codebook, band [2]float64, seen bool) error {
-	if !seen || cb.BandHz == band {
+// checkTokenizerBand refuses a tokenizer whose codebook (or joint codec) was learnt on a band other
+// than the one the pipeline's last band-pass before it passes: its patches would not look like the
+// codewords.
+func checkTokenizerBand(m TokenModel, band [2]float64, seen bool) error {
+	name, learnt := m.Name(), m.bandHz()
+	if !seen || learnt == band {
 		return nil
 	}
-	if cb.BandHz == [2]float64{} {
-		return fmt.Errorf("codebook %s was learnt on signal without a band-pass, the pipeline band-passes %g-%g Hz before it: learn the codebook with that band", cb.Name, band[0], band[1])
+	if learnt == [2]float64{} {
+		return fmt.Errorf("codebook %s was learnt on signal without a band-pass, the pipeline band-passes %g-%g Hz before it: learn the codebook with that band", name, band[0], band[1])
 	}
 	return fmt.Errorf("codebook %s was learnt on %g-%g Hz band-passed signal, the pipeline band-passes %g-%g Hz before it: use {kind: bandpass, low_hz: %g, high_hz: %g} or learn a codebook with that band",
-		cb.Name, cb.BandHz[0], cb.BandHz[1], band[0], band[1], cb.BandHz[0], cb.BandHz[1])
+		name, learnt[0], learnt[1], band[0], band[1], learnt[0], learnt[1])
 }

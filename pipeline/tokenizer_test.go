@@ -33,6 +33,7 @@ func (s *tokenSink) EmitTokens(_ context.Context, t *streams.Tokens) error {
 	c.Offsets = append([]float32(nil), t.Offsets...)
 	c.Scales = append([]float32(nil), t.Scales...)
 	c.ChannelKeys = append([]string(nil), t.ChannelKeys...)
+	c.Coded = append([]byte(nil), t.Coded...)
 	s.tokens = append(s.tokens, c)
 	return nil
 }
@@ -147,7 +148,7 @@ func TestTokenizerConfigThroughBroker(t *testing.T) {
 	detokCtx, stopDetok := context.WithCancel(ctx)
 	detokDone := make(chan error, 1)
 	go func() {
-		detokDone <- pipeline.RunDetokenize(detokCtx, kc, pipeline.DetokenizeOptions{Codebook: cb, FromStart: true,
+		detokDone <- pipeline.RunDetokenize(detokCtx, kc, pipeline.DetokenizeOptions{Model: pipeline.TokenModel{Codebook: cb}, FromStart: true,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()
 	defer func() {

@@ -296,3 +296,58 @@ func TestJointTokenizerStreamsAsOffline(t *testing.T) {
 		t.Errorf("another codec's block: %v", err)
 	}
 }
+
+// A joint tokenizer stopped mid-block and restored from its snapshot goes on to code exactly the
+// blocks an uninterrupted one codes.
+func TestJointTokenizerStateResumes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	const nch = 4
+	recs := jointData(rng, nch, 640, 2)
+	keys := jointKeys(nch)
+	c, err := TrainJoint("state", recs[:1], keys, 160, [2]float64{}, 32, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := streams.StreamInfo{StreamID: "s", SampleRateHz: 160}
+	for _, k := range keys {
+		info.Channels = append(info.Channels, streams.Channel{Name: k[len("eeg:"):], Type: streams.ChannelEEG})
+	}
+	samples := make([]float32, 640*nch)
+	for i := range 640 {
+		for ch := range nch {
+			samples[i*nch+ch] = float32(recs[1][ch][i])
+		}
+	}
+	collect := func(out *[][]byte) func(*streams.Tokens) error {
+		return func(tt *streams.Tokens) error { *out = append(*out, append([]byte(nil), tt.Coded...)); return nil }
+	}
+	var whole, resumed [][]byte
+	a, _ := c.NewTokenizer(info)
+	if err := a.Push(samples, 640, 0, collect(&whole)); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := c.NewTokenizer(info)
+	const cut = 100 // 3 blocks and 4 samples
+	if err := b.Push(samples[:cut*nch], cut, 0, collect(&resumed)); err != nil {
+		t.Fatal(err)
+	}
+	snap := b.AppendState(nil)
+	r, _ := c.NewTokenizer(info)
+	if rest, err := r.RestoreState(snap); err != nil || len(rest) != 0 {
+		t.Fatalf("restore: %v (%d bytes left)", err, len(rest))
+	}
+	if err := r.Push(samples[cut*nch:], 640-cut, 0, collect(&resumed)); err != nil {
+		t.Fatal(err)
+	}
+	if len(resumed) != len(whole) {
+		t.Fatalf("%d blocks resumed, %d whole", len(resumed), len(whole))
+	}
+	for i := range whole {
+		if !bytes.Equal(whole[i], resumed[i]) {
+			t.Fatalf("block %d differs after the restore", i)
+		}
+	}
+	if _, err := r.RestoreState(snap[:len(snap)-3]); err == nil {
+		t.Error("a cut snapshot restored")
+	}
+}

@@ -41,3 +41,39 @@ func (t *Tokenizer) RestoreState(b []byte) ([]byte, error) {
 	t.fill, t.pushed = fill, pushed
 	return r.Rest(), nil
 }
+
+// AppendState appends the joint tokenizer's partial block and stream position to b (see package
+// snapshot), so a restarted pipeline resumes where this one stood.
+func (t *JointTokenizer) AppendState(b []byte) []byte {
+	b = snapshot.AppendUint(b, uint64(len(t.chans)))
+	b = snapshot.AppendUint(b, uint64(t.c.BlockSamples))
+	b = snapshot.AppendInt(b, t.pushed)
+	for _, x := range t.block {
+		b = snapshot.AppendFloat32s(b, x[:t.fill])
+	}
+	return b
+}
+
+// RestoreState reads what AppendState wrote and returns the bytes after it.
+func (t *JointTokenizer) RestoreState(b []byte) ([]byte, error) {
+	r := snapshot.NewReader(b)
+	r.Expect("coded channels", uint64(len(t.chans)))
+	r.Expect("block length", uint64(t.c.BlockSamples))
+	pushed := r.Int()
+	fill := -1
+	for c, x := range t.block {
+		n := r.Float32s(x)
+		if fill >= 0 && n != fill && r.Err() == nil {
+			return b, fmt.Errorf("restore joint tokenizer: channel %d holds %d samples, channel 0 %d", c, n, fill)
+		}
+		fill = n
+	}
+	if err := r.Err(); err != nil {
+		return b, fmt.Errorf("restore joint tokenizer: %w", err)
+	}
+	if fill >= t.c.BlockSamples || pushed < int64(fill) {
+		return b, fmt.Errorf("restore joint tokenizer: inconsistent position (%d held, %d pushed)", fill, pushed)
+	}
+	t.fill, t.pushed = fill, pushed
+	return r.Rest(), nil
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/neurostream/neurostream/acquisition"
@@ -20,12 +21,17 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 			"into patches, z-scores each, and clusters the patch shapes with k-means; with --stages N, each further\n"+
 			"stage clusters what the stages before it left (residual vector quantisation, as BrainOmni's 4 x 512).\n"+
 			"--mulaw LEVELS writes the fixed per-sample mu-law tokenizer instead (no recordings needed beyond the rate).\n"+
+			"--joint STEP learns a joint codec instead: all channels of the montage coded together (principal\n"+
+			"components x DCT over --patch blocks, one quantiser step of STEP signal standard deviations, entropy-coded\n"+
+			"with the level frequencies of the recordings); a fraction of the bits per channel of per-channel tokens for\n"+
+			"the same reconstruction, but only for streams with every channel of this montage (`neurostream bench tokens`).\n"+
 			"The codebook file is what a pipeline's `kind: tokenizer` stage loads; it records the rate, band and\n"+
 			"channel types (EEG, magnetometers, gradiometers) it fits. Filter the online stream with the same --band.")
 	fs.SetOutput(out)
 	patch := fs.Float64("patch", 0.2, "patch length, seconds")
 	k := fs.Int("codewords", 256, "codebook size per stage (tokens: 0..codewords-1)")
 	stages := fs.Int("stages", 1, "residual quantisation stages (tokens per channel patch)")
+	joint := fs.Float64("joint", 0, "learn a joint codec of all channels with this quantiser step (signal standard deviations; 2 keeps r ~0.97 on PhysioNet EEG) instead of a codebook")
 	mulaw := fs.Int("mulaw", 0, "write the fixed mu-law tokenizer with this many levels per sample instead of learning codewords")
 	clipZ := fs.Float64("mulaw-clip", 4, "with --mulaw: clip normalised samples at this many patch standard deviations")
 	band := fs.String("band", "1,40", `band-pass LOW,HIGH in Hz applied before patching, or "none"`)
@@ -97,6 +103,9 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 			fmt.Fprintf(out, "  %s: %d channels x %d samples at %g Hz\n", p, len(r.Info.Channels), r.NumSamples(), r.Info.SampleRateHz)
 		}
 	}
+	if *joint > 0 {
+		return trainJoint(recs, names, cfg, *name, *joint, *outPath, out)
+	}
 	if *mulaw > 0 {
 		rate := recs[0].Info.SampleRateHz
 		var types []string
@@ -161,4 +170,43 @@ func synthesize(ctx context.Context, sc synthetic.Config) (*acquisition.Recordin
 			}
 		}
 	}
+}
+
+// trainJoint learns a joint codec from recordings of one montage and rate and writes it.
+func trainJoint(recs []*acquisition.Recording, names []string, cfg tokenizer.TrainConfig, name string, step float64, outPath string, out io.Writer) error {
+	rate := recs[0].Info.SampleRateHz
+	var data [][][]float64
+	var keys []string
+	for i, rec := range recs {
+		if rec.Info.SampleRateHz != rate {
+			return fmt.Errorf("train-tokenizer --joint: %s runs at %g Hz, %s at %g Hz: learn one codec per rate", names[i], rec.Info.SampleRateHz, names[0], rate)
+		}
+		x, chans, err := tokenizer.Prepare(rec, cfg)
+		if err != nil {
+			return fmt.Errorf("train-tokenizer --joint: %s: %w", names[i], err)
+		}
+		var k []string
+		for _, ch := range chans {
+			k = append(k, streams.ChannelKey(ch))
+		}
+		if keys == nil {
+			keys = k
+		} else if !slices.Equal(keys, k) {
+			return fmt.Errorf("train-tokenizer --joint: %s has channels %d (%s...), %s %d: a joint codec learns one montage", names[i], len(k), k[0], names[0], len(keys))
+		}
+		data = append(data, x)
+	}
+	if name == "" {
+		name = fmt.Sprintf("joint-%dch-step%g", len(keys), step)
+	}
+	c, err := tokenizer.TrainJoint(name, data, keys, rate, cfg.BandHz, int(cfg.PatchSec*rate+0.5), step)
+	if err != nil {
+		return fmt.Errorf("train-tokenizer: %w", err)
+	}
+	if err := c.Save(outPath); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "learnt a joint codec of %d channels, %d-sample blocks at %g Hz, step %g standard deviations, from %d recording(s); wrote %s\n",
+		len(keys), c.BlockSamples, rate, step, len(recs), outPath)
+	return nil
 }

@@ -53,4 +53,14 @@ func TestTrainTokenizerCommand(t *testing.T) {
 	if cb, err = tokenizer.Load(mu); err != nil || cb.Method != tokenizer.MethodMuLaw || cb.PatchSamples != 32 || cb.TokenBitsPerSecond() != 1280 {
 		t.Fatalf("mu-law codebook: %v %+v", err, cb)
 	}
+	joint := filepath.Join(dir, "joint.json")
+	if err := runTrainTokenizer(ctx, []string{"--synthetic", "20", "--synthetic-channels", "8", "--joint", "2", "--out", joint}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !tokenizer.IsJointCodecFile(joint) {
+		t.Fatal("--joint did not write a joint codec")
+	}
+	if c, err := tokenizer.LoadJoint(joint); err != nil || len(c.Channels) != 8 || c.BlockSamples != 50 || c.Step != 2 || c.BandHz != [2]float64{1, 40} {
+		t.Fatalf("joint codec: %v %+v", err, c)
+	}
 }

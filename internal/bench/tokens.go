@@ -632,7 +632,7 @@ func printSideTable(r *benchRun, scores []*tokenScore) {
 	if len(met) > 0 {
 		verdict = "met by " + strings.Join(met, "; ")
 	}
-	fmt.Fprintf(r.out, "\ngoal r >= 0.9 at <= 40 bits/s/channel on held-out EEG, every bit counted: %s\n", verdict)
+	fmt.Fprintf(r.out, "\ngoal r >= 0.9 at <= 40 bits/s/channel on held-out EEG with per-channel tokens, every bit counted: %s (the joint codec below codes all channels together)\n", verdict)
 	if bestAt40 != nil {
 		fmt.Fprintf(r.out, "  best r within 40 bits/s: %.3f (%s, %.0f bits/s)\n", bestAt40.corr, bestAt40.label, bestAt40.bits)
 	}
