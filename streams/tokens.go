@@ -11,8 +11,11 @@ import (
 // wire, published on the tokens topic keyed by stream id). Tokens is channel-major with the same
 // number of tokens per channel, TokensPerChannel(): Stages codebook indices per channel for a patch
 // tokenizer, PatchSamples for a per-sample one. Offsets[c] + Scales[c]*decoded reconstructs channel
-// c's patch, in the channel's unit. A joint codec (all channels of a montage coded together) sends
-// Coded instead: one block of every channel, entropy-coded, with Tokens, Offsets and Scales empty.
+// c's patch, in the channel's unit. With SideBits > 0 the offset and scale travel quantised instead:
+// OffsetCodes[c] and ScaleCodes[c], SideBits bits each (the codebook's side ranges say what they
+// stand for), and Offsets and Scales are empty. A joint codec (all channels of a montage coded
+// together) sends Coded instead: one block of every channel, entropy-coded, with Tokens, Offsets and
+// Scales empty.
 type Tokens struct {
 	StreamID        string
 	Codebook        string // codebook id
@@ -27,7 +30,15 @@ type Tokens struct {
 	ChannelKeys     []string // "type:name" per channel (ChannelKey)
 	AcquiredAtNs    int64
 	Coded           []byte // a joint codec's coded block (tokenizer.JointCodec); then no Tokens
+	// SideBits is 0 (float32 Offsets and Scales) or the bits of each of OffsetCodes and ScaleCodes
+	// (1 to MaxSideBits), one code per channel; on the wire they are packed SideBits bits apiece.
+	SideBits    int
+	OffsetCodes []uint8
+	ScaleCodes  []uint8
 }
+
+// MaxSideBits is the most bits a quantised offset or scale code may have.
+const MaxSideBits = 8
 
 // ChannelKey names a channel in tokens: its type and name, "eeg:Cz", "mag:MEG0111".
 func ChannelKey(c Channel) string { return c.Type.String() + ":" + c.Name }
@@ -54,6 +65,9 @@ const (
 	tokensScales       = 9
 	tokensChannelKeys  = 10
 	tokensAcquiredAt   = 11
+	tokensSideBits     = 12
+	tokensOffsetCodes  = 13
+	tokensScaleCodes   = 14
 	tokensCoded        = 15
 	maxTokensValues    = 1 << 24
 )
@@ -105,11 +119,70 @@ func AppendTokens(dst []byte, t *Tokens) []byte {
 		dst = protowire.AppendTag(dst, tokensAcquiredAt, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(t.AcquiredAtNs))
 	}
+	if t.SideBits != 0 {
+		dst = protowire.AppendTag(dst, tokensSideBits, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, uint64(uint32(t.SideBits)))
+		dst = appendPackedCodes(dst, tokensOffsetCodes, t.OffsetCodes, t.SideBits)
+		dst = appendPackedCodes(dst, tokensScaleCodes, t.ScaleCodes, t.SideBits)
+	}
 	if len(t.Coded) > 0 {
 		dst = protowire.AppendTag(dst, tokensCoded, protowire.BytesType)
 		dst = protowire.AppendBytes(dst, t.Coded)
 	}
 	return dst
+}
+
+// PackedCodesLen is the bytes n codes of bits bits take packed.
+func PackedCodesLen(n, bits int) int { return (n*bits + 7) / 8 }
+
+// appendPackedCodes appends codes as one bytes field, bits bits per code, least significant bit
+// first: code i occupies bits [i*bits, (i+1)*bits) of the field (bit j of the field is bit j%8 of
+// byte j/8). Only the low bits bits of each code are written.
+func appendPackedCodes(dst []byte, num protowire.Number, codes []uint8, bits int) []byte {
+	if bits < 1 || bits > MaxSideBits {
+		return dst
+	}
+	dst = protowire.AppendTag(dst, num, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(PackedCodesLen(len(codes), bits)))
+	var acc uint32
+	n := 0
+	for _, c := range codes {
+		acc |= uint32(c&(1<<bits-1)) << n
+		n += bits
+		for n >= 8 {
+			dst = append(dst, byte(acc))
+			acc >>= 8
+			n -= 8
+		}
+	}
+	if n > 0 {
+		dst = append(dst, byte(acc))
+	}
+	return dst
+}
+
+// UnpackCodes appends the n codes of bits bits packed in b (as appendPackedCodes writes them) to dst.
+func UnpackCodes(dst []uint8, b []byte, n, bits int) ([]uint8, error) {
+	if bits < 1 || bits > MaxSideBits {
+		return dst, fmt.Errorf("side information of %d bits: want 1 to %d", bits, MaxSideBits)
+	}
+	if len(b) != PackedCodesLen(n, bits) {
+		return dst, fmt.Errorf("%d bytes of %d-bit codes for %d channels: want %d", len(b), bits, n, PackedCodesLen(n, bits))
+	}
+	var acc uint32
+	have := 0
+	mask := uint32(1)<<bits - 1
+	for range n {
+		for have < bits {
+			acc |= uint32(b[0]) << have
+			b = b[1:]
+			have += 8
+		}
+		dst = append(dst, uint8(acc&mask))
+		acc >>= bits
+		have -= bits
+	}
+	return dst, nil
 }
 
 func appendPackedFloats(dst []byte, num protowire.Number, xs []float32) []byte {
@@ -129,9 +202,11 @@ func appendPackedFloats(dst []byte, num protowire.Number, xs []float32) []byte {
 // one offset, scale and key per channel, the same number of tokens for each.
 func DecodeTokens(b []byte, t *Tokens) error {
 	*t = Tokens{StreamID: t.StreamID, Codebook: t.Codebook, Tokens: t.Tokens[:0], Offsets: t.Offsets[:0],
-		Scales: t.Scales[:0], ChannelKeys: t.ChannelKeys[:0], Coded: t.Coded[:0]}
+		Scales: t.Scales[:0], ChannelKeys: t.ChannelKeys[:0], Coded: t.Coded[:0], OffsetCodes: t.OffsetCodes[:0], ScaleCodes: t.ScaleCodes[:0]}
 	keys := t.ChannelKeys[:cap(t.ChannelKeys)]
 	var sawID, sawCodebook bool
+	var offsetCodes, scaleCodes []byte // packed, unpacked once the channel count and side bits are known
+	var sawOffsetCodes, sawScaleCodes bool
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -157,7 +232,18 @@ func DecodeTokens(b []byte, t *Tokens) error {
 			}
 			t.CodebookVersion = v
 			b = b[n:]
-		case (num == tokensWindowEnd || num == tokensPatchSamples || num == tokensStages || num == tokensAcquiredAt) && typ == protowire.VarintType:
+		case (num == tokensOffsetCodes || num == tokensScaleCodes) && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("decode tokens: %w", errTruncated)
+			}
+			if num == tokensOffsetCodes {
+				offsetCodes, sawOffsetCodes = v, true
+			} else {
+				scaleCodes, sawScaleCodes = v, true
+			}
+			b = b[n:]
+		case (num == tokensWindowEnd || num == tokensPatchSamples || num == tokensStages || num == tokensAcquiredAt || num == tokensSideBits) && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
 				return fmt.Errorf("decode tokens: %w", errTruncated)
@@ -169,6 +255,11 @@ func DecodeTokens(b []byte, t *Tokens) error {
 				t.PatchSamples = int(uint32(v))
 			case tokensStages:
 				t.Stages = int(uint32(v))
+			case tokensSideBits:
+				if v > MaxSideBits {
+					return fmt.Errorf("decode tokens: side_bits %d: want 0 (float32 offsets and scales) to %d", v, MaxSideBits)
+				}
+				t.SideBits = int(v)
 			default:
 				t.AcquiredAtNs = int64(v)
 			}
@@ -254,7 +345,7 @@ func DecodeTokens(b []byte, t *Tokens) error {
 	}
 	nch := len(t.ChannelKeys)
 	if len(t.Coded) > 0 {
-		if nch == 0 || len(t.Tokens) > 0 || len(t.Offsets) > 0 || len(t.Scales) > 0 {
+		if nch == 0 || len(t.Tokens) > 0 || len(t.Offsets) > 0 || len(t.Scales) > 0 || t.SideBits > 0 || sawOffsetCodes || sawScaleCodes {
 			return fmt.Errorf("decode tokens of %q: a coded block with %d channel keys, %d tokens, %d offsets, %d scales: want keys only", t.StreamID, nch, len(t.Tokens), len(t.Offsets), len(t.Scales))
 		}
 		return nil
@@ -264,8 +355,21 @@ func DecodeTokens(b []byte, t *Tokens) error {
 		return fmt.Errorf("decode tokens of %q: %d tokens without channel keys", t.StreamID, len(t.Tokens))
 	case nch > 0 && (len(t.Tokens)%nch != 0 || len(t.Tokens) == 0):
 		return fmt.Errorf("decode tokens of %q: %d tokens for %d channels: want the same number for each", t.StreamID, len(t.Tokens), nch)
-	case len(t.Offsets) != nch || len(t.Scales) != nch:
+	case t.SideBits == 0 && (sawOffsetCodes || sawScaleCodes):
+		return fmt.Errorf("decode tokens of %q: offset or scale codes without side_bits", t.StreamID)
+	case t.SideBits == 0 && (len(t.Offsets) != nch || len(t.Scales) != nch):
 		return fmt.Errorf("decode tokens of %q: %d channels, %d offsets, %d scales: want one of each per channel", t.StreamID, nch, len(t.Offsets), len(t.Scales))
+	case t.SideBits > 0 && (len(t.Offsets) > 0 || len(t.Scales) > 0):
+		return fmt.Errorf("decode tokens of %q: float32 offsets and scales with %d-bit side codes: want one or the other", t.StreamID, t.SideBits)
+	}
+	if t.SideBits > 0 {
+		var err error
+		if t.OffsetCodes, err = UnpackCodes(t.OffsetCodes, offsetCodes, nch, t.SideBits); err != nil {
+			return fmt.Errorf("decode tokens of %q: offset codes: %w", t.StreamID, err)
+		}
+		if t.ScaleCodes, err = UnpackCodes(t.ScaleCodes, scaleCodes, nch, t.SideBits); err != nil {
+			return fmt.Errorf("decode tokens of %q: scale codes: %w", t.StreamID, err)
+		}
 	}
 	return nil
 }

@@ -628,6 +628,12 @@ func (x *FeatureVector) GetValues() []float64 {
 // stage; residual VQ quantises what each stage left, so the codewords of a channel's n tokens add up),
 // `patch_samples` for a per-sample tokenizer (mu-law). tokens[c*n + j] is channel c's j-th token.
 // offsets[c] and scales[c] undo the per-patch normalisation: sample = offset + scale * decoded value.
+// With side_bits > 0 they travel quantised instead (offsets and scales empty): offset_codes and
+// scale_codes hold one side_bits-bit code per channel, packed least significant bit first (channel
+// c's code is bits [c*side_bits, (c+1)*side_bits) of the field; bit j is bit j%8 of byte j/8). The
+// codebook's side ranges decode them: scale = exp(lo + (code + 0.5) * (hi - lo) / 2^side_bits) over
+// its channel type's log-scale range, offset = scale * (-m + (code + 0.5) * 2m / 2^side_bits) with
+// m its offset_max_z.
 type Tokens struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	StreamId string                 `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
@@ -646,6 +652,10 @@ type Tokens struct {
 	// the stream info whose position and unit apply.
 	ChannelKeys  []string `protobuf:"bytes,10,rep,name=channel_keys,json=channelKeys,proto3" json:"channel_keys,omitempty"`
 	AcquiredAtNs int64    `protobuf:"varint,11,opt,name=acquired_at_ns,json=acquiredAtNs,proto3" json:"acquired_at_ns,omitempty"`
+	// 0: float32 offsets and scales; 1 to 8: quantised side information (above).
+	SideBits    uint32 `protobuf:"varint,12,opt,name=side_bits,json=sideBits,proto3" json:"side_bits,omitempty"`
+	OffsetCodes []byte `protobuf:"bytes,13,opt,name=offset_codes,json=offsetCodes,proto3" json:"offset_codes,omitempty"`
+	ScaleCodes  []byte `protobuf:"bytes,14,opt,name=scale_codes,json=scaleCodes,proto3" json:"scale_codes,omitempty"`
 	// A joint codec (all channels of a montage coded together, tokenizer.JointCodec) sends one block of
 	// every channel here, rANS-coded, with tokens, offsets and scales empty; channel_keys is the montage.
 	Coded         []byte `protobuf:"bytes,15,opt,name=coded,proto3" json:"coded,omitempty"`
@@ -760,6 +770,27 @@ func (x *Tokens) GetAcquiredAtNs() int64 {
 	return 0
 }
 
+func (x *Tokens) GetSideBits() uint32 {
+	if x != nil {
+		return x.SideBits
+	}
+	return 0
+}
+
+func (x *Tokens) GetOffsetCodes() []byte {
+	if x != nil {
+		return x.OffsetCodes
+	}
+	return nil
+}
+
+func (x *Tokens) GetScaleCodes() []byte {
+	if x != nil {
+		return x.ScaleCodes
+	}
+	return nil
+}
+
 func (x *Tokens) GetCoded() []byte {
 	if x != nil {
 		return x.Coded
@@ -815,7 +846,7 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\x11window_end_sample\x18\x03 \x01(\x03R\x0fwindowEndSample\x12$\n" +
 	"\x0eacquired_at_ns\x18\x04 \x01(\x03R\facquiredAtNs\x12\x14\n" +
 	"\x05names\x18\x05 \x03(\tR\x05names\x12\x1a\n" +
-	"\x06values\x18\x06 \x03(\x01B\x02\x10\x01R\x06values\"\x8a\x03\n" +
+	"\x06values\x18\x06 \x03(\x01B\x02\x10\x01R\x06values\"\xeb\x03\n" +
 	"\x06Tokens\x12\x1b\n" +
 	"\tstream_id\x18\x01 \x01(\tR\bstreamId\x12\x1a\n" +
 	"\bcodebook\x18\x02 \x01(\tR\bcodebook\x12)\n" +
@@ -828,7 +859,11 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\x06scales\x18\t \x03(\x02B\x02\x10\x01R\x06scales\x12!\n" +
 	"\fchannel_keys\x18\n" +
 	" \x03(\tR\vchannelKeys\x12$\n" +
-	"\x0eacquired_at_ns\x18\v \x01(\x03R\facquiredAtNs\x12\x14\n" +
+	"\x0eacquired_at_ns\x18\v \x01(\x03R\facquiredAtNs\x12\x1b\n" +
+	"\tside_bits\x18\f \x01(\rR\bsideBits\x12!\n" +
+	"\foffset_codes\x18\r \x01(\fR\voffsetCodes\x12\x1f\n" +
+	"\vscale_codes\x18\x0e \x01(\fR\n" +
+	"scaleCodes\x12\x14\n" +
 	"\x05coded\x18\x0f \x01(\fR\x05coded*\xe6\x01\n" +
 	"\vChannelType\x12\x1c\n" +
 	"\x18CHANNEL_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
