@@ -13,7 +13,8 @@ import (
 )
 
 // FormatVersion is the codebook file version this package writes; it reads versions 1 and 2.
-// Version 2 added residual stages, the mu-law method and the channel-type contract.
+// Version 2 added residual stages, the mu-law method, the channel-type contract and (optional,
+// so older version 2 files still read) the side-information ranges.
 const FormatVersion = 2
 
 // Tokenizer methods a codebook may declare.
@@ -55,9 +56,12 @@ type Codebook struct {
 	Encoder         string      `json:"encoder,omitempty"`
 	LatentCodewords [][]float64 `json:"latent_codewords,omitempty"`
 	// Mu-law: Levels quantisation levels over [-ClipZ, ClipZ] z units, mu = Levels - 1.
-	MuLawLevels int          `json:"mulaw_levels,omitempty"`
-	MuLawClipZ  float64      `json:"mulaw_clip_z,omitempty"`
-	Training    TrainingInfo `json:"training"`
+	MuLawLevels int     `json:"mulaw_levels,omitempty"`
+	MuLawClipZ  float64 `json:"mulaw_clip_z,omitempty"`
+	// SideRanges are the ranges a patch's mean and scale are quantised over, one per channel type,
+	// when a tokenizer stage sets side_bits (side.go). Files learnt before them have none.
+	SideRanges []SideRange  `json:"side_ranges,omitempty"`
+	Training   TrainingInfo `json:"training"`
 }
 
 // TrainingInfo records where a codebook came from.
@@ -154,6 +158,17 @@ func (c *Codebook) Validate() error {
 	for _, t := range c.ChannelTypes {
 		if !slices.Contains(signalTypes, t) {
 			return fmt.Errorf("codebook channel_types: %q is not a signal type a tokenizer knows (%v)", t, signalTypes)
+		}
+	}
+	if c.Version == 1 && len(c.SideRanges) > 0 {
+		return fmt.Errorf("codebook version 1 has side_ranges: those need version %d", FormatVersion)
+	}
+	for i := range c.SideRanges {
+		if err := c.SideRanges[i].validate(); err != nil {
+			return fmt.Errorf("codebook %w", err)
+		}
+		if c.SideRangeOf(c.SideRanges[i].ChannelType) != &c.SideRanges[i] {
+			return fmt.Errorf("codebook side_ranges: two for channel type %s", c.SideRanges[i].ChannelType)
 		}
 	}
 	switch c.method() {
@@ -262,6 +277,14 @@ func (c *Codebook) Fingerprint() uint32 {
 				f(v)
 			}
 		}
+	}
+	// Side ranges decide what quantised side information means; files without them keep the
+	// fingerprint they had before ranges existed.
+	for _, r := range c.SideRanges {
+		str("side:" + r.ChannelType)
+		f(r.LogScaleLo)
+		f(r.LogScaleHi)
+		f(r.OffsetMaxZ)
 	}
 	return h.Sum32()
 }

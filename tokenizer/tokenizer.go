@@ -97,6 +97,8 @@ type Tokenizer struct {
 	fill   int
 	pushed int64
 	out    streams.Tokens
+	ctypes []string     // tokenized channels' types
+	side   []*SideRange // per tokenized channel, when the side information is quantised
 }
 
 // New prepares a tokenizer for a stream with its own quantizer; NewTokenizer shares one.
@@ -123,10 +125,50 @@ func (q *Quantizer) NewTokenizer(info streams.StreamInfo) (*Tokenizer, error) {
 	t := &Tokenizer{q: q, chans: chans, nch: len(info.Channels), p: p, tpc: tpc, buf: make([]float64, m*p)}
 	t.out = streams.Tokens{StreamID: info.StreamID, Codebook: cb.Name, CodebookVersion: cb.Fingerprint(), PatchSamples: p, Stages: cb.Stages(),
 		Tokens: make([]uint16, m*tpc), Offsets: make([]float32, m), Scales: make([]float32, m), ChannelKeys: make([]string, m)}
+	t.ctypes = make([]string, m)
 	for i, c := range chans {
 		t.out.ChannelKeys[i] = streams.ChannelKey(info.Channels[c])
+		t.ctypes[i] = info.Channels[c].Type.String()
 	}
 	return t, nil
+}
+
+// SetSideBits makes the tokenizer send each patch's mean and scale quantised to bits bits each
+// over the codebook's side ranges (side.go) instead of as float32; 0 sets float32 back. It refuses
+// bits beyond 0..MaxSideBits and a codebook without ranges for the stream's channel types.
+func (t *Tokenizer) SetSideBits(bits int) error {
+	if err := t.q.cb.CheckSide(bits, t.ctypes); err != nil {
+		return err
+	}
+	m := len(t.chans)
+	t.out.SideBits = bits
+	if bits == 0 {
+		t.out.Offsets, t.out.Scales, t.out.OffsetCodes, t.out.ScaleCodes, t.side = make([]float32, m), make([]float32, m), nil, nil, nil
+		return nil
+	}
+	t.out.Offsets, t.out.Scales, t.out.OffsetCodes, t.out.ScaleCodes = nil, nil, make([]uint8, m), make([]uint8, m)
+	t.side = make([]*SideRange, m)
+	for i, typ := range t.ctypes {
+		t.side[i] = t.q.cb.SideRangeOf(typ)
+	}
+	return nil
+}
+
+// SideBits is the bits of each quantised mean and scale, 0 when they go as float32.
+func (t *Tokenizer) SideBits() int { return t.out.SideBits }
+
+// setSide puts channel i's patch mean and scale into the outgoing message.
+func (t *Tokenizer) setSide(i int, mean, std float64) error {
+	if t.out.SideBits == 0 {
+		t.out.Offsets[i], t.out.Scales[i] = float32(mean), float32(std)
+		return nil
+	}
+	oc, sc, err := t.side[i].Quantize(mean, std, t.out.SideBits)
+	if err != nil {
+		return fmt.Errorf("tokenizer %s: channel %s: %w", t.q.cb.Name, t.out.ChannelKeys[i], err)
+	}
+	t.out.OffsetCodes[i], t.out.ScaleCodes[i] = oc, sc
+	return nil
 }
 
 // Channels returns the indices, in the stream, of the channels it tokenizes.
@@ -156,8 +198,12 @@ func (t *Tokenizer) Push(samples []float32, numSamples int, acquiredAtNs int64, 
 				meanA, stdA := ZScore(a)
 				meanB, stdB := ZScore(b)
 				t.q.encodePair(a, b, t.out.Tokens[i*t.tpc:(i+1)*t.tpc], t.out.Tokens[(i+1)*t.tpc:(i+2)*t.tpc])
-				t.out.Offsets[i], t.out.Scales[i] = float32(meanA), float32(stdA)
-				t.out.Offsets[i+1], t.out.Scales[i+1] = float32(meanB), float32(stdB)
+				if err := t.setSide(i, meanA, stdA); err != nil {
+					return err
+				}
+				if err := t.setSide(i+1, meanB, stdB); err != nil {
+					return err
+				}
 			}
 		}
 		for ; i < len(t.chans); i++ {
@@ -166,7 +212,9 @@ func (t *Tokenizer) Push(samples []float32, numSamples int, acquiredAtNs int64, 
 			if err := t.q.Encode(patch, t.out.Tokens[i*t.tpc:(i+1)*t.tpc]); err != nil {
 				return err
 			}
-			t.out.Offsets[i], t.out.Scales[i] = float32(mean), float32(std)
+			if err := t.setSide(i, mean, std); err != nil {
+				return err
+			}
 		}
 		t.out.WindowEndSample = t.pushed
 		t.out.AcquiredAtNs = acquiredAtNs

@@ -33,7 +33,8 @@ type TrainConfig struct {
 // Train learns a codebook from recordings of one sampling rate: it band-passes every channel causally
 // (steady-state start), cuts z-scored patches, and clusters them with k-means (greedy k-means++
 // start); every further stage clusters the residuals the stages before it left. The codebook's
-// modality contract lists the channel types it learnt from.
+// modality contract lists the channel types it learnt from; its side ranges, the spread of the
+// patches' means and scales per channel type (side.go).
 func Train(ctx context.Context, recs []*acquisition.Recording, names []string, cfg TrainConfig) (*Codebook, error) {
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("train tokenizer: no recordings")
@@ -46,6 +47,7 @@ func Train(ctx context.Context, recs []*acquisition.Recording, names []string, c
 	}
 	var x []float64
 	var types []string
+	var side sideStats
 	for i, rec := range recs {
 		if rec.Info.SampleRateHz != rate {
 			return nil, fmt.Errorf("train tokenizer: %s runs at %g Hz, %s at %g Hz: learn one codebook per rate", names[i], rec.Info.SampleRateHz, names[0], rate)
@@ -54,14 +56,21 @@ func Train(ctx context.Context, recs []*acquisition.Recording, names []string, c
 		if err != nil {
 			return nil, fmt.Errorf("train tokenizer: %s: %w", names[i], err)
 		}
+		var chanTypes []string
 		for _, ch := range rec.Info.Channels {
-			if t := ch.Type.String(); selected(ch.Type, cfg) && !slices.Contains(types, t) {
+			if !selected(ch.Type, cfg) {
+				continue
+			}
+			t := ch.Type.String()
+			chanTypes = append(chanTypes, t)
+			if !slices.Contains(types, t) {
 				if !slices.Contains(signalTypes, t) {
 					return nil, fmt.Errorf("train tokenizer: %s: channel %s is of type %s: a tokenizer learns from %v channels (choose them with ChannelTypes)", names[i], ch.Name, t, signalTypes)
 				}
 				types = append(types, t)
 			}
 		}
+		side.add(data, chanTypes, p)
 		x = Patches(x, data, p)
 	}
 	n := len(x) / p
@@ -74,7 +83,7 @@ func Train(ctx context.Context, recs []*acquisition.Recording, names []string, c
 	}
 	slices.Sort(types)
 	cb := &Codebook{Version: FormatVersion, Name: cfg.Name, Method: MethodVQ, SampleRateHz: rate, PatchSamples: p, Normalisation: PatchZScore,
-		BandHz: cfg.BandHz, ChannelTypes: types, Training: TrainingInfo{Recordings: names, Patches: n, Seed: cfg.Seed}}
+		BandHz: cfg.BandHz, ChannelTypes: types, SideRanges: side.ranges(), Training: TrainingInfo{Recordings: names, Patches: n, Seed: cfg.Seed}}
 	if cb.Name == "" {
 		cb.Name = fmt.Sprintf("kmeans-%d", cfg.Codewords)
 		if cfg.Stages > 1 {
