@@ -102,6 +102,9 @@ type StageConfig struct {
 	// extractors computed on it, in order (see features.ExtractorConfig for their fields).
 	WindowSec  float64                    `yaml:"window_sec"`
 	Extractors []features.ExtractorConfig `yaml:"extractors"`
+	// tokenizer: SideBits quantises each patch's mean and scale to this many bits each over the
+	// codebook's learnt side ranges (1 to 8); 0 or absent sends them as float32.
+	SideBits int `yaml:"side_bits"`
 }
 
 // DecoderLoader builds a decoder from its stage config (kind, model file and options); callers
@@ -276,10 +279,16 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics, opts
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}
 			if model.Joint != nil {
+				if sc.SideBits != 0 {
+					return nil, fmt.Errorf("stage %s: side_bits %d: a joint codec (%s) codes every channel's block whole, with no per-patch mean and scale: leave side_bits out", name, sc.SideBits, sc.Model)
+				}
 				out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewJointTokenizerStage(model.Joint), nil }})
 				continue
 			}
 			cb := model.Codebook
+			if err := cb.CheckSide(sc.SideBits, cb.ChannelTypes); err != nil {
+				return nil, fmt.Errorf("stage %s: %s: %w", name, sc.Model, err)
+			}
 			var q *tokenizer.Quantizer
 			switch {
 			case cb.Method != tokenizer.MethodLearntVQ:
@@ -292,7 +301,7 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics, opts
 			if err != nil {
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}
-			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewTokenizerStage(q), nil }})
+			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewTokenizerStage(q, sc.SideBits), nil }})
 		case "detokenize":
 			return nil, fmt.Errorf("stage %s: a detokenize stage reads tokens, not frames: give it a pipeline of its own with input: tokens", name)
 		default:

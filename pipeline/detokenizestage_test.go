@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/acquisition/synthetic"
 	"github.com/neurostream/neurostream/pipeline"
 	"github.com/neurostream/neurostream/streams"
@@ -48,17 +49,87 @@ func loadTokensConfig(t *testing.T, path string) *pipeline.Config {
 // frame per patch on the detokenized topic, equal bit for bit to the offline round trip (the same
 // stages tokenizing the same frames in memory, the tokens turned back into signal in memory), with
 // the source's channels in its description and the stage's counters in the metrics.
+//
+// It runs twice: with the patches' means and scales as float32, and with side_bits: 4 (quantised
+// over side ranges learnt for the config's codebook from the synthetic source, as
+// `train-tokenizer --side-of` learns them), where the messages carry codes and no floats.
 func TestDetokenizeStageThroughBroker(t *testing.T) {
-	detokenizeThroughBroker(t, loadDetokenizeConfig(t))
+	t.Run("float32 side", func(t *testing.T) { detokenizeThroughBroker(t, loadDetokenizeConfig(t), 0) })
+	t.Run("4-bit side", func(t *testing.T) {
+		conf := loadDetokenizeConfig(t)
+		cb, err := tokenizer.Load(conf.Pipelines[1].Stages[0].Model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := conf.Sources[0].Synthetic
+		sc.DurationSec, sc.Realtime, sc.Seed = 30, false, 1234 // other data than the run's
+		if err := tokenizer.FitSide(cb, []*acquisition.Recording{recordSynthetic(t, sc)}, []string{"synthetic"}); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "codebook.json")
+		if err := cb.Save(path); err != nil {
+			t.Fatal(err)
+		}
+		for _, pc := range conf.Pipelines {
+			pc.Stages[len(pc.Stages)-1].Model = path
+		}
+		conf.Pipelines[0].Stages[2].SideBits = 4
+		detokenizeThroughBroker(t, conf, 4)
+	})
 }
 
 // configs/joint-codec.yaml the same way: every block of all channels, coded jointly, comes back
 // through the broker equal to the offline round trip.
 func TestJointCodecThroughBroker(t *testing.T) {
-	detokenizeThroughBroker(t, loadTokensConfig(t, "../configs/joint-codec.yaml"))
+	detokenizeThroughBroker(t, loadTokensConfig(t, "../configs/joint-codec.yaml"), 0)
 }
 
-func detokenizeThroughBroker(t *testing.T, conf *pipeline.Config) {
+// A tokenizer stage's side_bits is checked when the config is built: 0 to 8, and a codebook with
+// side ranges (files learnt before them are refused with how to add them); a joint codec has none.
+func TestTokenizerStageSideBitsErrors(t *testing.T) {
+	model := "../configs/models/tokenizer-synthetic.json"
+	for bits, want := range map[int]string{4: "train-tokenizer --side-of", 9: "side_bits 9: want 0 (float32 mean and scale) to 8", -1: "side_bits -1"} {
+		_, err := pipeline.BuildStages([]pipeline.StageConfig{{Kind: "tokenizer", Model: model, SideBits: bits}}, nil, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("side_bits %d: %v, want an error saying %q", bits, err, want)
+		}
+	}
+	if _, err := pipeline.BuildStages([]pipeline.StageConfig{{Kind: "tokenizer", Model: model}}, nil, nil); err != nil {
+		t.Fatalf("no side_bits (float32) on a codebook without side ranges: %v", err)
+	}
+	joint := loadTokensConfig(t, "../configs/joint-codec.yaml").Pipelines[0].Stages
+	joint[len(joint)-1].SideBits = 4
+	if _, err := pipeline.BuildStages(joint, nil, nil); err == nil || !strings.Contains(err.Error(), "joint codec") {
+		t.Fatalf("side_bits on a joint codec: %v", err)
+	}
+}
+
+// recordSynthetic reads a synthetic source to its end into memory.
+func recordSynthetic(t *testing.T, sc synthetic.Config) *acquisition.Recording {
+	src, err := synthetic.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := src.Info()
+	rec := &acquisition.Recording{Info: info, Data: make([][]float64, len(info.Channels))}
+	var f streams.Frame
+	for {
+		err := src.Next(context.Background(), &f)
+		if errors.Is(err, io.EOF) {
+			return rec
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for s := range f.NumSamples {
+			for c := range rec.Data {
+				rec.Data[c] = append(rec.Data[c], float64(f.Samples[s*f.NumChannels+c]))
+			}
+		}
+	}
+}
+
+func detokenizeThroughBroker(t *testing.T, conf *pipeline.Config, sideBits int) {
 	tokenize, listen := conf.Pipelines[0], conf.Pipelines[1]
 	if !listen.Detokenizes() || tokenize.Detokenizes() {
 		t.Fatalf("pipelines %s, %s: want tokenize then detokenize", tokenize.Name, listen.Name)
@@ -105,6 +176,12 @@ func detokenizeThroughBroker(t *testing.T, conf *pipeline.Config) {
 	want := int(durSec*info.SampleRateHz) / 50
 	if len(mem.tokens) != want {
 		t.Fatalf("offline: %d patches, want %d", len(mem.tokens), want)
+	}
+	for i, tk := range mem.tokens {
+		nch := len(tk.ChannelKeys)
+		if tk.SideBits != sideBits || len(tk.Coded) == 0 && ((sideBits == 0 && (len(tk.Offsets) != nch || len(tk.OffsetCodes) != 0)) || (sideBits > 0 && (len(tk.Offsets) != 0 || len(tk.OffsetCodes) != nch))) {
+			t.Fatalf("offline tokens %d: side bits %d, %d offsets, %d offset codes for %d channels: want side bits %d", i, tk.SideBits, len(tk.Offsets), len(tk.OffsetCodes), nch, sideBits)
+		}
 	}
 	model, err := pipeline.LoadTokenModel(listen.Stages[0].Model)
 	if err != nil {

@@ -34,9 +34,17 @@ type streamTokenizer interface {
 	RestoreState(b []byte) ([]byte, error)
 }
 
-// NewTokenizerStage wraps a codebook's quantizer, which every stream's stage shares.
-func NewTokenizerStage(q *tokenizer.Quantizer) *TokenizerStage {
-	return &TokenizerStage{name: q.Codebook().Name, start: func(in streams.StreamInfo) (streamTokenizer, error) { return q.NewTokenizer(in) }}
+// NewTokenizerStage wraps a codebook's quantizer, which every stream's stage shares. With sideBits
+// > 0 each patch's mean and scale go quantised to that many bits each (Tokenizer.SetSideBits),
+// else as float32.
+func NewTokenizerStage(q *tokenizer.Quantizer, sideBits int) *TokenizerStage {
+	return &TokenizerStage{name: q.Codebook().Name, start: func(in streams.StreamInfo) (streamTokenizer, error) {
+		tk, err := q.NewTokenizer(in)
+		if err != nil {
+			return nil, err
+		}
+		return tk, tk.SetSideBits(sideBits)
+	}}
 }
 
 // NewJointTokenizerStage codes every stream with a joint codec, which every stream's stage shares

@@ -33,6 +33,8 @@ func (s *tokenSink) EmitTokens(_ context.Context, t *streams.Tokens) error {
 	c.Offsets = append([]float32(nil), t.Offsets...)
 	c.Scales = append([]float32(nil), t.Scales...)
 	c.ChannelKeys = append([]string(nil), t.ChannelKeys...)
+	c.OffsetCodes = append([]uint8(nil), t.OffsetCodes...)
+	c.ScaleCodes = append([]uint8(nil), t.ScaleCodes...)
 	c.Coded = append([]byte(nil), t.Coded...)
 	s.tokens = append(s.tokens, c)
 	return nil
