@@ -20,7 +20,8 @@ import (
 func runConsume(ctx context.Context, args []string, out io.Writer) error {
 	fs := newFlagSet("consume", "[flags]",
 		"Prints messages from a neurostream topic: predictions, frames, features, tokens or stream info,\n"+
-			"decoded from the wire schema. Pretty by default, one JSON object per line with --json.")
+			"decoded from the wire schema. Pretty by default, one JSON object per line with --json (protobuf's\n"+
+			"JSON mapping, except that tokens' packed offset and scale codes print as one number per channel).")
 	fs.SetOutput(out)
 	var kf kafkaFlags
 	kf.register(fs)
@@ -104,6 +105,9 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 				continue
 			}
 			b, err := pj.Marshal(msg)
+			if tk, ok := msg.(*pb.Tokens); ok && err == nil && tk.SideBits > 0 {
+				b, err = readableSideCodes(b, tk)
+			}
 			if err != nil { // one message that JSON cannot carry spoils only itself
 				fmt.Fprintf(os.Stderr, "skipping %s at %s[%d]@%d: %v\n", typ, m.Topic, m.Partition, m.Offset, err)
 				continue
@@ -140,7 +144,11 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 				fmt.Fprintf(os.Stderr, "skipping undecodable tokens at %s[%d]@%d: %v\n", m.Topic, m.Partition, m.Offset, err)
 				continue
 			}
-			fmt.Fprintf(out, "%s %s patch ending at sample %d: %s\n", tk.StreamID, tk.Codebook, tk.WindowEndSample, fmtTokens(tk.Tokens, 16))
+			side := ""
+			if tk.SideBits > 0 {
+				side = fmt.Sprintf(" (mean and scale as %d-bit codes)", tk.SideBits)
+			}
+			fmt.Fprintf(out, "%s %s patch ending at sample %d%s: %s\n", tk.StreamID, tk.Codebook, tk.WindowEndSample, side, fmtTokens(tk.Tokens, 16))
 			continue
 		default: // predictions and anything JSON
 			var p streams.Prediction
@@ -276,4 +284,27 @@ func fmtFeatures(names []string, values []float64, n int) string {
 		fmt.Fprintf(&b, " ... (%d features)", len(values))
 	}
 	return b.String()
+}
+
+// readableSideCodes replaces the base64 of a tokens message's packed offset and scale codes (as
+// protobuf's JSON mapping prints bytes) in its JSON b by the codes, one number per channel.
+func readableSideCodes(b []byte, tk *pb.Tokens) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, err
+	}
+	for name, packed := range map[string][]byte{"offset_codes": tk.OffsetCodes, "scale_codes": tk.ScaleCodes} {
+		codes, err := streams.UnpackCodes(nil, packed, len(tk.ChannelKeys), int(tk.SideBits))
+		if err != nil {
+			return nil, fmt.Errorf("tokens %s: %s: %w", tk.StreamId, name, err)
+		}
+		wide := make([]int, len(codes)) // []uint8 would print as base64 again
+		for i, c := range codes {
+			wide[i] = int(c)
+		}
+		if fields[name], err = json.Marshal(wide); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(fields)
 }

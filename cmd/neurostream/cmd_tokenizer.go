@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"time"
@@ -26,7 +27,9 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 			"with the level frequencies of the recordings); a fraction of the bits per channel of per-channel tokens for\n"+
 			"the same reconstruction, but only for streams with every channel of this montage (`neurostream bench tokens`).\n"+
 			"The codebook file is what a pipeline's `kind: tokenizer` stage loads; it records the rate, band and\n"+
-			"channel types (EEG, magnetometers, gradiometers) it fits. Filter the online stream with the same --band.")
+			"channel types (EEG, magnetometers, gradiometers) it fits. Filter the online stream with the same --band.\n"+
+			"It also learns, per channel type, the ranges of the patches' means and scales that a tokenizer stage\n"+
+			"with side_bits quantises them over; --side-of CODEBOOK learns only those, for an existing codebook.")
 	fs.SetOutput(out)
 	patch := fs.Float64("patch", 0.2, "patch length, seconds")
 	k := fs.Int("codewords", 256, "codebook size per stage (tokens: 0..codewords-1)")
@@ -46,6 +49,7 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 	name := fs.String("name", "", "codebook name (default kmeans-<codewords>)")
 	outPath := fs.String("out", "codebook.json", "codebook file to write")
 	force := fs.Bool("force", false, "overwrite --out if it exists")
+	sideOf := fs.String("side-of", "", "learn only the side-information ranges (for side_bits) of this existing codebook from the recordings, and write it with them to --out")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -60,6 +64,7 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 			return fmt.Errorf("train-tokenizer: %s exists; pass --force to overwrite it or --out another file", *outPath)
 		}
 	}
+	sideData := *synth > 0 || fs.NArg() > 0 // mu-law needs data only for its side ranges
 	if *mulaw > 0 && *synth == 0 && fs.NArg() == 0 {
 		*synth = 1 // only the rate matters
 	}
@@ -106,6 +111,20 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 	if *joint > 0 {
 		return trainJoint(recs, names, cfg, *name, *joint, *outPath, out)
 	}
+	if *sideOf != "" {
+		cb, err := tokenizer.Load(*sideOf)
+		if err != nil {
+			return fmt.Errorf("train-tokenizer: %w", err)
+		}
+		if err := tokenizer.FitSide(cb, recs, names); err != nil {
+			return fmt.Errorf("train-tokenizer: %w", err)
+		}
+		if err := cb.Save(*outPath); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "learnt the side-information ranges of %s (%s); wrote %s (its version is now %08x: detokenize with this file)\n", cb.Name, sideSummary(cb), *outPath, cb.Fingerprint())
+		return nil
+	}
 	if *mulaw > 0 {
 		rate := recs[0].Info.SampleRateHz
 		var types []string
@@ -116,12 +135,17 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 		if *name != "" {
 			cb.Name = *name
 		}
+		if sideData {
+			if err := tokenizer.FitSide(cb, recs, names); err != nil {
+				return fmt.Errorf("train-tokenizer: %w", err)
+			}
+		}
 		cb.Training = tokenizer.TrainingInfo{Recordings: names, CreatedAt: time.Now().UTC().Format(time.RFC3339)}
 		if err := cb.Save(*outPath); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "wrote the %d-level mu-law tokenizer (%d-sample patches at %g Hz, %.0f bits/s per channel) to %s\n",
-			*mulaw, cb.PatchSamples, rate, cb.TokenBitsPerSecond(), *outPath)
+		fmt.Fprintf(out, "wrote the %d-level mu-law tokenizer (%d-sample patches at %g Hz, %.0f bits/s per channel; side ranges %s) to %s\n",
+			*mulaw, cb.PatchSamples, rate, cb.TokenBitsPerSecond(), sideSummary(cb), *outPath)
 		return nil
 	}
 	start := time.Now()
@@ -137,10 +161,26 @@ func runTrainTokenizer(ctx context.Context, args []string, out io.Writer) error 
 	if err := cb.Save(*outPath); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "learnt %d stage(s) of %d codewords of %d samples (%.3g s at %g Hz, modality %s, %.0f bits/s per channel) from %d patches in %d iterations (%v); wrote %s\n",
+	fmt.Fprintf(out, "learnt %d stage(s) of %d codewords of %d samples (%.3g s at %g Hz, modality %s, %.0f bits/s per channel) from %d patches in %d iterations (%v); side ranges %s; wrote %s\n",
 		cb.Stages(), len(cb.Codewords), cb.PatchSamples, cb.PatchSec(), cb.SampleRateHz, cb.Modality(), cb.TokenBitsPerSecond(), cb.Training.Patches,
-		cb.Training.Iterations, time.Since(start).Round(time.Millisecond), *outPath)
+		cb.Training.Iterations, time.Since(start).Round(time.Millisecond), sideSummary(cb), *outPath)
 	return nil
+}
+
+// sideSummary describes a codebook's side ranges: per channel type, the scale range and the largest
+// offset in scales.
+func sideSummary(cb *tokenizer.Codebook) string {
+	s := ""
+	for i, r := range cb.SideRanges {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%s scale %.3g..%.3g, |offset| <= %.2f scales", r.ChannelType, math.Exp(r.LogScaleLo), math.Exp(r.LogScaleHi), r.OffsetMaxZ)
+	}
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // synthesize records seconds of the synthetic source into memory, as fast as it generates.

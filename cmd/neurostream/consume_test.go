@@ -149,6 +149,35 @@ func TestConsumeTokens(t *testing.T) {
 	if k, ok := got["channel_keys"].([]any); !ok || len(k) != 2 || k[1] != "eeg:Pz" {
 		t.Fatalf("--json channel keys %v", got["channel_keys"])
 	}
+
+	// Quantised side information: the codes print one number per channel, not as base64.
+	tk.Offsets, tk.Scales, tk.SideBits, tk.OffsetCodes, tk.ScaleCodes = nil, nil, 3, []uint8{5, 2}, []uint8{7, 0}
+	tk.WindowEndSample = 96
+	if err := p.PublishTokens(ctx, kc.Topics().Tokens, tk); err != nil {
+		t.Fatal(err)
+	}
+	args = []string{"--topic", "tokens", "--from-start", "-n", "2", "--partition", "0", "--brokers", kc.Brokers[0], "--namespace", kc.Namespace}
+	pretty.Reset()
+	if err := runConsume(ctx, args, &pretty); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(pretty.String(), "tok-1 rvq-2x64 patch ending at sample 96 (mean and scale as 3-bit codes): 3 9 12 1") {
+		t.Fatalf("pretty output %q", pretty.String())
+	}
+	js.Reset()
+	if err := runConsume(ctx, append(args, "--json"), &js); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(js.String()), "\n")
+	var side struct {
+		SideBits    int   `json:"side_bits"`
+		OffsetCodes []int `json:"offset_codes"`
+		ScaleCodes  []int `json:"scale_codes"`
+		Offsets     []float64
+	}
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &side) != nil || side.SideBits != 3 || fmt.Sprint(side.OffsetCodes) != "[5 2]" || fmt.Sprint(side.ScaleCodes) != "[7 0]" || side.Offsets != nil {
+		t.Fatalf("--json output %q: want side_bits 3 and the codes as numbers", js.String())
+	}
 }
 
 // What a pipeline republishes after resuming from a crash (the same frame sequence numbers, the same

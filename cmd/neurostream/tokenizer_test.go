@@ -28,6 +28,26 @@ func TestTrainTokenizerCommand(t *testing.T) {
 	if len(cb.Codewords) != 8 || cb.PatchSamples != 50 || cb.SampleRateHz != 250 || cb.BandHz != [2]float64{1, 40} {
 		t.Fatalf("codebook: %d codewords of %d samples at %g Hz, band %v", len(cb.Codewords), cb.PatchSamples, cb.SampleRateHz, cb.BandHz)
 	}
+	if r := cb.SideRangeOf("eeg"); r == nil || len(cb.SideRanges) != 1 || !(r.LogScaleHi > r.LogScaleLo) {
+		t.Fatalf("side ranges %+v: want one for EEG", cb.SideRanges)
+	}
+	// --side-of adds side ranges to a codebook learnt before they existed, codewords unchanged.
+	old := filepath.Join("..", "..", "configs", "models", "tokenizer-synthetic.json")
+	withSide := filepath.Join(dir, "with-side.json")
+	if err := runTrainTokenizer(ctx, []string{"--side-of", old, "--synthetic", "20", "--out", withSide}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	was, err := tokenizer.Load(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := tokenizer.Load(withSide)
+	if err != nil || now.SideRangeOf("eeg") == nil || len(now.Codewords) != len(was.Codewords) || now.Codewords[3][7] != was.Codewords[3][7] || !strings.Contains(out.String(), "eeg scale") {
+		t.Fatalf("--side-of: %v, ranges %+v\n%s", err, now.SideRanges, out.String())
+	}
+	if err := runTrainTokenizer(ctx, []string{"--side-of", old, "--synthetic", "5", "--out", withSide}, &out); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("--side-of over an existing file: %v", err)
+	}
 	if err := runTrainTokenizer(ctx, nil, &out); err == nil || !strings.Contains(err.Error(), "--synthetic") {
 		t.Fatalf("no input: err %v", err)
 	}
