@@ -293,20 +293,3 @@ func TestSideBitsStreamingEqualsOffline(t *testing.T) {
 		t.Fatalf("a NaN sample with side_bits: %v, want an error naming the channel", err)
 	}
 }
-
-func pearson(x, y []float64) float64 {
-	n := float64(len(x))
-	var mx, my float64
-	for i := range x {
-		mx += x[i]
-		my += y[i]
-	}
-	mx, my = mx/n, my/n
-	var sxx, syy, sxy float64
-	for i := range x {
-		sxx += (x[i] - mx) * (x[i] - mx)
-		syy += (y[i] - my) * (y[i] - my)
-		sxy += (x[i] - mx) * (y[i] - my)
-	}
-	return sxy / math.Sqrt(sxx*syy)
-}
