@@ -144,6 +144,10 @@ func runConsume(ctx context.Context, args []string, out io.Writer) error {
 				fmt.Fprintf(os.Stderr, "skipping undecodable tokens at %s[%d]@%d: %v\n", m.Topic, m.Partition, m.Offset, err)
 				continue
 			}
+			if len(tk.Coded) > 0 {
+				fmt.Fprintf(out, "%s %s block ending at sample %d: %d channels coded jointly in %d bytes\n", tk.StreamID, tk.Codebook, tk.WindowEndSample, len(tk.ChannelKeys), len(tk.Coded))
+				continue
+			}
 			side := ""
 			if tk.SideBits > 0 {
 				side = fmt.Sprintf(" (mean and scale as %d-bit codes)", tk.SideBits)

@@ -178,6 +178,20 @@ func TestConsumeTokens(t *testing.T) {
 	if len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &side) != nil || side.SideBits != 3 || fmt.Sprint(side.OffsetCodes) != "[5 2]" || fmt.Sprint(side.ScaleCodes) != "[7 0]" || side.Offsets != nil {
 		t.Fatalf("--json output %q: want side_bits 3 and the codes as numbers", js.String())
 	}
+
+	// A joint codec's block is printed as what it is: channels coded together, in so many bytes.
+	coded := &streams.Tokens{StreamID: "tok-1", Codebook: "joint-2ch", CodebookVersion: 8, WindowEndSample: 128, PatchSamples: 32,
+		ChannelKeys: []string{"eeg:Cz", "eeg:Pz"}, Coded: []byte{1, 2, 3, 4, 5, 6, 7, 8, 9}}
+	if err := p.PublishTokens(ctx, kc.Topics().Tokens, coded); err != nil {
+		t.Fatal(err)
+	}
+	pretty.Reset()
+	if err := runConsume(ctx, []string{"--topic", "tokens", "--from-start", "-n", "3", "--partition", "0", "--brokers", kc.Brokers[0], "--namespace", kc.Namespace}, &pretty); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(pretty.String(), "tok-1 joint-2ch block ending at sample 128: 2 channels coded jointly in 9 bytes") {
+		t.Fatalf("pretty output %q", pretty.String())
+	}
 }
 
 // What a pipeline republishes after resuming from a crash (the same frame sequence numbers, the same
