@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -75,8 +74,12 @@ type tokenScore struct {
 	allocs              int64
 	channels            int
 
-	// sideR[i]: r with the patch mean and scale quantised to sideBitLevels[i] bits each (see sideQuantizer)
+	// sideR[i]: r with the patch mean and scale quantised to sideBitLevels[i] bits each, by the
+	// wire's quantiser (tokenizer.SideRange) over the codebook's side ranges
 	sideR []float64
+	// wireBytes[i]: mean bytes of one Tokens message of the streaming stage, float32 side information
+	// (i = 0) and sideBitLevels[i-1] bits each
+	wireBytes []float64
 
 	// the same stage with the plain scalar search, and how many of its tokens differ (k-means, RVQ)
 	scalarStreamsPerCore   float64
@@ -203,6 +206,9 @@ func scoreTokenizer(ctx context.Context, r *benchRun, ds *tokenData, spec tokenS
 			types = append(types, t.String())
 		}
 		cb = tokenizer.NewMuLaw(rate, int(spec.patchSec*rate+0.5), spec.k, 4, cfg.BandHz, types)
+		if err := tokenizer.FitSide(cb, ds.train, ds.trainNames); err != nil { // as train-tokenizer --mulaw does
+			return nil, err
+		}
 	} else {
 		var err error
 		if cb, err = tokenizer.Train(ctx, ds.train, ds.trainNames, cfg); err != nil {
@@ -218,11 +224,17 @@ func scoreTokenizer(ctx context.Context, r *benchRun, ds *tokenData, spec tokenS
 	sc := &tokenScore{spec: spec, cb: cb, bits: cb.TokenBitsPerSecond(), sideBits: 64 / cb.PatchSec()}
 	var acc recAccumulator
 	acc.init(cb)
-	side, err := fitSideQuantizer(ds.train, cfg, cb.PatchSamples)
-	if err != nil {
-		return nil, err
+	// Side ranges: learnt with the codebook (Train, train-tokenizer --mulaw); for a learnt codebook
+	// without them, from the same training runs (a copy: the quantizer's codebook stays as opened).
+	sided := cb
+	if len(cb.SideRanges) == 0 {
+		c := *cb
+		if err := tokenizer.FitSide(&c, ds.train, ds.trainNames); err != nil {
+			return nil, err
+		}
+		sided = &c
 	}
-	acc.side = side
+	acc.side = sided
 	var info streams.StreamInfo
 	var stream []float32
 	for _, rec := range ds.test {
@@ -230,7 +242,11 @@ func scoreTokenizer(ctx context.Context, r *benchRun, ds *tokenData, spec tokenS
 		if err != nil {
 			return nil, err
 		}
-		if err := acc.add(q, data, rate); err != nil {
+		types := make([]string, len(chans))
+		for c, ch := range chans {
+			types[c] = ch.Type.String()
+		}
+		if err := acc.add(q, data, types, rate); err != nil {
 			return nil, err
 		}
 		if stream == nil {
@@ -242,11 +258,15 @@ func scoreTokenizer(ctx context.Context, r *benchRun, ds *tokenData, spec tokenS
 	// Streaming: the tokenizer stage over the first held-out recording, frame by frame; for k-means
 	// and RVQ also with the plain scalar search, the reference for the packed one, in the same run.
 	sc.channels = len(info.Channels)
+	var err error
 	sc.streamsPerCore, sc.allocs, err = streamingRate(r, q, info, stream, ds.frame)
 	if err != nil {
 		return nil, err
 	}
 	sc.tokensPerSecPerCore = float64(sc.channels*cb.TokensPerChannel()) / cb.PatchSec() * sc.streamsPerCore
+	if sc.wireBytes, err = wireBytes(sided, q, info, stream, ds.frame); err != nil {
+		return nil, err
+	}
 	if spec.method == "kmeans" || spec.method == "rvq" {
 		ref, err := q.WithScalarSearch()
 		if err != nil {
@@ -285,6 +305,39 @@ func streamingRate(r *benchRun, q *tokenizer.Quantizer, info streams.StreamInfo,
 	})
 	secPerFrame := float64(res.T.Nanoseconds()) / 1e9 / float64(res.N)
 	return float64(frame) / info.SampleRateHz / secPerFrame, res.AllocsPerOp(), nil
+}
+
+// wireBytes streams the recording through the tokenizer stage, with float32 side information and
+// with each of sideBitLevels, and returns the mean encoded size of its Tokens messages (none for a
+// codebook without side ranges of its own).
+func wireBytes(sided *tokenizer.Codebook, q *tokenizer.Quantizer, info streams.StreamInfo, stream []float32, frame int) ([]float64, error) {
+	var out []float64
+	if sided != q.Codebook() { // ranges fitted for this bench only: the stage cannot send codes
+		return nil, nil
+	}
+	var buf []byte
+	for _, bits := range append([]int{0}, sideBitLevels...) {
+		tk, err := q.NewTokenizer(info)
+		if err != nil {
+			return nil, err
+		}
+		if err := tk.SetSideBits(bits); err != nil {
+			return nil, err
+		}
+		total, n := 0, 0
+		step := frame * len(info.Channels)
+		for s := 0; s+step <= len(stream); s += step {
+			if err := tk.Push(stream[s:s+step], frame, 0, func(t *streams.Tokens) error {
+				buf = streams.AppendTokens(buf[:0], t)
+				total, n = total+len(buf), n+1
+				return nil
+			}); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, float64(total)/float64(max(n, 1)))
+	}
+	return out, nil
 }
 
 // compareTokens streams the recording through both quantizers' tokenizers and counts the tokens
@@ -359,67 +412,14 @@ type recAccumulator struct {
 	p, tpc          int
 	tokens          []uint16
 	scratch, patch  []float64
-	side            sideQuantizer
-	sideR           [][]float64 // per side bit level, per channel
+	side            *tokenizer.Codebook // whose side ranges quantise the mean and scale
+	sideR           [][]float64         // per side bit level, per channel
 }
 
 // sideBitLevels are the bits per patch given to each of the mean and the scale when the side
-// information is quantised (see sideQuantizer).
+// information is quantised, as a tokenizer stage's side_bits does (tokenizer.SideRange: log scale
+// and mean/scale uniform over the training patches' 0.5-99.5 % range per channel type).
 var sideBitLevels = []int{1, 2, 3, 4}
-
-// sideQuantizer quantises a patch's side information, its mean and scale (standard deviation), to
-// a few bits each, as a wire format that counts every bit would: log(scale) uniformly over the
-// range the training patches span, mean/scale uniformly over +- the training patches' range. Bounds
-// are the 0.5 and 99.5 percentiles; values beyond them are clipped.
-type sideQuantizer struct {
-	logLo, logHi, ratioMax float64
-}
-
-func fitSideQuantizer(train []*acquisition.Recording, cfg tokenizer.TrainConfig, p int) (sideQuantizer, error) {
-	var logs, ratios []float64
-	z := make([]float64, p)
-	for _, rec := range train {
-		data, _, err := tokenizer.Prepare(rec, cfg)
-		if err != nil {
-			return sideQuantizer{}, err
-		}
-		for _, x := range data {
-			for s := 0; s+p <= len(x); s += p {
-				copy(z, x[s:s+p])
-				mean, std := tokenizer.ZScore(z)
-				if std > 0 {
-					logs = append(logs, math.Log(std))
-					ratios = append(ratios, math.Abs(mean/std))
-				}
-			}
-		}
-	}
-	if len(logs) == 0 {
-		return sideQuantizer{}, errors.New("side information: no training patch with a nonzero scale")
-	}
-	slices.Sort(logs)
-	slices.Sort(ratios)
-	at := func(v []float64, q float64) float64 { return v[int(q*float64(len(v)-1))] }
-	return sideQuantizer{logLo: at(logs, 0.005), logHi: at(logs, 0.995), ratioMax: at(ratios, 0.995)}, nil
-}
-
-// uniform quantises v to one of 2^bits mid-points of [lo, hi].
-func uniform(v, lo, hi float64, bits int) float64 {
-	n := float64(int(1) << bits)
-	step := (hi - lo) / n
-	i := math.Floor((v - lo) / step)
-	i = math.Max(0, math.Min(n-1, i))
-	return lo + (i+0.5)*step
-}
-
-// quantize returns the mean and scale a decoder would see with bits bits for each.
-func (q sideQuantizer) quantize(mean, std float64, bits int) (float64, float64) {
-	if std <= 0 {
-		return 0, 0
-	}
-	qs := math.Exp(uniform(math.Log(std), q.logLo, q.logHi, bits))
-	return uniform(mean/std, -q.ratioMax, q.ratioMax, bits) * qs, qs
-}
 
 func (a *recAccumulator) init(cb *tokenizer.Codebook) {
 	a.p, a.tpc = cb.PatchSamples, cb.TokensPerChannel()
@@ -435,10 +435,14 @@ func (a *recAccumulator) init(cb *tokenizer.Codebook) {
 	a.sideR = make([][]float64, len(sideBitLevels))
 }
 
-func (a *recAccumulator) add(q *tokenizer.Quantizer, data [][]float64, rate float64) error {
+func (a *recAccumulator) add(q *tokenizer.Quantizer, data [][]float64, types []string, rate float64) error {
 	p := a.p
 	stages := len(a.counts)
-	for _, x := range data {
+	for c, x := range data {
+		rng := a.side.SideRangeOf(types[c])
+		if rng == nil {
+			return fmt.Errorf("codebook %s has no side range for %s channels", a.side.Name, types[c])
+		}
 		n := len(x) / p * p
 		y := make([]float64, n)
 		ys := make([][]float64, len(sideBitLevels))
@@ -456,7 +460,11 @@ func (a *recAccumulator) add(q *tokenizer.Quantizer, data [][]float64, rate floa
 			q.DecodePatch(y[s:s+p], a.tokens, float64(float32(mean)), float64(float32(std)))
 			q.Decode(a.patch, a.tokens)
 			for i, bits := range sideBitLevels {
-				qm, qs := a.side.quantize(mean, std, bits)
+				oc, sc, err := rng.Quantize(mean, std, bits)
+				if err != nil {
+					return err
+				}
+				qm, qs := rng.Dequantize(oc, sc, bits)
 				for j, v := range a.patch {
 					ys[i][s+j] = qm + qs*v
 				}
@@ -638,5 +646,32 @@ func printSideTable(r *benchRun, scores []*tokenScore) {
 	}
 	if leastFor09 != nil {
 		fmt.Fprintf(r.out, "  fewest bits/s for r >= 0.9: %.0f (%s, r %.3f) = %.2fx the 40-bit budget\n", leastFor09.bits, leastFor09.label, leastFor09.corr, leastFor09.bits/40)
+	}
+	printWireBytes(r, scores)
+}
+
+// printWireBytes shows what one Tokens message of the streaming stage weighs on the wire (protobuf,
+// channel keys and stream id included), with the side information as float32 and as a tokenizer
+// stage's side_bits sends it.
+func printWireBytes(r *benchRun, scores []*tokenScore) {
+	fmt.Fprintf(r.out, "\nTokens message bytes per patch on the wire (all channels, keys included; mean over the first held-out run), by side information:\n")
+	fmt.Fprintf(r.out, "| tokenizer | patch | channels | float32 side |")
+	for _, b := range sideBitLevels {
+		fmt.Fprintf(r.out, " side_bits %d |", b)
+	}
+	fmt.Fprintf(r.out, "\n|---|---|---|---|%s\n", strings.Repeat("---|", len(sideBitLevels)))
+	for _, s := range scores {
+		if len(s.wireBytes) == 0 {
+			continue
+		}
+		fmt.Fprintf(r.out, "| %s | %.1f s | %d |", s.spec.label(), s.spec.patchSec, s.channels)
+		for i, b := range s.wireBytes {
+			if i == 0 {
+				fmt.Fprintf(r.out, " %.0f |", b)
+			} else {
+				fmt.Fprintf(r.out, " %.0f (%.2fx) |", b, b/s.wireBytes[0])
+			}
+		}
+		fmt.Fprintln(r.out)
 	}
 }
