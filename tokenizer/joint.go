@@ -288,12 +288,14 @@ func (c *JointCodec) level(v float64) int {
 func (c *JointCodec) transform(block [][]float64, coef []float64) {
 	n := c.BlockSamples
 	for k, comp := range c.Components {
-		for i := range n {
-			s := 0.0
-			for ch, w := range comp {
-				s += w * block[ch][i]
+		clear(c.y)
+		for ch, w := range comp { // channel rows are contiguous: accumulate row by row
+			for i, v := range block[ch][:n] {
+				c.y[i] += w * v
 			}
-			c.y[i] = s / c.Scale
+		}
+		for i := range c.y {
+			c.y[i] /= c.Scale
 		}
 		for f, row := range c.dct {
 			s := 0.0
@@ -346,12 +348,23 @@ func (c *JointCodec) DecodeBlock(src []byte, out [][]float64) error {
 	}
 	n := c.BlockSamples
 	for k, comp := range c.Components {
-		for i := range c.y { // inverse DCT: the transpose of the orthonormal rows
-			s := 0.0
-			for f, row := range c.dct {
-				s += row[i] * float64(c.syms[k*n+f]-JointMaxLevel)
+		// Inverse DCT, the transpose of the orthonormal rows, over the nonzero levels only: at the
+		// steps that matter most are zero, and a component with none adds nothing.
+		clear(c.y)
+		any := false
+		for f, row := range c.dct {
+			l := c.syms[k*n+f] - JointMaxLevel
+			if l == 0 {
+				continue
 			}
-			c.y[i] = s * c.Step * c.Scale
+			any = true
+			a := float64(l) * c.Step * c.Scale
+			for i, v := range row {
+				c.y[i] += a * v
+			}
+		}
+		if !any {
+			continue
 		}
 		for ch, w := range comp {
 			for i, v := range c.y {
