@@ -351,19 +351,19 @@ func (c *JointCodec) DecodeBlock(src []byte, out [][]float64) error {
 		// Inverse DCT, the transpose of the orthonormal rows, over the nonzero levels only: at the
 		// steps that matter most are zero, and a component with none adds nothing.
 		clear(c.y)
-		any := false
+		nonzero := false
 		for f, row := range c.dct {
 			l := c.syms[k*n+f] - JointMaxLevel
 			if l == 0 {
 				continue
 			}
-			any = true
+			nonzero = true
 			a := float64(l) * c.Step * c.Scale
 			for i, v := range row {
 				c.y[i] += a * v
 			}
 		}
-		if !any {
+		if !nonzero {
 			continue
 		}
 		for ch, w := range comp {
