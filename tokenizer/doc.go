@@ -6,11 +6,14 @@
 // amplitude-normalised patches of recorded sessions, optionally in several residual stages
 // (BrainOmni's residual VQ), or fixed (mu-law per sample, MEG-GPT's baseline); each patch's tokens
 // travel with its mean and standard deviation, so a consumer can reconstruct the signal
-// (Quantizer.Detokenize) or ignore amplitude. A codebook's contract (rate, band, channel types)
-// decides which streams and channels it tokenizes.
+// (Quantizer.Detokenize) or ignore amplitude; with side bits they travel as a few-bit code each
+// (SideRange). A codebook's contract (rate, band, channel types) decides which streams and channels
+// it tokenizes. A JointCodec instead codes all channels of one montage together (principal
+// components x DCT, entropy-coded by package entropy): far fewer bits for the same reconstruction,
+// tied to that montage.
 //
-// Data flow: a pipeline's tokenizer stage (pipeline/) feeds cleaned frames to a Tokenizer,
-// which emits one streams.Tokens message per patch on the tokens topic; the detokenizer turns them
+// Data flow: a pipeline's tokenizer stage (pipeline/) feeds cleaned frames to a Tokenizer (or a
+// JointTokenizer), which emits one streams.Tokens message per patch on the tokens topic; the detokenizer turns them
 // back into frames; `neurostream train-tokenizer` learns the Codebook file from recordings
 // (acquisition readers).
 package tokenizer
