@@ -44,12 +44,13 @@ type JointCodec struct {
 	// training recordings produced and how often: the entropy coder's tables.
 	Levels []LevelCounts `json:"levels"`
 
-	tables []*entropy.Table
-	dct    [][]float64 // BlockSamples x BlockSamples orthonormal DCT-II rows
-	syms   []int
-	coef   []float64
-	y      []float64
-	words  []uint32
+	tables  []*entropy.Table
+	version uint32      // Fingerprint
+	dct     [][]float64 // BlockSamples x BlockSamples orthonormal DCT-II rows
+	syms    []int
+	coef    []float64
+	y       []float64
+	words   []uint32
 }
 
 // LevelCounts is one context's level histogram: Count[i] blocks had level Level[i].
@@ -277,6 +278,7 @@ func (c *JointCodec) buildTables() error {
 			return err
 		}
 	}
+	c.version = c.fingerprint()
 	return nil
 }
 

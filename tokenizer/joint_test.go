@@ -145,6 +145,12 @@ func TestJointCodecTradesBytesForCorrelation(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Fatal("the loaded codec codes a block differently")
 	}
+	if c.Fingerprint() != back.Fingerprint() {
+		t.Fatalf("version %08x saved, %08x loaded", c.Fingerprint(), back.Fingerprint())
+	}
+	if other, _ := c.WithStep(train, 0.3); other.Fingerprint() == c.Fingerprint() {
+		t.Fatal("another step, the same version")
+	}
 }
 
 // Bad input gets an error saying what was wrong: no or flat training data, a bad step, a block of

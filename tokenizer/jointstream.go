@@ -26,9 +26,13 @@ func IsJointCodecFile(path string) bool {
 
 // Fingerprint identifies the codec's contents, carried in every message as the codebook version:
 // a detokenizer refuses blocks another codec made.
-func (c *JointCodec) Fingerprint() uint32 {
+func (c *JointCodec) Fingerprint() uint32 { return c.version }
+
+// fingerprint hashes the exported fields, which are the codec (computed once, when its tables are
+// built: every stream's tokenizer asks for it).
+func (c *JointCodec) fingerprint() uint32 {
 	h := fnv.New32a()
-	b, _ := json.Marshal(c) // the exported fields are the codec
+	b, _ := json.Marshal(c)
 	h.Write(b)
 	return h.Sum32()
 }
