@@ -289,6 +289,18 @@ func streamingRate(r *benchRun, q *tokenizer.Quantizer, info streams.StreamInfo,
 	if err != nil {
 		return 0, 0, err
 	}
+	perCore, allocs := timePush(r, tk, info, stream, frame)
+	return perCore, allocs, nil
+}
+
+// pusher is a stream's tokenizer (tokenizer.Tokenizer, tokenizer.JointTokenizer).
+type pusher interface {
+	Push(samples []float32, numSamples int, acquiredAtNs int64, emit func(*streams.Tokens) error) error
+}
+
+// timePush feeds stream to tk frame by frame, round and round, under the benchmark timer: how many
+// such streams one core keeps up with, and allocations per frame.
+func timePush(r *benchRun, tk pusher, info streams.StreamInfo, stream []float32, frame int) (float64, int64) {
 	nch := len(info.Channels)
 	frames := len(stream) / (frame * nch)
 	emit := func(*streams.Tokens) error { return nil }
@@ -304,7 +316,7 @@ func streamingRate(r *benchRun, q *tokenizer.Quantizer, info streams.StreamInfo,
 		}
 	})
 	secPerFrame := float64(res.T.Nanoseconds()) / 1e9 / float64(res.N)
-	return float64(frame) / info.SampleRateHz / secPerFrame, res.AllocsPerOp(), nil
+	return float64(frame) / info.SampleRateHz / secPerFrame, res.AllocsPerOp()
 }
 
 // wireBytes streams the recording through the tokenizer stage, with float32 side information and

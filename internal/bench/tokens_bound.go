@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"testing"
 
 	"github.com/neurostream/neurostream/acquisition"
 	"github.com/neurostream/neurostream/dsp/spectral"
@@ -226,22 +225,8 @@ func printJointStreaming(r *benchRun, ds *tokenData, codec *tokenizer.JointCodec
 	if err != nil {
 		return err
 	}
-	stream, nch, frame := interleave(data), len(chans), ds.frame
-	frames := len(stream) / (frame * nch)
-	emit := func(*streams.Tokens) error { return nil }
-	res := r.Go(func(b *testing.B) {
-		i := 0
-		for b.Loop() {
-			if err := tk.Push(stream[i*frame*nch:(i+1)*frame*nch], frame, 0, emit); err != nil {
-				b.Fatal(err)
-			}
-			if i++; i == frames {
-				i = 0
-			}
-		}
-	})
-	perCore := float64(frame) / c.SampleRateHz / (float64(res.T.Nanoseconds()) / 1e9 / float64(res.N))
+	perCore, allocs := timePush(r, tk, info, interleave(data), ds.frame)
 	fmt.Fprintf(r.out, "joint codec streaming (the tokenizer stage, step %g, %d-sample frames): %.0f %d-channel streams per core, %d allocs/frame\n",
-		step, frame, perCore, nch, res.AllocsPerOp())
+		step, ds.frame, perCore, len(chans), allocs)
 	return nil
 }
