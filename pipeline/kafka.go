@@ -439,7 +439,9 @@ var errInterrupted = errors.New("interrupted in the middle of a frame")
 
 func consume(ctx context.Context, c *streams.Consumer, topic string, proc *Processor, k *committer, m *metrics.Metrics, log *slog.Logger) error {
 	var f streams.Frame
-	warn := newRateLimitedLog(log, time.Minute)
+	// The processor's limiter, not one of our own: a stream whose frames are refused both here and
+	// when its held frames are released later must still be logged once a minute, not once per path.
+	warn := proc.warn
 	lagCtx, stopLag := context.WithCancel(ctx)
 	defer stopLag()
 	go followLag(lagCtx, c, m.ConsumerLag.WithLabelValues(topic))
