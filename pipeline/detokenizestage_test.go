@@ -87,7 +87,13 @@ func TestJointCodecThroughBroker(t *testing.T) {
 // A tokenizer stage's side_bits is checked when the config is built: 0 to 8, and a codebook with
 // side ranges (files learnt before them are refused with how to add them); a joint codec has none.
 func TestTokenizerStageSideBitsErrors(t *testing.T) {
-	model := "../configs/models/tokenizer-synthetic.json"
+	for _, model := range []string{"../configs/models/tokenizer-synthetic.json", "../configs/models/tokenizer-vq-eeg.json"} {
+		if _, err := pipeline.BuildStages([]pipeline.StageConfig{{Kind: "tokenizer", Model: model, SideBits: 4}}, nil, nil); err != nil &&
+			!strings.Contains(err.Error(), "ONNX Runtime") { // the learnt one needs an opener to build; its side ranges are checked first
+			t.Errorf("side_bits 4 on the shipped %s: %v", model, err)
+		}
+	}
+	model := "../tokenizer/testdata/synthetic-kmeans-64-v1.json" // learnt before side ranges existed
 	for bits, want := range map[int]string{4: "train-tokenizer --side-of", 9: "side_bits 9: want 0 (float32 mean and scale) to 8", -1: "side_bits -1"} {
 		_, err := pipeline.BuildStages([]pipeline.StageConfig{{Kind: "tokenizer", Model: model, SideBits: bits}}, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), want) {

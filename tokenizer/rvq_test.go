@@ -287,7 +287,7 @@ func TestCodebookFormat2Checks(t *testing.T) {
 			t.Errorf("%s: error %v", want, err)
 		}
 	}
-	v1, err := Load("../configs/models/tokenizer-synthetic.json")
+	v1, err := Load("testdata/synthetic-kmeans-64-v1.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func TestSideQuantizeRoundTrip(t *testing.T) {
 // tokenize with float32 side information, and refuse side_bits with an error that says how to get
 // ranges; FitSide adds them (and changes the version, since the tokens' meaning changes).
 func TestOldCodebooksAndSideBits(t *testing.T) {
-	cb, err := Load(filepath.Join("..", "configs", "models", "tokenizer-synthetic.json"))
+	cb, err := Load(filepath.Join("testdata", "synthetic-kmeans-64-v1.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestTrainTokenizerCommand(t *testing.T) {
 		t.Fatalf("side ranges %+v: want one for EEG", cb.SideRanges)
 	}
 	// --side-of adds side ranges to a codebook learnt before they existed, codewords unchanged.
-	old := filepath.Join("..", "..", "configs", "models", "tokenizer-synthetic.json")
+	old := filepath.Join("..", "..", "tokenizer", "testdata", "synthetic-kmeans-64-v1.json")
 	withSide := filepath.Join(dir, "with-side.json")
 	if err := runTrainTokenizer(ctx, []string{"--side-of", old, "--synthetic", "20", "--out", withSide}, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())

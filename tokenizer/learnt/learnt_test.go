@@ -130,6 +130,68 @@ func TestEncoderParityWithPyTorch(t *testing.T) {
 			if n != 1 || len(out) != 2*p {
 				t.Fatalf("%d messages, %d samples", n, len(out))
 			}
+			// With side_bits each patch's mean and scale go as 4-bit codes over the ranges the script
+			// learnt per channel type; for a signal inside each type's ranges the reconstruction stays
+			// within half a quantiser step of the float32 one.
+			sig := make([]float32, 2*p)
+			for i := range p {
+				for c, ch := range lm.accept.Channels {
+					r := q.Codebook().SideRangeOf(ch.Type.String())
+					if r == nil {
+						t.Fatalf("%s has no side range for %s channels", lm.name, ch.Type)
+					}
+					scale := math.Exp((r.LogScaleLo + r.LogScaleHi) / 2) // mid-range, offset half the range's
+					sig[i*2+c] = float32(scale * (0.5*r.OffsetMaxZ + math.Sqrt2*math.Sin(float64(i)/3+float64(c))))
+				}
+			}
+			detok := func(bits int) ([]float32, *streams.Tokens) {
+				tk, err := q.NewTokenizer(lm.accept)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := tk.SetSideBits(bits); err != nil {
+					t.Fatalf("side_bits %d: %v", bits, err)
+				}
+				var out []float32
+				var msg streams.Tokens
+				if err := tk.Push(sig, p, 0, func(tt *streams.Tokens) error {
+					msg = *tt
+					var err error
+					out, err = q.Detokenize(tt, nil, make([]float64, p))
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return out, &msg
+			}
+			exact, _ := detok(0)
+			relErr := func(coded []float32, c int) float64 {
+				var diff, ref float64
+				for i := range p {
+					d := float64(coded[i*2+c] - exact[i*2+c])
+					diff, ref = diff+d*d, ref+float64(exact[i*2+c])*float64(exact[i*2+c])
+				}
+				return math.Sqrt(diff / ref)
+			}
+			for _, bits := range []int{4, 8} {
+				coded, msg := detok(bits)
+				if msg.SideBits != bits || len(msg.ScaleCodes) != 2 || len(msg.Offsets) != 0 {
+					t.Fatalf("side_bits %d: message with %d side bits, %d scale codes, %d float offsets", bits, msg.SideBits, len(msg.ScaleCodes), len(msg.Offsets))
+				}
+				for c := range lm.accept.Channels {
+					// Half a quantiser step of the scale (range / 2^bits in ln) and of the offset
+					// (2 x max|mean/scale| / 2^bits scales), relative to this signal's RMS (at least a scale).
+					r := q.Codebook().SideRangeOf(lm.accept.Channels[c].Type.String())
+					steps := float64(int(1) << bits)
+					bound := math.Exp((r.LogScaleHi-r.LogScaleLo)/steps/2) - 1 + r.OffsetMaxZ/steps
+					t.Logf("channel %d (%s): %d-bit side information off the float32 reconstruction by %.3f (RMS, relative; bound %.3f)",
+						c, lm.accept.Channels[c].Type, bits, relErr(coded, c), bound)
+					if e := relErr(coded, c); !(e <= 1.1*bound) {
+						t.Errorf("channel %d: %d-bit side information off by %.3f, more than half a step (%.3f)", c, bits, e, bound)
+					}
+				}
+			}
+
 			// Refused: the other modality, and the right modality at another rate.
 			if _, err := q.NewTokenizer(lm.refuse); err == nil || !strings.Contains(err.Error(), "modality") {
 				t.Fatalf("%s took a stream of channel types %v: %v", lm.name, lm.refuse.Channels, err)

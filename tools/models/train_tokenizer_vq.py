@@ -21,7 +21,14 @@ recording is short), held out the last 24 s, as `neurostream bench tokens` split
 tokenizer-vq-meg.{onnx,json} and tokenizer/testdata/tokenizer-vq-meg.fixture.json. The modality
 (channel types) is in both the codebook and the encoder's contract; Go refuses a pair that disagree.
 
-Run: /usr/bin/python3 tools/models/train_tokenizer_vq.py [--modality eeg|meg] [--steps N]   (minutes on one core)
+Both codebooks carry side-information ranges per channel type (what a tokenizer stage's side_bits
+quantises each patch's mean and scale over), learnt on the training data as Go's tokenizer.FitSide
+learns them: ln(patch std) from its 0.5th to 99.5th percentile, |mean/std| up to its 99.5th, over
+back-to-back patches of the band-passed training channels. --side-only adds them to the existing
+codebook without training again.
+
+Run: /usr/bin/python3 tools/models/train_tokenizer_vq.py [--modality eeg|meg] [--steps N] [--side-only]
+(minutes on one core; --side-only seconds)
 """
 import argparse
 import base64
@@ -47,6 +54,7 @@ BAND_HZ = (1.0, 40.0)
 TRAIN_RUNS = ["R01", "R02", "R03", "R04", "R05", "R06"]
 FIXTURE_RUN = "R07"
 MEG_FILE, MEG_CUT_SEC, MEG_TRAIN_STEP = "test_elekta_3ch_raw.fif", 56.0, 10
+SIDE_PERCENTILE = 0.005  # share of training patches beyond each end of a side range (tokenizer/side.go)
 
 # Per modality: name, rate, patch length, channel types (the contract), default codebook size.
 MODALITIES = {
@@ -63,28 +71,76 @@ def data_dir():
     return os.environ.get("NEUROSTREAM_DATA", os.path.join(here, "..", "..", "..", "shared", "data"))
 
 
-def patches(run, step=None):
+def eeg_run(run):
+    """One PhysioNet run's channels (volts) and their types."""
     raw = mne.io.read_raw_edf(os.path.join(data_dir(), "physionet_eegmmidb_S001", f"S001{run}.edf"),
                               preload=True, verbose="error")
-    return zscored_patches(raw.get_data(), step)
+    return raw.get_data(), ["eeg"] * len(raw.ch_names)
+
+
+def meg_part(part):
+    """The magnetometer and gradiometers of the MEG sample (tesla, tesla/metre) and their types,
+    split as bench tokens splits it."""
+    raw = mne.io.read_raw_fif(os.path.join(data_dir(), "mne_testing_formats", "FIF", MEG_FILE), verbose="error")
+    picks = mne.pick_types(raw.info, meg=True)
+    data = raw.get_data(picks=picks)
+    cut = int(MEG_CUT_SEC * FS_HZ)
+    return (data[:, :cut] if part == "train" else data[:, cut:]), raw.get_channel_types(picks=picks)
+
+
+def patches(run, step=None):
+    return zscored_patches(eeg_run(run)[0], step)
 
 
 def meg_patches(part, step=None):
-    """The magnetometer and gradiometers of the MEG sample, split as bench tokens splits it."""
-    raw = mne.io.read_raw_fif(os.path.join(data_dir(), "mne_testing_formats", "FIF", MEG_FILE), verbose="error")
-    data = raw.get_data(picks=["mag", "grad"])
-    cut = int(MEG_CUT_SEC * FS_HZ)
-    return zscored_patches(data[:, :cut] if part == "train" else data[:, cut:], step)
+    return zscored_patches(meg_part(part)[0], step)
+
+
+def bandpassed(data):
+    """Each channel band-passed causally from a steady state at its first sample (as tokenizer.Prepare)."""
+    sos = scipy.signal.butter(4, BAND_HZ, btype="bandpass", fs=FS_HZ, output="sos")
+    zi = scipy.signal.sosfilt_zi(sos)
+    for ch in data:
+        yield scipy.signal.sosfilt(sos, ch, zi=zi * ch[0])[0]
+
+
+def side_ranges(parts):
+    """Side-information ranges per channel type from (data, types) pairs, as Go's tokenizer.FitSide
+    computes them: every back-to-back patch with a std of at least 1e-13, its ln(std) and |mean/std|;
+    the percentile is the sorted list's element at round(q * (n - 1))."""
+    logs, ratio = {}, {}
+    for data, types in parts:
+        for y, t in zip(bandpassed(data), types):
+            for s in range(0, len(y) - PATCH + 1, PATCH):
+                p = y[s:s + PATCH]
+                m = p.mean()
+                sd = np.sqrt(np.mean((p - m) ** 2))
+                if sd < 1e-13:
+                    continue
+                logs.setdefault(t, []).append(np.log(sd))
+                ratio.setdefault(t, []).append(abs(m / sd))
+
+    def at(v, q):
+        return float(v[int(q * (len(v) - 1) + 0.5)])
+    out = []
+    for t in sorted(logs):
+        lv, rv = sorted(logs[t]), sorted(ratio[t])
+        out.append({"channel_type": t, "log_scale_lo": at(lv, SIDE_PERCENTILE), "log_scale_hi": at(lv, 1 - SIDE_PERCENTILE),
+                    "offset_max_z": at(rv, 1 - SIDE_PERCENTILE), "patches": len(lv)})
+    return out
+
+
+def training_side_ranges(modality):
+    if modality == "eeg":
+        return side_ranges(eeg_run(r) for r in TRAIN_RUNS)
+    return side_ranges([meg_part("train")])
 
 
 def zscored_patches(data, step=None):
-    """Each channel band-passed causally from a steady state at its first sample, cut into patches
-    (every `step` samples; default: back to back), each z-scored; flat patches are left out."""
-    sos = scipy.signal.butter(4, BAND_HZ, btype="bandpass", fs=FS_HZ, output="sos")
-    zi = scipy.signal.sosfilt_zi(sos)
+    """Each channel band-passed (see bandpassed), cut into patches (every `step` samples; default:
+    back to back), each z-scored; flat patches are left out."""
     out = []
-    for ch in data:
-        y, _ = scipy.signal.sosfilt(sos, ch, zi=zi * ch[0])
+    for y in bandpassed(data):
         for s in range(0, len(y) - PATCH + 1, step or PATCH):
             p = y[s:s + PATCH]
             m, sd = p.mean(), p.std()
@@ -142,11 +198,24 @@ def main():
     ap.add_argument("--codewords", type=int, default=0, help="codebook size (default: 256 EEG, 64 MEG)")
     ap.add_argument("--latent", type=int, default=8)
     ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--side-only", action="store_true",
+                    help="only learn the side-information ranges and add them to the existing codebook")
     args = ap.parse_args()
     mod = MODALITIES[args.modality]
     global FS_HZ, PATCH, NAME
     FS_HZ, PATCH, NAME = mod["fs"], mod["patch"], mod["name"]
     args.codewords = args.codewords or mod["codewords"]
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    models = os.path.join(root, "configs", "models")
+    if args.side_only:
+        path = os.path.join(models, NAME + ".json")
+        with open(path) as f:
+            book = json.load(f)
+        book["side_ranges"] = training_side_ranges(args.modality)
+        with open(path, "w") as f:
+            json.dump(book, f)
+        print(f"side ranges {book['side_ranges']} written into {path}", file=sys.stderr)
+        return
     torch.manual_seed(0)
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
@@ -189,9 +258,6 @@ def main():
                   f"dead {len(dead)} ({time.time() - t0:.0f} s)", file=sys.stderr)
     enc.eval()
     dec.eval()
-
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-    models = os.path.join(root, "configs", "models")
     onnx_path = os.path.join(models, NAME + ".onnx")
     contract = {
         "format": "neurostream-onnx-contract/1", "name": NAME, "task": "tokenizer",
@@ -223,6 +289,7 @@ def main():
         "normalisation": "patch-zscore", "band_hz": list(BAND_HZ), "channel_types": mod["types"],
         "encoder": NAME + ".onnx",
         "latent_codewords": cb.tolist(), "codewords": decoded.tolist(),
+        "side_ranges": training_side_ranges(args.modality),
         "training": {"recordings": ["S001" + r for r in TRAIN_RUNS] if args.modality == "eeg" else [mod["training"]],
                      "patches": len(x), "iterations": args.steps,
                      "inertia": float(loss.item()), "seed": 0,
