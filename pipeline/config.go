@@ -105,6 +105,10 @@ type StageConfig struct {
 	// tokenizer: SideBits quantises each patch's mean and scale to this many bits each over the
 	// codebook's learnt side ranges (1 to 8); 0 or absent sends them as float32.
 	SideBits int `yaml:"side_bits"`
+	// tokenizer: Sensors sends each channel's position and orientation from the stream info with
+	// every tokens message (sensor_positions_m, sensor_orientations), for models that embed tokens
+	// with where they were recorded.
+	Sensors bool `yaml:"sensors"`
 }
 
 // DecoderLoader builds a decoder from its stage config (kind, model file and options); callers
@@ -282,7 +286,7 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics, opts
 				if sc.SideBits != 0 {
 					return nil, fmt.Errorf("stage %s: side_bits %d: a joint codec (%s) codes every channel's block whole, with no per-patch mean and scale: leave side_bits out", name, sc.SideBits, sc.Model)
 				}
-				out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewJointTokenizerStage(model.Joint), nil }})
+				out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewJointTokenizerStage(model.Joint, sc.Sensors), nil }})
 				continue
 			}
 			cb := model.Codebook
@@ -301,7 +305,7 @@ func BuildStages(stages []StageConfig, loaders Loaders, m *metrics.Metrics, opts
 			if err != nil {
 				return nil, fmt.Errorf("stage %s: %w", name, err)
 			}
-			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewTokenizerStage(q, sc.SideBits), nil }})
+			out = append(out, StageFactory{Name: name, New: func() (Stage, error) { return NewTokenizerStage(q, sc.SideBits, sc.Sensors), nil }})
 		case "detokenize":
 			return nil, fmt.Errorf("stage %s: a detokenize stage reads tokens, not frames: give it a pipeline of its own with input: tokens", name)
 		default:

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +39,8 @@ func (s *tokenSink) EmitTokens(_ context.Context, t *streams.Tokens) error {
 	c.OffsetCodes = append([]uint8(nil), t.OffsetCodes...)
 	c.ScaleCodes = append([]uint8(nil), t.ScaleCodes...)
 	c.Coded = append([]byte(nil), t.Coded...)
+	c.SensorPositionsM = append([]float32(nil), t.SensorPositionsM...)
+	c.SensorOrientations = append([]float32(nil), t.SensorOrientations...)
 	s.tokens = append(s.tokens, c)
 	return nil
 }
@@ -294,5 +299,130 @@ func TestTokenizerStageRunsLearntCodebook(t *testing.T) {
 		if _, err := q.Detokenize(&tk, nil, make([]float64, cb.PatchSamples)); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// surveyedSource is a synthetic headset whose electrode 2 has no known position and electrode 0 an
+// orientation, as a mixed montage's stream info may say.
+type surveyedSource struct{ pipeline.Source }
+
+func (s surveyedSource) Info() streams.StreamInfo {
+	info := s.Source.Info()
+	info.Channels = slices.Clone(info.Channels)
+	info.Channels[2].HasPosition = false
+	info.Channels[0].Orientation, info.Channels[0].HasOrientation = [3]float64{0, 0, 1}, true
+	return info
+}
+
+// checkGeometry compares a tokens message's sensor geometry with the stream info's channels.
+func checkGeometry(t *testing.T, tk *streams.Tokens, info streams.StreamInfo) {
+	t.Helper()
+	if len(tk.SensorPositionsM) != 3*len(tk.ChannelKeys) || len(tk.SensorOrientations) != 3*len(tk.ChannelKeys) {
+		t.Fatalf("%d position and %d orientation values for %d channels", len(tk.SensorPositionsM), len(tk.SensorOrientations), len(tk.ChannelKeys))
+	}
+	for i, key := range tk.ChannelKeys {
+		c := slices.IndexFunc(info.Channels, func(ch streams.Channel) bool { return streams.ChannelKey(ch) == key })
+		if c < 0 {
+			t.Fatalf("channel key %s is not in the stream info", key)
+		}
+		ch := info.Channels[c]
+		for k := range 3 {
+			pos, ori := tk.SensorPositionsM[3*i+k], tk.SensorOrientations[3*i+k]
+			if ch.HasPosition != !math.IsNaN(float64(pos)) || (ch.HasPosition && pos != float32(ch.Position[k])) {
+				t.Fatalf("%s: position %v, stream info %v (known %v)", key, tk.SensorPositionsM[3*i:3*i+3], ch.Position, ch.HasPosition)
+			}
+			if ch.HasOrientation != !math.IsNaN(float64(ori)) || (ch.HasOrientation && ori != float32(ch.Orientation[k])) {
+				t.Fatalf("%s: orientation %v, stream info %v (known %v)", key, tk.SensorOrientations[3*i:3*i+3], ch.Orientation, ch.HasOrientation)
+			}
+		}
+	}
+}
+
+// With sensors: true every tokens message on the broker carries its channels' positions and
+// orientations from the stream info (NaN where the info has none), for the codebook tokenizer and
+// the joint codec alike; without it, none.
+func TestTokenizerSensorsThroughBroker(t *testing.T) {
+	for _, cfgPath := range []string{tokenizerConfig, "../configs/joint-codec.yaml"} {
+		t.Run(filepath.Base(cfgPath), func(t *testing.T) {
+			conf, err := pipeline.LoadConfig(cfgPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conf.Pipelines = conf.Pipelines[:1]
+			stages := conf.Pipelines[0].Stages
+			tok := &stages[len(stages)-1]
+			tok.Model, tok.Sensors = "../"+tok.Model, true
+			sc := conf.Sources[0].Synthetic
+			sc.DurationSec, sc.Realtime = 2, false
+			syn, err := synthetic.New(sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := surveyedSource{syn}
+			kc := startBroker(t)
+			conf.Kafka, conf.Metrics.Listen = kc, ""
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() {
+				done <- pipeline.Run(runCtx, conf, pipeline.RunOptions{Sources: []pipeline.Source{src},
+					Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Partitions: 1})
+			}()
+			defer func() {
+				stop()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}()
+			c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: kc.Topics().Tokens, GroupID: "check-sensors", FromStart: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var got streams.Tokens
+			for i := range 3 {
+				m, err := c.Fetch(ctx)
+				if err != nil {
+					t.Fatalf("tokens message %d: %v", i, err)
+				}
+				if err := streams.DecodeTokens(m.Value, &got); err != nil {
+					t.Fatal(err)
+				}
+				checkGeometry(t, &got, src.Info())
+			}
+			if !math.IsNaN(float64(got.SensorPositionsM[3*2])) || math.IsNaN(float64(got.SensorOrientations[2])) {
+				t.Fatalf("channel 2's position %v and channel 0's orientation %v: want NaN and known", got.SensorPositionsM[6:9], got.SensorOrientations[:3])
+			}
+
+			// Without the option the messages carry no geometry.
+			tok.Sensors = false
+			factories, err := pipeline.BuildStages(stages, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mem := &tokenSink{}
+			proc, err := pipeline.NewProcessor(pipeline.ProcessorConfig{Name: "plain", Stages: factories, Sink: mem,
+				Lookup: func(context.Context, string) (streams.StreamInfo, error) { return src.Info(), nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := synthetic.New(sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var f streams.Frame
+			for len(mem.tokens) == 0 {
+				if err := plain.Next(ctx, &f); err != nil {
+					t.Fatal(err)
+				}
+				if err := proc.Process(ctx, &f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(mem.tokens[0].SensorPositionsM) != 0 || len(mem.tokens[0].SensorOrientations) != 0 {
+				t.Fatalf("geometry sent without sensors: true: %d values", len(mem.tokens[0].SensorPositionsM))
+			}
+		})
 	}
 }

@@ -15,7 +15,8 @@ import (
 // OffsetCodes[c] and ScaleCodes[c], SideBits bits each (the codebook's side ranges say what they
 // stand for), and Offsets and Scales are empty. A joint codec (all channels of a montage coded
 // together) sends Coded instead: one block of every channel, entropy-coded, with Tokens, Offsets and
-// Scales empty.
+// Scales empty. SensorPositionsM and SensorOrientations, when sent, give each channel's geometry
+// from the stream info, 3 values per channel (NaN for a channel without one).
 type Tokens struct {
 	StreamID        string
 	Codebook        string // codebook id
@@ -35,6 +36,9 @@ type Tokens struct {
 	SideBits    int
 	OffsetCodes []uint8
 	ScaleCodes  []uint8
+	// SensorPositionsM is x, y, z per channel, metres, device frame; SensorOrientations unit vectors.
+	SensorPositionsM   []float32
+	SensorOrientations []float32
 }
 
 // MaxSideBits is the most bits a quantised offset or scale code may have.
@@ -69,6 +73,8 @@ const (
 	tokensOffsetCodes  = 13
 	tokensScaleCodes   = 14
 	tokensCoded        = 15
+	tokensPositions    = 16
+	tokensOrientations = 17
 	maxTokensValues    = 1 << 24
 )
 
@@ -129,7 +135,8 @@ func AppendTokens(dst []byte, t *Tokens) []byte {
 		dst = protowire.AppendTag(dst, tokensCoded, protowire.BytesType)
 		dst = protowire.AppendBytes(dst, t.Coded)
 	}
-	return dst
+	dst = appendPackedFloats(dst, tokensPositions, t.SensorPositionsM)
+	return appendPackedFloats(dst, tokensOrientations, t.SensorOrientations)
 }
 
 // PackedCodesLen is the bytes n codes of bits bits take packed.
@@ -202,7 +209,8 @@ func appendPackedFloats(dst []byte, num protowire.Number, xs []float32) []byte {
 // one offset, scale and key per channel, the same number of tokens for each.
 func DecodeTokens(b []byte, t *Tokens) error {
 	*t = Tokens{StreamID: t.StreamID, Codebook: t.Codebook, Tokens: t.Tokens[:0], Offsets: t.Offsets[:0],
-		Scales: t.Scales[:0], ChannelKeys: t.ChannelKeys[:0], Coded: t.Coded[:0], OffsetCodes: t.OffsetCodes[:0], ScaleCodes: t.ScaleCodes[:0]}
+		Scales: t.Scales[:0], ChannelKeys: t.ChannelKeys[:0], Coded: t.Coded[:0], OffsetCodes: t.OffsetCodes[:0], ScaleCodes: t.ScaleCodes[:0],
+		SensorPositionsM: t.SensorPositionsM[:0], SensorOrientations: t.SensorOrientations[:0]}
 	keys := t.ChannelKeys[:cap(t.ChannelKeys)]
 	var sawID, sawCodebook bool
 	var offsetCodes, scaleCodes []byte // packed, unpacked once the channel count and side bits are known
@@ -294,14 +302,19 @@ func DecodeTokens(b []byte, t *Tokens) error {
 			}
 			t.Tokens = append(t.Tokens, uint16(x))
 			b = b[n:]
-		case (num == tokensOffsets || num == tokensScales) && typ == protowire.BytesType:
+		case (num == tokensOffsets || num == tokensScales || num == tokensPositions || num == tokensOrientations) && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 || len(v)%4 != 0 || len(v)/4 > maxTokensValues {
 				return fmt.Errorf("decode tokens: %w", errTruncated)
 			}
 			dst := &t.Offsets
-			if num == tokensScales {
+			switch num {
+			case tokensScales:
 				dst = &t.Scales
+			case tokensPositions:
+				dst = &t.SensorPositionsM
+			case tokensOrientations:
+				dst = &t.SensorOrientations
 			}
 			for i := 0; i < len(v); i += 4 {
 				*dst = append(*dst, math.Float32frombits(uint32(v[i])|uint32(v[i+1])<<8|uint32(v[i+2])<<16|uint32(v[i+3])<<24))
@@ -348,7 +361,7 @@ func DecodeTokens(b []byte, t *Tokens) error {
 		if nch == 0 || len(t.Tokens) > 0 || len(t.Offsets) > 0 || len(t.Scales) > 0 || t.SideBits > 0 || sawOffsetCodes || sawScaleCodes {
 			return fmt.Errorf("decode tokens of %q: a coded block with %d channel keys, %d tokens, %d offsets, %d scales: want keys only", t.StreamID, nch, len(t.Tokens), len(t.Offsets), len(t.Scales))
 		}
-		return nil
+		return t.checkGeometry()
 	}
 	switch {
 	case nch == 0 && len(t.Tokens) > 0:
@@ -370,6 +383,16 @@ func DecodeTokens(b []byte, t *Tokens) error {
 		if t.ScaleCodes, err = UnpackCodes(t.ScaleCodes, scaleCodes, nch, t.SideBits); err != nil {
 			return fmt.Errorf("decode tokens of %q: scale codes: %w", t.StreamID, err)
 		}
+	}
+	return t.checkGeometry()
+}
+
+// checkGeometry checks that sensor positions and orientations, when sent, have 3 values per channel.
+func (t *Tokens) checkGeometry() error {
+	nch := len(t.ChannelKeys)
+	if (len(t.SensorPositionsM) > 0 && len(t.SensorPositionsM) != 3*nch) || (len(t.SensorOrientations) > 0 && len(t.SensorOrientations) != 3*nch) {
+		return fmt.Errorf("decode tokens of %q: %d sensor position and %d orientation values for %d channels: want 3 per channel (x, y, z)",
+			t.StreamID, len(t.SensorPositionsM), len(t.SensorOrientations), nch)
 	}
 	return nil
 }

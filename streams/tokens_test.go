@@ -14,7 +14,8 @@ import (
 func testTokens() *Tokens {
 	return &Tokens{StreamID: "s1", Codebook: "rvq-4x512", CodebookVersion: 0xdeadbeef, WindowEndSample: 1 << 40,
 		PatchSamples: 32, Stages: 2, Tokens: []uint16{0, 65535, 7, 511}, Offsets: []float32{-1.5e-5, 3},
-		Scales: []float32{2.25e-6, float32(math.Pi)}, ChannelKeys: []string{"eeg:Cz", "mag:MEG0111"}, AcquiredAtNs: 42}
+		Scales: []float32{2.25e-6, float32(math.Pi)}, ChannelKeys: []string{"eeg:Cz", "mag:MEG0111"}, AcquiredAtNs: 42,
+		SensorPositionsM: []float32{0, 0, 0.09, -0.0106, 0.0597, 0.0524}, SensorOrientations: []float32{0, 0, 0, 0, 0, 1}}
 }
 
 // The hand encoder writes what protoc's code reads, and reads what it writes.
@@ -28,7 +29,8 @@ func TestTokensCodecMatchesGeneratedCode(t *testing.T) {
 	if msg.StreamId != tok.StreamID || msg.Codebook != tok.Codebook || msg.CodebookVersion != tok.CodebookVersion ||
 		msg.WindowEndSample != tok.WindowEndSample || msg.PatchSamples != 32 || msg.Stages != 2 || msg.AcquiredAtNs != 42 ||
 		!reflect.DeepEqual(msg.Tokens, []uint32{0, 65535, 7, 511}) || !reflect.DeepEqual(msg.Offsets, tok.Offsets) ||
-		!reflect.DeepEqual(msg.Scales, tok.Scales) || !reflect.DeepEqual(msg.ChannelKeys, tok.ChannelKeys) {
+		!reflect.DeepEqual(msg.Scales, tok.Scales) || !reflect.DeepEqual(msg.ChannelKeys, tok.ChannelKeys) ||
+		!reflect.DeepEqual(msg.SensorPositionsM, tok.SensorPositionsM) || !reflect.DeepEqual(msg.SensorOrientations, tok.SensorOrientations) {
 		t.Fatalf("generated decode differs: %+v", &msg)
 	}
 	b2, err := proto.Marshal(&msg)
@@ -73,11 +75,13 @@ func TestDecodeTokensRefusesInconsistentMessages(t *testing.T) {
 		edit func(*pb.Tokens)
 		want string
 	}{
-		"uneven tokens":    {func(m *pb.Tokens) { m.Tokens = m.Tokens[:3] }, "same number for each"},
-		"missing scale":    {func(m *pb.Tokens) { m.Scales = m.Scales[:1] }, "one of each per channel"},
-		"no keys":          {func(m *pb.Tokens) { m.ChannelKeys = nil }, "without channel keys"},
-		"token too large":  {func(m *pb.Tokens) { m.Tokens[0] = 70000 }, "65,536"},
-		"no tokens at all": {func(m *pb.Tokens) { m.Tokens = nil }, "same number for each"},
+		"uneven tokens":     {func(m *pb.Tokens) { m.Tokens = m.Tokens[:3] }, "same number for each"},
+		"missing scale":     {func(m *pb.Tokens) { m.Scales = m.Scales[:1] }, "one of each per channel"},
+		"no keys":           {func(m *pb.Tokens) { m.ChannelKeys = nil }, "without channel keys"},
+		"token too large":   {func(m *pb.Tokens) { m.Tokens[0] = 70000 }, "65,536"},
+		"no tokens at all":  {func(m *pb.Tokens) { m.Tokens = nil }, "same number for each"},
+		"short positions":   {func(m *pb.Tokens) { m.SensorPositionsM = m.SensorPositionsM[:5] }, "3 per channel"},
+		"long orientations": {func(m *pb.Tokens) { m.SensorOrientations = append(m.SensorOrientations, 1, 2, 3) }, "3 per channel"},
 	} {
 		var msg pb.Tokens
 		if err := proto.Unmarshal(AppendTokens(nil, testTokens()), &msg); err != nil {
@@ -128,5 +132,25 @@ func TestCodedBlockTokens(t *testing.T) {
 		if err := DecodeTokens(b, &g); err == nil || !strings.Contains(err.Error(), "coded block") {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// A channel without a position travels as NaN x, y, z, and a message without geometry has none:
+// the two are told apart after a round trip.
+func TestTokensSensorGeometryWithUnknownPositions(t *testing.T) {
+	nan := float32(math.NaN())
+	tok := testTokens()
+	tok.SensorPositionsM = []float32{0.01, 0.02, 0.03, nan, nan, nan}
+	tok.SensorOrientations = nil
+	var g Tokens
+	if err := DecodeTokens(AppendTokens(nil, tok), &g); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.SensorPositionsM) != 6 || g.SensorPositionsM[2] != 0.03 || !math.IsNaN(float64(g.SensorPositionsM[3])) || len(g.SensorOrientations) != 0 {
+		t.Fatalf("positions %v, orientations %v", g.SensorPositionsM, g.SensorOrientations)
+	}
+	tok.SensorPositionsM = nil
+	if err := DecodeTokens(AppendTokens(nil, tok), &g); err != nil || len(g.SensorPositionsM) != 0 {
+		t.Fatalf("without geometry: %v, positions %v", err, g.SensorPositionsM)
 	}
 }

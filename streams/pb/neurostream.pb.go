@@ -658,9 +658,15 @@ type Tokens struct {
 	ScaleCodes  []byte `protobuf:"bytes,14,opt,name=scale_codes,json=scaleCodes,proto3" json:"scale_codes,omitempty"`
 	// A joint codec (all channels of a montage coded together, tokenizer.JointCodec) sends one block of
 	// every channel here, rANS-coded, with tokens, offsets and scales empty; channel_keys is the montage.
-	Coded         []byte `protobuf:"bytes,15,opt,name=coded,proto3" json:"coded,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Coded []byte `protobuf:"bytes,15,opt,name=coded,proto3" json:"coded,omitempty"`
+	// Sensor geometry, for models that embed each token with where it was recorded (as BrainOmni's
+	// sensor encoder does), sent when the tokenizer stage sets `sensors: true`: x, y, z per channel in
+	// channel_keys order, the stream info's position (metres, device frame) and orientation (unit
+	// vector; MEG coils). A field is empty when no channel has one; a channel without one has NaN x, y, z.
+	SensorPositionsM   []float32 `protobuf:"fixed32,16,rep,packed,name=sensor_positions_m,json=sensorPositionsM,proto3" json:"sensor_positions_m,omitempty"`
+	SensorOrientations []float32 `protobuf:"fixed32,17,rep,packed,name=sensor_orientations,json=sensorOrientations,proto3" json:"sensor_orientations,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Tokens) Reset() {
@@ -798,6 +804,20 @@ func (x *Tokens) GetCoded() []byte {
 	return nil
 }
 
+func (x *Tokens) GetSensorPositionsM() []float32 {
+	if x != nil {
+		return x.SensorPositionsM
+	}
+	return nil
+}
+
+func (x *Tokens) GetSensorOrientations() []float32 {
+	if x != nil {
+		return x.SensorOrientations
+	}
+	return nil
+}
+
 var File_neurostream_v1_neurostream_proto protoreflect.FileDescriptor
 
 const file_neurostream_v1_neurostream_proto_rawDesc = "" +
@@ -846,7 +866,7 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\x11window_end_sample\x18\x03 \x01(\x03R\x0fwindowEndSample\x12$\n" +
 	"\x0eacquired_at_ns\x18\x04 \x01(\x03R\facquiredAtNs\x12\x14\n" +
 	"\x05names\x18\x05 \x03(\tR\x05names\x12\x1a\n" +
-	"\x06values\x18\x06 \x03(\x01B\x02\x10\x01R\x06values\"\xeb\x03\n" +
+	"\x06values\x18\x06 \x03(\x01B\x02\x10\x01R\x06values\"\xd2\x04\n" +
 	"\x06Tokens\x12\x1b\n" +
 	"\tstream_id\x18\x01 \x01(\tR\bstreamId\x12\x1a\n" +
 	"\bcodebook\x18\x02 \x01(\tR\bcodebook\x12)\n" +
@@ -864,7 +884,9 @@ const file_neurostream_v1_neurostream_proto_rawDesc = "" +
 	"\foffset_codes\x18\r \x01(\fR\voffsetCodes\x12\x1f\n" +
 	"\vscale_codes\x18\x0e \x01(\fR\n" +
 	"scaleCodes\x12\x14\n" +
-	"\x05coded\x18\x0f \x01(\fR\x05coded*\xe6\x01\n" +
+	"\x05coded\x18\x0f \x01(\fR\x05coded\x120\n" +
+	"\x12sensor_positions_m\x18\x10 \x03(\x02B\x02\x10\x01R\x10sensorPositionsM\x123\n" +
+	"\x13sensor_orientations\x18\x11 \x03(\x02B\x02\x10\x01R\x12sensorOrientations*\xe6\x01\n" +
 	"\vChannelType\x12\x1c\n" +
 	"\x18CHANNEL_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CHANNEL_TYPE_EEG\x10\x01\x12\x18\n" +
