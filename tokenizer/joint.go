@@ -337,6 +337,44 @@ func (c *JointCodec) EncodeBlock(dst []byte, block [][]float64, levels []int) ([
 
 func (c *JointCodec) table(i int) *entropy.Table { return c.tables[i] }
 
+// RoundTrip codes a recording (rec[ch] the montage's channel ch, in the channels' unit) as a
+// stream's tokenizer does, one message per whole block, and decodes every message. It returns the
+// reconstruction of the whole blocks (a tail shorter than a block is left out), the coded bytes,
+// and the bits the quantised levels cost under the codec's tables (what the bytes approach).
+func (c *JointCodec) RoundTrip(rec [][]float64) (recon [][]float64, bytes int, entropyBits float64, err error) {
+	n, nch := c.BlockSamples, len(c.Channels)
+	if len(rec) != nch {
+		return nil, 0, 0, fmt.Errorf("joint codec %s: %d channels, the montage has %d", c.Name, len(rec), nch)
+	}
+	m := len(rec[0]) / n * n
+	recon = make([][]float64, nch)
+	for ch := range recon {
+		recon[ch] = make([]float64, m)
+	}
+	block, out := make([][]float64, nch), make([][]float64, nch)
+	levels := make([]int, nch*n)
+	var msg []byte
+	for b := 0; b < m; b += n {
+		for ch := range block {
+			if len(rec[ch]) < b+n {
+				return nil, 0, 0, fmt.Errorf("joint codec %s: channel %d has %d samples, channel 0 %d", c.Name, ch, len(rec[ch]), len(rec[0]))
+			}
+			block[ch], out[ch] = rec[ch][b:b+n], recon[ch][b:b+n]
+		}
+		if msg, err = c.EncodeBlock(msg[:0], block, levels); err != nil {
+			return nil, 0, 0, err
+		}
+		bytes += len(msg)
+		for i, l := range levels {
+			entropyBits += c.Bits(i, l)
+		}
+		if err := c.DecodeBlock(msg, out); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	return recon, bytes, entropyBits, nil
+}
+
 // DecodeBlock decodes a block coded by EncodeBlock into out (out[ch] of BlockSamples samples).
 func (c *JointCodec) DecodeBlock(src []byte, out [][]float64) error {
 	if err := c.checkBlock(out); err != nil {

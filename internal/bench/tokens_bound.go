@@ -88,45 +88,27 @@ type transformScore struct {
 // scoreJoint codes every whole block of the held-out recordings (one message each), decodes it,
 // and scores the reconstruction made from the decoded blocks.
 func scoreJoint(c *tokenizer.JointCodec, test [][][]float64, rateHz float64) (transformScore, error) {
-	n, nch := c.BlockSamples, len(c.Channels)
 	sc := transformScore{step: c.Step, rMin: 1}
 	var bytes int
 	var seconds float64
 	var rs, nmses []float64
-	block, out := make([][]float64, nch), make([][]float64, nch)
-	levels := make([]int, nch*n)
-	var msg []byte
 	for _, rec := range test {
-		m := len(rec[0]) / n * n
-		recon := make([][]float64, nch)
-		for ch := range recon {
-			recon[ch] = make([]float64, m)
+		recon, b, bits, err := c.RoundTrip(rec)
+		if err != nil {
+			return sc, err
 		}
-		for b := 0; b < m; b += n {
-			for ch := range block {
-				block[ch], out[ch] = rec[ch][b:b+n], recon[ch][b:b+n]
-			}
-			var err error
-			if msg, err = c.EncodeBlock(msg[:0], block, levels); err != nil {
-				return sc, err
-			}
-			bytes += len(msg)
-			for i, l := range levels {
-				sc.entropyBits += c.Bits(i, l)
-			}
-			if err := c.DecodeBlock(msg, out); err != nil {
-				return sc, err
-			}
-		}
+		bytes, sc.entropyBits = bytes+b, sc.entropyBits+bits
+		m := len(recon[0])
 		seconds += float64(m) / rateHz
-		for ch := range nch {
+		for ch := range recon {
 			nm, r, _ := reconScores(rec[ch][:m], recon[ch])
 			rs, nmses = append(rs, r), append(nmses, nm)
 			sc.rMin = math.Min(sc.rMin, r)
 		}
 	}
-	sc.bits = float64(8*bytes) / seconds / float64(nch)
-	sc.entropyBits /= seconds * float64(nch)
+	nch := float64(len(c.Channels))
+	sc.bits = float64(8*bytes) / seconds / nch
+	sc.entropyBits /= seconds * nch
 	sc.r, sc.nmse = meanOf(rs), meanOf(nmses)
 	return sc, nil
 }
