@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -45,18 +46,23 @@ func TestForwarderDirectPublishAllocatesAsProducer(t *testing.T) {
 		t.Fatal(err)
 	}
 	fr := &streams.Frame{StreamID: "s", NumSamples: 8, NumChannels: 64, Samples: make([]float32, 8*64)}
-	direct := testing.AllocsPerRun(200, func() {
-		fr.Seq++
-		if err := p.TryPublishFrames(ctx, topics.Raw, fr); err != nil {
-			t.Fatal(err)
-		}
-	})
-	viaSpool := testing.AllocsPerRun(200, func() {
-		fr.Seq++
-		if err := fw.Publish(ctx, topics.Raw, fr); err != nil {
-			t.Fatal(err)
-		}
-	})
+	// AllocsPerRun counts the whole process's allocations, the in-process broker's goroutines too,
+	// which only add: the fewest of a few alternating rounds is each path's own count.
+	direct, viaSpool := math.Inf(1), math.Inf(1)
+	for range 5 {
+		direct = math.Min(direct, testing.AllocsPerRun(200, func() {
+			fr.Seq++
+			if err := p.TryPublishFrames(ctx, topics.Raw, fr); err != nil {
+				t.Fatal(err)
+			}
+		}))
+		viaSpool = math.Min(viaSpool, testing.AllocsPerRun(200, func() {
+			fr.Seq++
+			if err := fw.Publish(ctx, topics.Raw, fr); err != nil {
+				t.Fatal(err)
+			}
+		}))
+	}
 	t.Logf("allocations per frame: producer %.1f, forwarder %.1f", direct, viaSpool)
 	if n, _ := s.Pending(); n != 0 {
 		t.Fatalf("%d frames went to the spool while the broker answered", n)
