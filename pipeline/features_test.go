@@ -64,18 +64,8 @@ func TestNeurodynamicsConfigThroughBroker(t *testing.T) {
 	conf.Kafka, conf.Metrics.Listen = kc, ""
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- pipeline.Run(runCtx, conf, pipeline.RunOptions{Sources: []pipeline.Source{src},
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Partitions: 2})
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	runInBackground(t, ctx, conf, pipeline.RunOptions{Sources: []pipeline.Source{src},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Partitions: 2})
 	topics := kc.Topics()
 
 	// The clean frames, channel-major, re-referenced to the common average.

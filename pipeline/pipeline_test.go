@@ -33,6 +33,20 @@ var (
 	wantPredictions = int((testDurSec-testWindowSec)/testStepSec) + 1
 )
 
+// runInBackground runs conf until the test ends, then stops it and reports its error.
+func runInBackground(t *testing.T, ctx context.Context, conf *pipeline.Config, o pipeline.RunOptions) {
+	t.Helper()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pipeline.Run(runCtx, conf, o) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+}
+
 func startBroker(t *testing.T) streams.Config {
 	t.Helper()
 	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})

@@ -106,18 +106,8 @@ func TestTokenizerConfigThroughBroker(t *testing.T) {
 	// Online, through Kafka.
 	kc := startBroker(t)
 	conf.Kafka, conf.Metrics.Listen = kc, ""
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		done <- pipeline.Run(runCtx, conf, pipeline.RunOptions{Sources: []pipeline.Source{newSource()},
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Partitions: 2})
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	runInBackground(t, ctx, conf, pipeline.RunOptions{Sources: []pipeline.Source{newSource()},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Partitions: 2})
 	c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: kc.Topics().Tokens, GroupID: "check-tokens", FromStart: true})
 	if err != nil {
 		t.Fatal(err)
@@ -363,18 +353,8 @@ func TestTokenizerSensorsThroughBroker(t *testing.T) {
 			conf.Kafka, conf.Metrics.Listen = kc, ""
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			runCtx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() {
-				done <- pipeline.Run(runCtx, conf, pipeline.RunOptions{Sources: []pipeline.Source{src},
-					Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Partitions: 1})
-			}()
-			defer func() {
-				stop()
-				if err := <-done; err != nil {
-					t.Error(err)
-				}
-			}()
+			runInBackground(t, ctx, conf, pipeline.RunOptions{Sources: []pipeline.Source{src},
+				Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Partitions: 1})
 			c, err := streams.NewConsumer(kc, streams.ConsumerConfig{Topic: kc.Topics().Tokens, GroupID: "check-sensors", FromStart: true})
 			if err != nil {
 				t.Fatal(err)
