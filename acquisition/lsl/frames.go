@@ -244,9 +244,6 @@ func (s *Source) LiveStats() acquisition.LiveStats {
 	return acquisition.LiveStats{Samples: s.delivered.Load() + lost, LostSamples: lost, Clock: st}
 }
 
-// AttachMarkers makes the source put the markers' events on its frames.
-func (s *Source) AttachMarkers(m *Markers) { s.markers = m }
-
 // Close ends the inlet.
 func (s *Source) Close() error {
 	s.cancel()
@@ -313,7 +310,7 @@ func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 }
 
 // Markers reads LSL marker streams (string or irregular-rate streams) and hands their events to the
-// data sources that attached them: each source puts an event on the frame whose samples span the
+// data sources given to NewMarkers: each source puts an event on the frame whose samples span the
 // event's time (both on this host's clock, after time correction), or on its next frame if the
 // event came late.
 type Markers struct {
@@ -331,12 +328,18 @@ type timedMarker struct {
 	m streams.Marker
 }
 
-// NewMarkers measures each marker stream's time correction and starts reading them.
-func NewMarkers(ctx context.Context, infos []StreamInfo, opts InletOptions, log *slog.Logger) (*Markers, error) {
+// NewMarkers measures each marker stream's time correction and starts reading them onto the frames
+// of the sources to. The sources are given here, not later, so that no event read before they are
+// known is dropped: an outlet may push an event the moment our inlet connects.
+func NewMarkers(ctx context.Context, infos []StreamInfo, to []*Source, opts InletOptions, log *slog.Logger) (*Markers, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Markers{queues: map[*Source][]timedMarker{}, log: log}
+	for _, s := range to {
+		m.queues[s] = nil
+		s.markers = m
+	}
 	rctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	for _, info := range infos {
@@ -426,20 +429,6 @@ func (m *Markers) read(ctx context.Context, in *Inlet, corr *atomic.Uint64) {
 		}
 		m.mu.Unlock()
 	}
-}
-
-func (m *Markers) register(s *Source) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.queues[s]; !ok {
-		m.queues[s] = nil
-	}
-}
-
-// Attach makes src receive the markers' events.
-func (m *Markers) Attach(src *Source) {
-	m.register(src)
-	src.AttachMarkers(m)
 }
 
 // take moves the events up to end (host LSL clock) onto a frame starting at t0.

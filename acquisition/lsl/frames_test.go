@@ -39,12 +39,11 @@ func TestSourceFramesAndMarkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	markers, err := NewMarkers(ctx, []StreamInfo{markerInfo}, InletOptions{}, nil)
+	markers, err := NewMarkers(ctx, []StreamInfo{markerInfo}, []*Source{s}, InletOptions{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer markers.Close()
-	markers.Attach(s)
 	info := s.Info()
 	if info.StreamID != "lsl-amp-"+src || info.Channels[0].Unit != "V" || info.Channels[0].Type != streams.ChannelEEG || info.Channels[1].Type != streams.ChannelStim ||
 		info.Channels[1].Unit != "code" || !info.Channels[0].HasPosition || info.Channels[0].Position != [3]float64{-0.05, 0, 0.06} {

@@ -137,15 +137,12 @@ func lslSources(ctx context.Context, l lslFlags, log *slog.Logger, out io.Writer
 			s.Name, s.Type, s.Hostname, s.ChannelCount, s.NominalRateHz, s.Format, info.StreamID, src.TimeCorrection()*1e3)
 	}
 	if len(markers) > 0 {
-		m, err := lsl.NewMarkers(ctx, markers, inletOpts, log)
+		m, err := lsl.NewMarkers(ctx, markers, lsrcs, inletOpts, log)
 		if err != nil {
 			closeAll()
 			return nil, nil, err
 		}
 		closers = append(closers, func() { _ = m.Close() })
-		for _, s := range lsrcs {
-			m.Attach(s)
-		}
 		for _, s := range markers {
 			fmt.Fprintf(out, "LSL markers %q (%s on %s) -> markers on every stream above\n", s.Name, s.Type, s.Hostname)
 		}

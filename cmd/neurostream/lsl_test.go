@@ -69,20 +69,33 @@ func TestAcquireLSL(t *testing.T) {
 	if err := mk.WaitForConsumers(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
+	// The marker falls on sample 200, a second after the first sample, and the samples are pushed
+	// at their own rate: the marker inlet has that second to deliver the event before the frame
+	// it belongs on is made (an event that comes later goes on the next frame).
+	const total, markerAt = 300, 200
 	t0 := lsl.Clock()
-	if err := mk.PushStrings([]string{"42"}, t0+0.1); err != nil { // sample 20
+	if err := mk.PushStrings([]string{"42"}, t0+float64(markerAt)/200); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the marker is read before the samples it falls among
-	samples := make([]float32, 100*3)
-	for s := range 100 {
-		for k := range 3 {
-			samples[s*3+k] = float32(s + 100*k)
+	pushed := make(chan error, 1)
+	go func() {
+		samples := make([]float32, 10*3)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for first := 0; first < total; first += 10 {
+			for s := range 10 {
+				for k := range 3 {
+					samples[s*3+k] = float32(first + s + 1000*k)
+				}
+			}
+			if err := data.PushFloat32(samples, t0+float64(first)/200); err != nil {
+				pushed <- err
+				return
+			}
+			<-tick.C
 		}
-	}
-	if err := data.PushFloat32(samples, t0); err != nil {
-		t.Fatal(err)
-	}
+		pushed <- nil
+	}()
 
 	id := lsl.StreamIDFor(&eeg)
 	reg, err := pipeline.NewInfoRegistry(ctx, kc, slog.Default())
@@ -105,7 +118,7 @@ func TestAcquireLSL(t *testing.T) {
 	var f streams.Frame
 	got := 0
 	var markers []int
-	for got < 100 {
+	for got < total {
 		_, seq, err := c.ReadFrame(ctx, &f)
 		if err != nil {
 			t.Fatal(err)
@@ -118,7 +131,7 @@ func TestAcquireLSL(t *testing.T) {
 		}
 		for s := range f.NumSamples {
 			for k := range 3 {
-				if want := float32(got+s+100*k) * 1e-6; f.Samples[s*3+k] != want {
+				if want := float32(got+s+1000*k) * 1e-6; f.Samples[s*3+k] != want {
 					t.Fatalf("sample %d channel %d: %g V, want %g", got+s, k, f.Samples[s*3+k], want)
 				}
 			}
@@ -130,8 +143,11 @@ func TestAcquireLSL(t *testing.T) {
 		}
 		got += f.NumSamples
 	}
-	if len(markers) != 1 || markers[0] < 19 || markers[0] > 21 {
-		t.Fatalf("marker 42 at samples %v, want ~20", markers)
+	if err := <-pushed; err != nil {
+		t.Fatal(err)
+	}
+	if len(markers) != 1 || markers[0] < markerAt-1 || markers[0] > markerAt+1 {
+		t.Fatalf("marker 42 at samples %v, want ~%d", markers, markerAt)
 	}
 	// The link's clock and losses are metrics, labelled with the stream.
 	_, addr, ok := strings.Cut(acqOut.String(), "metrics: http://")
