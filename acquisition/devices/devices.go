@@ -23,14 +23,15 @@ import (
 // beside a source's kind (pipeline.SourceConfig), with stream_id and frame_samples shared with the
 // synthetic source's fields.
 type Options struct {
-	Port       string        `yaml:"port"`       // serial device (cyton)
-	Address    string        `yaml:"address"`    // Bluetooth LE address or name prefix (ganglion, muse)
-	Daisy      bool          `yaml:"daisy"`      // cyton: a Daisy module is attached
-	Gain       int           `yaml:"gain"`       // cyton: ADS1299 gain [24]
-	Accel      bool          `yaml:"accel"`      // cyton: add the accelerometer's three axes
-	Electrodes []string      `yaml:"electrodes"` // electrode names in input order (default: the device's)
-	Query      string        `yaml:"query"`      // lsl: which streams, e.g. type='EEG'
-	Timeout    time.Duration `yaml:"timeout"`    // the device stopped answering after this long [3s]
+	Port       string        `yaml:"port"`        // serial device (cyton)
+	Address    string        `yaml:"address"`     // Bluetooth LE address or name prefix (ganglion, muse)
+	Daisy      bool          `yaml:"daisy"`       // cyton: a Daisy module is attached
+	Gain       int           `yaml:"gain"`        // cyton: ADS1299 gain [24]
+	Accel      bool          `yaml:"accel"`       // cyton: add the accelerometer's three axes
+	Electrodes []string      `yaml:"electrodes"`  // electrode names in input order (default: the device's)
+	Query      string        `yaml:"query"`       // lsl: which streams, e.g. type='EEG'
+	MarkerWait time.Duration `yaml:"marker_wait"` // lsl: how long a frame waits for marker events sent with its samples [50ms; negative: no wait]
+	Timeout    time.Duration `yaml:"timeout"`     // the device stopped answering after this long [3s]
 
 	StreamID     string `yaml:"-"`
 	FrameSamples int    `yaml:"-"`

@@ -64,9 +64,18 @@ type SourceOptions struct {
 	FrameSamples int    // samples per frame (default 8)
 	// TimeCorrectionEvery is how often the clock offset to the outlet is measured again (default 5 s).
 	TimeCorrectionEvery time.Duration
-	Inlet               InletOptions
-	Log                 *slog.Logger
+	// MarkerWait is how long, with marker streams attached, a frame is held after its last sample
+	// arrived, so that an event sent with the samples it marks still lands on the right sample: a
+	// marker stream is a separate connection, and its event can arrive a moment after the data. An
+	// event that comes later still goes on the next frame (and is counted late). Default 50 ms;
+	// negative: no hold.
+	MarkerWait time.Duration
+	Inlet      InletOptions
+	Log        *slog.Logger
 }
+
+// DefaultMarkerWait is SourceOptions.MarkerWait's default.
+const DefaultMarkerWait = 50 * time.Millisecond
 
 // Source reads one LSL data stream as neurostream frames: samples in volts where the stream
 // declares a voltage unit (LSL's convention for EEG is microvolts; EEG channels without a unit are
@@ -83,12 +92,17 @@ type Source struct {
 	chunk   Chunk
 	pending []float32
 	pendTS  []float64
+	// pendArrivalNs is when each pending sample arrived (Unix ns), for the marker hold.
+	pendArrivalNs []int64
+	hold          *time.Timer
 	// correction is the time correction in seconds (float64 bits), measured in the background.
 	correction atomic.Uint64
 	wallOffset float64 // Unix seconds minus Clock() at start
 	lastTS     float64
 	lost       atomic.Int64
 	markers    *Markers
+	lateMarks  atomic.Int64
+	lastLate   time.Time
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	gapPending int64
@@ -107,6 +121,9 @@ func NewSource(ctx context.Context, info StreamInfo, opts SourceOptions) (*Sourc
 	}
 	if opts.TimeCorrectionEvery <= 0 {
 		opts.TimeCorrectionEvery = 5 * time.Second
+	}
+	if opts.MarkerWait == 0 {
+		opts.MarkerWait = DefaultMarkerWait
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -266,6 +283,7 @@ func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 				s.correction.Store(math.Float64bits(off))
 			}
 		}
+		arrived := time.Now().UnixNano()
 		for i := range c.N {
 			ts := c.Timestamps[i]
 			if s.lastTS != 0 && s.lsl.NominalRateHz > 0 {
@@ -280,12 +298,18 @@ func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 				s.pending = append(s.pending, float32(c.Values[i*nch+k])*s.scale[k])
 			}
 			s.pendTS = append(s.pendTS, ts)
+			s.pendArrivalNs = append(s.pendArrivalNs, arrived)
 		}
 		if c.N > 0 {
 			s.delivered.Add(int64(c.N))
 			s.statsMu.Lock()
 			s.arrivals.Observe(s.delivered.Load()+s.lost.Load()-1, time.Now().UnixNano())
 			s.statsMu.Unlock()
+		}
+	}
+	if s.markers != nil && s.opts.MarkerWait > 0 {
+		if err := s.holdForMarkers(ctx, s.pendArrivalNs[n-1]); err != nil {
+			return err
 		}
 	}
 	f.Reset()
@@ -302,12 +326,47 @@ func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 	}
 	if s.markers != nil {
 		end := s.pendTS[n-1] + corr
-		f.Markers = s.markers.take(s, f.Markers, t0, end, s.lsl.NominalRateHz)
+		var late int
+		f.Markers, late = s.markers.take(s, f.Markers, t0, end, s.lsl.NominalRateHz)
+		if late > 0 && f.Seq > 0 {
+			s.lateMarks.Add(int64(late))
+			if now := time.Now(); now.Sub(s.lastLate) >= time.Minute {
+				s.lastLate = now
+				s.log.Warn("lsl markers: an event arrived after the frame it belongs on was sent; it is on the next frame's first sample instead",
+					"stream", s.info.StreamID, "late_events", s.lateMarks.Load(), "marker_wait", max(s.opts.MarkerWait, 0),
+					"hint", "hold frames longer for their markers with --lsl-marker-wait (a pipeline source's marker_wait)")
+			}
+		}
 	}
 	s.pending = append(s.pending[:0], s.pending[n*nch:]...)
 	s.pendTS = append(s.pendTS[:0], s.pendTS[n:]...)
+	s.pendArrivalNs = append(s.pendArrivalNs[:0], s.pendArrivalNs[n:]...)
 	return nil
 }
+
+// holdForMarkers waits until MarkerWait has passed since arrivedNs. Frames that were already
+// waiting in the inlet are past it and go at once, so the hold adds at most MarkerWait of latency.
+func (s *Source) holdForMarkers(ctx context.Context, arrivedNs int64) error {
+	d := time.Duration(arrivedNs + int64(s.opts.MarkerWait) - time.Now().UnixNano())
+	if d <= 0 {
+		return nil
+	}
+	if s.hold == nil {
+		s.hold = time.NewTimer(d)
+	} else {
+		s.hold.Reset(d)
+	}
+	select {
+	case <-ctx.Done():
+		s.hold.Stop()
+		return ctx.Err()
+	case <-s.hold.C:
+		return nil
+	}
+}
+
+// LateMarkers counts marker events that arrived after the frame they belong on had been sent.
+func (s *Source) LateMarkers() int64 { return s.lateMarks.Load() }
 
 // Markers reads LSL marker streams (string or irregular-rate streams) and hands their events to the
 // data sources given to NewMarkers: each source puts an event on the frame whose samples span the
@@ -431,8 +490,9 @@ func (m *Markers) read(ctx context.Context, in *Inlet, corr *atomic.Uint64) {
 	}
 }
 
-// take moves the events up to end (host LSL clock) onto a frame starting at t0.
-func (m *Markers) take(s *Source, dst []streams.Marker, t0, end, rate float64) []streams.Marker {
+// take moves the events up to end (host LSL clock) onto a frame starting at t0; late counts those
+// that belong before t0.
+func (m *Markers) take(s *Source, dst []streams.Marker, t0, end, rate float64) (_ []streams.Marker, late int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	q := m.queues[s]
@@ -444,13 +504,16 @@ func (m *Markers) take(s *Source, dst []streams.Marker, t0, end, rate float64) [
 			continue
 		}
 		off := int32(math.Round((tm.t - t0) * rate))
+		if off < 0 {
+			late++
+		}
 		off = max(0, min(off, last))
 		mk := tm.m
 		mk.SampleOffset = off
 		dst = append(dst, mk)
 	}
 	m.queues[s] = kept
-	return dst
+	return dst, late
 }
 
 // FrameOutlet re-publishes one neurostream stream over LSL as a float32 stream: voltage channels

@@ -156,3 +156,82 @@ func TestSourceFramesAndMarkers(t *testing.T) {
 		t.Fatalf("prediction marker %q: %v", c.Strings[0], err)
 	}
 }
+
+// TestMarkerSentWithItsSamples: a marker stream is a connection of its own, so an event pushed right
+// after the samples it marks reaches us after them. The source holds each frame MarkerWait after its
+// last sample arrived, and the event lands on its sample; without the hold it lands on the next
+// frame's first sample and is counted late.
+func TestMarkerSentWithItsSamples(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	open := func(wait time.Duration) (*Outlet, *Outlet, *Source, *Markers) {
+		uid := newUID()
+		data := newTestOutlet(t, StreamInfo{Name: "amp", Type: "EEG", ChannelCount: 1, NominalRateHz: 100, Format: Float32, SourceID: "held-" + uid})
+		mk := newTestOutlet(t, StreamInfo{Name: "task", Type: "Markers", ChannelCount: 1, Format: String, SourceID: "held-" + uid + "-m"})
+		s, err := NewSource(ctx, resolveOne(t, ctx, "source_id='held-"+uid+"'"), SourceOptions{FrameSamples: 10, MarkerWait: wait})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		m, err := NewMarkers(ctx, []StreamInfo{resolveOne(t, ctx, "source_id='held-"+uid+"-m'")}, []*Source{s}, InletOptions{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		for _, o := range []*Outlet{data, mk} {
+			if err := o.WaitForConsumers(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return data, mk, s, m
+	}
+	ten := make([]float32, 10)
+
+	// Held 2 s: long enough for a slow machine to deliver the event in time.
+	data, mk, s, _ := open(2 * time.Second)
+	t0 := Clock()
+	if err := data.PushFloat32(ten, t0); err != nil {
+		t.Fatal(err)
+	}
+	// The event reaches us 0.2 s after the samples it marks.
+	pushed := make(chan error, 1)
+	time.AfterFunc(200*time.Millisecond, func() { pushed <- mk.PushStrings([]string{"7"}, t0+0.05) })
+	var f streams.Frame
+	if err := s.Next(ctx, &f); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-pushed; err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Markers) != 1 || f.Markers[0].Code != 7 || f.Markers[0].SampleOffset != 5 || s.LateMarkers() != 0 {
+		t.Fatalf("held frame: markers %+v, %d late", f.Markers, s.LateMarkers())
+	}
+
+	// Not held: the frame goes before the event is read; the event goes on the next frame.
+	data, mk, s, m := open(-1)
+	t0 = Clock()
+	if err := data.PushFloat32(ten, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Next(ctx, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Markers) != 0 {
+		t.Fatalf("first frame: markers %+v before the event was sent", f.Markers)
+	}
+	if err := mk.PushStrings([]string{"8"}, t0+0.05); err != nil {
+		t.Fatal(err)
+	}
+	for m.Count() < 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := data.PushFloat32(ten, t0+0.1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Next(ctx, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Markers) != 1 || f.Markers[0].Code != 8 || f.Markers[0].SampleOffset != 0 || s.LateMarkers() != 1 {
+		t.Fatalf("next frame: markers %+v, %d late", f.Markers, s.LateMarkers())
+	}
+}

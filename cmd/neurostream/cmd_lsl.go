@@ -67,6 +67,8 @@ type lslFlags struct {
 	frame  int
 	peers  string
 	wait   time.Duration
+	// markerWait is lsl.SourceOptions.MarkerWait: 0 is its default, negative no hold.
+	markerWait time.Duration
 }
 
 func (l *lslFlags) register(fs *flag.FlagSet) {
@@ -76,6 +78,16 @@ func (l *lslFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&l.frame, "lsl-frame", 8, "samples per frame for LSL streams")
 	fs.StringVar(&l.peers, "lsl-peers", "", "comma-separated hosts to also query by unicast")
 	fs.DurationVar(&l.wait, "lsl-wait", 2*time.Second, "how long each discovery round collects answers")
+	fs.Func("lsl-marker-wait", "with marker streams, hold each frame this long after its last sample arrived, so that an event\n"+
+		"sent with its samples still lands on the right one (0: no hold; later events go on the next frame) (default 50ms)",
+		func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return fmt.Errorf("want a duration such as 50ms or 0, not %q", v)
+			}
+			l.markerWait = cmp.Or(d, -1)
+			return nil
+		})
 }
 
 // lslSources resolves the query (waiting until something matches) and opens a source per data
@@ -125,7 +137,7 @@ func lslSources(ctx context.Context, l lslFlags, log *slog.Logger, out io.Writer
 				id += "-" + lsl.StreamIDFor(&s)
 			}
 		}
-		src, err := lsl.NewSource(ctx, s, lsl.SourceOptions{StreamID: id, FrameSamples: l.frame, Inlet: inletOpts, Log: log})
+		src, err := lsl.NewSource(ctx, s, lsl.SourceOptions{StreamID: id, FrameSamples: l.frame, MarkerWait: l.markerWait, Inlet: inletOpts, Log: log})
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -193,7 +205,7 @@ func withLSL(reg *devices.Registry) *devices.Registry {
 			if q == "" {
 				q = "type='EEG'"
 			}
-			srcs, closeAll, err := lslSources(ctx, lslFlags{stream: o.StreamID, query: q, frame: cmp.Or(o.FrameSamples, 8), wait: 2 * time.Second}, slog.Default(), io.Discard)
+			srcs, closeAll, err := lslSources(ctx, lslFlags{stream: o.StreamID, query: q, frame: cmp.Or(o.FrameSamples, 8), wait: 2 * time.Second, markerWait: o.MarkerWait}, slog.Default(), io.Discard)
 			if err != nil {
 				return nil, err
 			}
