@@ -13,6 +13,7 @@ type LiveStats struct {
 	LostSamples     int64 // samples the device's counters say never arrived (filled, and marked)
 	RejectedPackets int64 // packets whose framing was broken (garbage, truncation)
 	SkippedBytes    int64 // bytes discarded while looking for the next packet
+	LateMarkers     int64 // marker events that came after the frame they belong on was sent (put on the next one)
 	Clock           clock.Stats
 }
 

@@ -511,10 +511,10 @@ func truncate(b []byte, n int) string {
 
 // liveMetrics publishes a live device's clock estimate and link losses (acquisition.LiveSource).
 type liveMetrics struct {
-	src                    acquisition.LiveSource
-	offset, drift, jitter  prometheus.Gauge
-	lost, rejected         prometheus.Counter
-	lastLost, lastRejected int64
+	src                              acquisition.LiveSource
+	offset, drift, jitter            prometheus.Gauge
+	lost, rejected, late             prometheus.Counter
+	lastLost, lastRejected, lastLate int64
 }
 
 func newLiveMetrics(src Source, stream string, m *metrics.Metrics) *liveMetrics {
@@ -523,7 +523,8 @@ func newLiveMetrics(src Source, stream string, m *metrics.Metrics) *liveMetrics 
 		return nil
 	}
 	return &liveMetrics{src: ls, offset: m.ClockOffset.WithLabelValues(stream), drift: m.ClockDrift.WithLabelValues(stream),
-		jitter: m.ClockJitter.WithLabelValues(stream), lost: m.DeviceLost.WithLabelValues(stream), rejected: m.DeviceRejected.WithLabelValues(stream)}
+		jitter: m.ClockJitter.WithLabelValues(stream), lost: m.DeviceLost.WithLabelValues(stream), rejected: m.DeviceRejected.WithLabelValues(stream),
+		late: m.LateMarkers.WithLabelValues(stream)}
 }
 
 func (l *liveMetrics) update() {
@@ -538,5 +539,6 @@ func (l *liveMetrics) update() {
 	}
 	l.lost.Add(float64(s.LostSamples - l.lastLost))
 	l.rejected.Add(float64(s.RejectedPackets - l.lastRejected))
-	l.lastLost, l.lastRejected = s.LostSamples, s.RejectedPackets
+	l.late.Add(float64(s.LateMarkers - l.lastLate))
+	l.lastLost, l.lastRejected, l.lastLate = s.LostSamples, s.RejectedPackets, s.LateMarkers
 }

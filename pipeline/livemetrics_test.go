@@ -27,10 +27,10 @@ func TestLiveSourceMetrics(t *testing.T) {
 		Clock: clock.Stats{OffsetSec: 1.79e9, DriftPPM: -41.5, JitterSec: 0.004, Samples: 500}}}
 	l := newLiveMetrics(src, "cyton-1", m)
 	l.update()
-	src.st.LostSamples, src.st.RejectedPackets = 20, 3
+	src.st.LostSamples, src.st.RejectedPackets, src.st.LateMarkers = 20, 3, 2
 	l.update()
 	for name, want := range map[string]float64{
-		"drift": -41.5, "jitter": 0.004, "offset": 1.79e9, "lost": 20, "rejected": 3} {
+		"drift": -41.5, "jitter": 0.004, "offset": 1.79e9, "lost": 20, "rejected": 3, "late markers": 2} {
 		var got float64
 		switch name {
 		case "drift":
@@ -43,6 +43,8 @@ func TestLiveSourceMetrics(t *testing.T) {
 			got = value(m.DeviceLost.WithLabelValues("cyton-1"))
 		case "rejected":
 			got = value(m.DeviceRejected.WithLabelValues("cyton-1"))
+		case "late markers":
+			got = value(m.LateMarkers.WithLabelValues("cyton-1"))
 		}
 		if got != want {
 			t.Errorf("%s: %v, want %v", name, got, want)

@@ -114,6 +114,7 @@ func (r *Reconnecting) keepStats() {
 		r.past.LostSamples += s.LostSamples
 		r.past.RejectedPackets += s.RejectedPackets
 		r.past.SkippedBytes += s.SkippedBytes
+		r.past.LateMarkers += s.LateMarkers
 	}
 }
 
@@ -126,6 +127,7 @@ func (r *Reconnecting) LiveStats() acquisition.LiveStats {
 		s.LostSamples += cur.LostSamples
 		s.RejectedPackets += cur.RejectedPackets
 		s.SkippedBytes += cur.SkippedBytes
+		s.LateMarkers += cur.LateMarkers
 		s.Clock = cur.Clock
 	}
 	return s

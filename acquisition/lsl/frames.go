@@ -258,7 +258,7 @@ func (s *Source) LiveStats() acquisition.LiveStats {
 	s.statsMu.Unlock()
 	st.OffsetSec = s.TimeCorrection()
 	lost := s.lost.Load()
-	return acquisition.LiveStats{Samples: s.delivered.Load() + lost, LostSamples: lost, Clock: st}
+	return acquisition.LiveStats{Samples: s.delivered.Load() + lost, LostSamples: lost, LateMarkers: s.lateMarks.Load(), Clock: st}
 }
 
 // Close ends the inlet.

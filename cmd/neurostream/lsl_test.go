@@ -149,7 +149,7 @@ func TestAcquireLSL(t *testing.T) {
 	if len(markers) != 1 || markers[0] < markerAt-1 || markers[0] > markerAt+1 {
 		t.Fatalf("marker 42 at samples %v, want ~%d", markers, markerAt)
 	}
-	// The link's clock and losses are metrics, labelled with the stream.
+	// The link's clock, losses and late markers are metrics, labelled with the stream.
 	_, addr, ok := strings.Cut(acqOut.String(), "metrics: http://")
 	if !ok {
 		t.Fatalf("acquire printed no metrics address:\n%s", acqOut.String())
@@ -163,7 +163,8 @@ func TestAcquireLSL(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if strings.Contains(string(body), `neurostream_clock_offset_seconds{stream="`+id+`"}`) &&
-			strings.Contains(string(body), `neurostream_device_lost_samples_total{stream="`+id+`"} 0`) {
+			strings.Contains(string(body), `neurostream_device_lost_samples_total{stream="`+id+`"} 0`) &&
+			strings.Contains(string(body), `neurostream_device_late_markers_total{stream="`+id+`"} 0`) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

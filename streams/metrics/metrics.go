@@ -40,6 +40,7 @@ type Metrics struct {
 	ClockJitter    *prometheus.GaugeVec   // RMS arrival-time noise removed, seconds
 	DeviceLost     *prometheus.CounterVec // samples lost on the link (filled and marked)
 	DeviceRejected *prometheus.CounterVec // packets with broken framing
+	LateMarkers    *prometheus.CounterVec // marker events placed on the frame after theirs
 
 	KafkaOutages       *prometheus.CounterVec // outages begun, by operation
 	KafkaUnreachable   *prometheus.GaugeVec   // 1 while an operation is retrying, by operation
@@ -89,6 +90,8 @@ func New() *Metrics {
 			Help: "Samples a device's counters say were lost on the link (filled with the last values and marked)."}, []string{"stream"}),
 		DeviceRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_device_rejected_packets_total",
 			Help: "Device packets refused for broken framing (garbage, truncation)."}, []string{"stream"}),
+		LateMarkers: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_device_late_markers_total",
+			Help: "Marker events (LSL marker streams) that arrived after the frame they belong on was sent, and went on the next frame's first sample."}, []string{"stream"}),
 		KafkaOutages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "neurostream_kafka_outages_total",
 			Help: "Times an operation found the broker unreachable and started retrying."}, []string{"op"}),
 		KafkaUnreachable: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "neurostream_kafka_unreachable",
@@ -104,7 +107,7 @@ func New() *Metrics {
 	}
 	for _, c := range []prometheus.Collector{m.FramesIn, m.SamplesIn, m.FramesOut, m.SamplesOut, m.SeqGaps, m.SeqDups, m.SeqRestarts, m.Rejected,
 		m.DecodeTime, m.Latency, m.KafkaErrors, m.ConsumerLag, m.Predictions,
-		m.ClockOffset, m.ClockDrift, m.ClockJitter, m.DeviceLost, m.DeviceRejected,
+		m.ClockOffset, m.ClockDrift, m.ClockJitter, m.DeviceLost, m.DeviceRejected, m.LateMarkers,
 		m.KafkaOutages, m.KafkaUnreachable, m.KafkaOutageSeconds, m.SpoolBytes, m.SpoolFrames, m.SpoolDropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
