@@ -8,11 +8,11 @@ import (
 // Pacer releases frames at the pace of their source clock, as a device would deliver them: the
 // frame ending endSec seconds after the stream's start is released at start + endSec/Speed on the
 // wall clock. Pacing to the start avoids the drift that sleeping a frame's duration each time adds
-// up to. One timer is reused, so waiting does not allocate per frame.
+// up to.
 type Pacer struct {
 	Speed float64 // 1 = real time, 2 = twice as fast; <= 0 never waits
 	start time.Time
-	timer *time.Timer
+	sleep Sleeper
 }
 
 // Wait blocks until the frame ending at endSec is due, or ctx ends.
@@ -23,20 +23,28 @@ func (p *Pacer) Wait(ctx context.Context, endSec float64) error {
 	if p.start.IsZero() {
 		p.start = time.Now()
 	}
-	wait := time.Until(p.start.Add(time.Duration(endSec / p.Speed * 1e9)))
-	if wait <= 0 {
+	return p.sleep.Sleep(ctx, time.Until(p.start.Add(time.Duration(endSec/p.Speed*1e9))))
+}
+
+// Sleeper waits on one reused timer, so that a source waiting before every frame does not
+// allocate a timer per frame.
+type Sleeper struct{ timer *time.Timer }
+
+// Sleep blocks for d (not at all if d <= 0) or until ctx ends, and then returns ctx's error.
+func (s *Sleeper) Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
 		return nil
 	}
-	if p.timer == nil {
-		p.timer = time.NewTimer(wait)
+	if s.timer == nil {
+		s.timer = time.NewTimer(d)
 	} else {
-		p.timer.Reset(wait)
+		s.timer.Reset(d)
 	}
 	select {
 	case <-ctx.Done():
-		p.timer.Stop()
+		s.timer.Stop()
 		return ctx.Err()
-	case <-p.timer.C:
+	case <-s.timer.C:
 		return nil
 	}
 }

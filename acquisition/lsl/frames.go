@@ -94,7 +94,7 @@ type Source struct {
 	pendTS  []float64
 	// pendArrivalNs is when each pending sample arrived (Unix ns), for the marker hold.
 	pendArrivalNs []int64
-	hold          *time.Timer
+	hold          acquisition.Sleeper
 	// correction is the time correction in seconds (float64 bits), measured in the background.
 	correction atomic.Uint64
 	wallOffset float64 // Unix seconds minus Clock() at start
@@ -308,7 +308,9 @@ func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 		}
 	}
 	if s.markers != nil && s.opts.MarkerWait > 0 {
-		if err := s.holdForMarkers(ctx, s.pendArrivalNs[n-1]); err != nil {
+		// Frames that were already waiting in the inlet are past the wait and go at once, so the
+		// hold adds at most MarkerWait of latency.
+		if err := s.hold.Sleep(ctx, time.Duration(s.pendArrivalNs[n-1]+int64(s.opts.MarkerWait)-time.Now().UnixNano())); err != nil {
 			return err
 		}
 	}
@@ -342,27 +344,6 @@ func (s *Source) Next(ctx context.Context, f *streams.Frame) error {
 	s.pendTS = append(s.pendTS[:0], s.pendTS[n:]...)
 	s.pendArrivalNs = append(s.pendArrivalNs[:0], s.pendArrivalNs[n:]...)
 	return nil
-}
-
-// holdForMarkers waits until MarkerWait has passed since arrivedNs. Frames that were already
-// waiting in the inlet are past it and go at once, so the hold adds at most MarkerWait of latency.
-func (s *Source) holdForMarkers(ctx context.Context, arrivedNs int64) error {
-	d := time.Duration(arrivedNs + int64(s.opts.MarkerWait) - time.Now().UnixNano())
-	if d <= 0 {
-		return nil
-	}
-	if s.hold == nil {
-		s.hold = time.NewTimer(d)
-	} else {
-		s.hold.Reset(d)
-	}
-	select {
-	case <-ctx.Done():
-		s.hold.Stop()
-		return ctx.Err()
-	case <-s.hold.C:
-		return nil
-	}
 }
 
 // LateMarkers counts marker events that arrived after the frame they belong on had been sent.
